@@ -1,0 +1,1 @@
+"""Amazon ECR's state and operations as plain Python: repositories, images, layers, policies."""

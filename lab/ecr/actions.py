@@ -1,0 +1,53 @@
+"""What an ECR request asks to do, for the authorizer: the IAM action and the resource.
+
+Repository-scoped operations (those with a `repositoryName`) act on the repository's ARN, in the
+account `registryId` names (the caller's own by default); the tagging operations act on their
+`resourceArn`; the rest (GetAuthorizationToken, DescribeRegistry, ...) on "*" (Service
+Authorization Reference for Amazon ECR).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lab.ecr.errors import invalid_arn
+from lab.ecr.model import REPOSITORY_ARN, repository_arn
+from lab.ecr.validation import operation_model, validate_input
+
+
+@dataclass(frozen=True)
+class Target:
+    """The IAM action, the resource it applies to, and the repository if there is one."""
+
+    action: str
+    resource: str
+    repository: tuple[str, str, str] | None  # (account, region, name)
+
+
+def target(operation: str, params: dict[str, Any], *, account: str, region: str) -> Target:
+    """The authorization target of an ECR request; invalid requests raise ECR's error."""
+    validate_input(operation, params)
+    shape = operation_model(operation).input_shape
+    members = shape.members if shape is not None else {}
+    action = f"ecr:{operation}"
+    if "repositoryName" in members:
+        owner = params.get("registryId") or account
+        name = params["repositoryName"]
+        return Target(action, repository_arn(owner, region, name), (owner, region, name))
+    if "resourceArn" in members:
+        match = REPOSITORY_ARN.fullmatch(params["resourceArn"])
+        if match is None:
+            raise invalid_arn()
+        where = (match["account"], match["region"], match["name"])
+        return Target(action, params["resourceArn"], where)
+    if "repositoryNames" in members:  # DescribeRepositories
+        owner = params.get("registryId") or account
+        names = params.get("repositoryNames") or []
+        if len(names) == 1:
+            return Target(
+                action, repository_arn(owner, region, names[0]), (owner, region, names[0])
+            )
+        # Listing: AWS names every repository of the registry ("...:repository/*").
+        return Target(action, repository_arn(owner, region, "*"), None)
+    return Target(action, "*", None)

@@ -1,0 +1,209 @@
+"""A content-addressed blob store with resumable uploads, shared by the ECR API and the registry.
+
+Layout under `root`: `sha256/<hex>` holds committed blobs; `uploads/<id>` the bytes of an upload
+in progress and `uploads/<id>.json` how many of them were acknowledged. A blob appears only by
+rename after its digest was verified, so an interrupted upload leaves nothing visible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab.store import fsync_dir, read_json, write_bytes_atomic, write_json_atomic
+
+ALGORITHM = "sha256"
+_READ_CHUNK = 1 << 20
+
+
+class UploadUnknown(KeyError):
+    """No upload with that id is in progress."""
+
+
+class DigestMismatch(ValueError):
+    """The uploaded bytes do not hash to the digest the client gave."""
+
+    def __init__(self, expected: str, computed: str) -> None:
+        super().__init__(f"expected {expected}, computed {computed}")
+        self.expected = expected
+        self.computed = computed
+
+
+def digest_of(data: bytes) -> str:
+    """The `sha256:<hex>` digest of `data`."""
+    return f"{ALGORITHM}:{hashlib.sha256(data).hexdigest()}"
+
+
+@dataclass
+class _Upload:
+    size: int
+    hasher: hashlib._Hash
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    closed: bool = False  # committed or cancelled by a racing caller
+
+
+class BlobStore:
+    """Blobs by digest, and uploads that become blobs once their digest checks out."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._blobs = self.root / ALGORITHM
+        self._uploads_dir = self.root / "uploads"
+        self._blobs.mkdir(parents=True, exist_ok=True)
+        self._uploads_dir.mkdir(parents=True, exist_ok=True)
+        self._uploads: dict[str, _Upload] = {}
+        self._lock = threading.Lock()
+
+    # Committed blobs
+
+    def path(self, digest: str) -> Path:
+        """Where the blob's bytes are (for streaming reads); it may not exist."""
+        algorithm, _, hex_digest = digest.partition(":")
+        if algorithm != ALGORITHM or not _is_hex64(hex_digest):
+            # Not a digest this store can hold: a name that can never exist.
+            return self._blobs / "invalid"
+        return self._blobs / hex_digest
+
+    def has(self, digest: str) -> bool:
+        """Whether a blob with this digest is stored."""
+        return self.path(digest).is_file()
+
+    def size(self, digest: str) -> int:
+        """The blob's size in bytes (FileNotFoundError if it is not stored)."""
+        return self.path(digest).stat().st_size
+
+    def read(self, digest: str) -> bytes:
+        """The blob's bytes (FileNotFoundError if it is not stored)."""
+        return self.path(digest).read_bytes()
+
+    def put(self, data: bytes) -> str:
+        """Store `data` whole and return its digest."""
+        digest = digest_of(data)
+        if not self.has(digest):
+            write_bytes_atomic(self.path(digest), data)
+        return digest
+
+    # Uploads
+
+    def start(self) -> str:
+        """Begin an upload; its id is a UUID, as ECR's upload ids are."""
+        upload_id = str(uuid.uuid4())
+        self._data(upload_id).touch()
+        write_json_atomic(self._meta(upload_id), {"size": 0})
+        with self._lock:
+            self._uploads[upload_id] = _Upload(0, hashlib.sha256())
+        return upload_id
+
+    def append(self, upload_id: str, chunk: bytes) -> int:
+        """Add `chunk` durably to the upload and return its new size."""
+        with self._open(upload_id) as upload:
+            with self._data(upload_id).open("r+b") as data:
+                data.seek(upload.size)
+                data.write(chunk)
+                data.flush()
+                os.fsync(data.fileno())
+            write_json_atomic(self._meta(upload_id), {"size": upload.size + len(chunk)})
+            upload.size += len(chunk)
+            upload.hasher.update(chunk)
+            return upload.size
+
+    def size_of(self, upload_id: str) -> int:
+        """How many bytes the upload has acknowledged so far."""
+        with self._open(upload_id) as upload:
+            return upload.size
+
+    def digest_so_far(self, upload_id: str) -> str:
+        """The digest of the bytes uploaded so far."""
+        with self._open(upload_id) as upload:
+            return f"{ALGORITHM}:{upload.hasher.copy().hexdigest()}"
+
+    def commit(self, upload_id: str, expected_digest: str) -> str:
+        """Turn the upload into the blob `expected_digest`, or raise DigestMismatch and store
+        nothing (the upload stays open)."""
+        with self._open(upload_id) as upload:
+            computed = f"{ALGORITHM}:{upload.hasher.copy().hexdigest()}"
+            if computed != expected_digest:
+                raise DigestMismatch(expected_digest, computed)
+            data = self._data(upload_id)
+            if data.stat().st_size != upload.size:
+                # Bytes past the acknowledged size are a crashed append's leftovers.
+                with data.open("r+b") as leftovers:
+                    leftovers.truncate(upload.size)
+                    os.fsync(leftovers.fileno())
+            if self.has(computed):
+                data.unlink()
+            else:
+                os.replace(data, self.path(computed))
+                fsync_dir(self._blobs)
+            self._forget(upload_id, upload)
+            return computed
+
+    def cancel(self, upload_id: str) -> None:
+        """Abandon the upload and delete its bytes."""
+        with self._open(upload_id) as upload:
+            self._data(upload_id).unlink(missing_ok=True)
+            self._forget(upload_id, upload)
+
+    def _forget(self, upload_id: str, upload: _Upload) -> None:
+        upload.closed = True
+        self._meta(upload_id).unlink(missing_ok=True)
+        fsync_dir(self._uploads_dir)
+        with self._lock:
+            self._uploads.pop(upload_id, None)
+
+    def _upload(self, upload_id: str) -> _Upload:
+        with self._lock:
+            upload = self._uploads.get(upload_id)
+            if upload is None:
+                upload = self._recover(upload_id)
+                self._uploads[upload_id] = upload
+            return upload
+
+    @contextmanager
+    def _open(self, upload_id: str) -> Iterator[_Upload]:
+        """The upload, locked, provided no racing caller has closed it meanwhile."""
+        upload = self._upload(upload_id)
+        with upload.lock:
+            if upload.closed:
+                raise UploadUnknown(upload_id)
+            yield upload
+
+    def _recover(self, upload_id: str) -> _Upload:
+        """Rebuild an upload's state after a restart from its acknowledged bytes."""
+        meta = read_json(self._meta(upload_id)) if _is_uuid(upload_id) else None
+        if meta is None or not self._data(upload_id).is_file():
+            raise UploadUnknown(upload_id)
+        size = int(meta["size"])
+        hasher = hashlib.sha256()
+        with self._data(upload_id).open("rb") as data:
+            remaining = size
+            while remaining:
+                chunk = data.read(min(_READ_CHUNK, remaining))
+                if not chunk:
+                    raise UploadUnknown(upload_id)
+                hasher.update(chunk)
+                remaining -= len(chunk)
+        return _Upload(size, hasher)
+
+    def _data(self, upload_id: str) -> Path:
+        return self._uploads_dir / upload_id
+
+    def _meta(self, upload_id: str) -> Path:
+        return self._uploads_dir / f"{upload_id}.json"
+
+
+def _is_hex64(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False

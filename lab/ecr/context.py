@@ -1,0 +1,20 @@
+"""What an operation works on: the addressed registry's state and the shared services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lab.ecr.blobs import BlobStore
+from lab.ecr.model import Registry
+
+
+@dataclass(frozen=True)
+class Context:
+    """One request's view of ECR: the registry it addresses, the blobs, the clock."""
+
+    registry: Registry
+    blobs: BlobStore
+    host: str  # the lab's registry host:port, for repository URIs and download URLs
+    now: float
+    validate_policy: Callable[[str], None]

@@ -1,0 +1,175 @@
+"""Layer operations: availability, uploads in parts, download URLs.
+
+ECR's layers belong to a repository: a layer exists in a repository once an upload through that
+repository committed it (its bytes live once in the shared blob store). An upload id belongs to
+the repository that initiated it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab.ecr.blobs import UploadUnknown
+from lab.ecr.context import Context
+from lab.ecr.errors import (
+    empty_upload,
+    invalid_layer_digest,
+    invalid_layer_part,
+    layer_already_exists,
+    layer_inaccessible,
+    layer_not_found,
+    upload_not_found,
+)
+from lab.ecr.manifests import LAYER_MEDIA_TYPE
+from lab.ecr.model import Repository
+from lab.ecr.validation import decode_blob
+
+# The part size ECR advises in InitiateLayerUpload's answer (10 MiB).
+PART_SIZE = 10 * 1024 * 1024
+
+
+def batch_check_layer_availability(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """BatchCheckLayerAvailability."""
+    repository = ctx.registry.repository(params["repositoryName"])
+    layers, failures = [], []
+    for digest in params["layerDigests"]:
+        if digest in repository.layers:
+            layers.append(
+                {
+                    "layerDigest": digest,
+                    "layerAvailability": "AVAILABLE",
+                    "layerSize": repository.layers[digest],
+                    "mediaType": LAYER_MEDIA_TYPE,
+                }
+            )
+        else:
+            failures.append(
+                {
+                    "layerDigest": digest,
+                    "failureCode": "MissingLayerDigest",
+                    # (lab) ECR's exact reason text has not been captured
+                    "failureReason": "Could not find the requested layer digest",
+                }
+            )
+    return {"layers": layers, "failures": failures}
+
+
+def initiate_layer_upload(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """InitiateLayerUpload."""
+    repository = ctx.registry.repository(params["repositoryName"])
+    return {"uploadId": start_upload(ctx, repository), "partSize": PART_SIZE}
+
+
+def upload_layer_part(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """UploadLayerPart: parts must be contiguous, each starting after the last byte received."""
+    repository = ctx.registry.repository(params["repositoryName"])
+    upload_id = params["uploadId"]
+    size = upload_size(ctx, repository, upload_id)
+    blob = decode_blob(params["layerPartBlob"])
+    first, last = params["partFirstByte"], params["partLastByte"]
+    if first != size or last != first + len(blob) - 1:
+        raise invalid_layer_part(upload_id, repository.name, ctx.registry.account)
+    size = append_upload(ctx, repository, upload_id, blob)
+    return {
+        "registryId": ctx.registry.account,
+        "repositoryName": repository.name,
+        "uploadId": upload_id,
+        "lastByteReceived": size - 1,
+    }
+
+
+def complete_layer_upload(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """CompleteLayerUpload: the uploaded bytes must hash to one of `layerDigests`."""
+    repository = ctx.registry.repository(params["repositoryName"])
+    upload_id = params["uploadId"]
+    digest = verify_upload(ctx, repository, upload_id, params["layerDigests"])
+    if digest in repository.layers:
+        cancel_upload(ctx, repository, upload_id)
+        raise layer_already_exists(repository.name, ctx.registry.account, digest)
+    commit_upload(ctx, repository, upload_id, digest)
+    return {
+        "registryId": ctx.registry.account,
+        "repositoryName": repository.name,
+        "uploadId": upload_id,
+        "layerDigest": digest,
+    }
+
+
+def get_download_url_for_layer(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """GetDownloadUrlForLayer: the lab's registry blob URL stands in for S3's pre-signed one."""
+    repository = ctx.registry.repository(params["repositoryName"])
+    digest = params["layerDigest"]
+    check_layer_readable(ctx, repository, digest)
+    return {
+        "downloadUrl": f"http://{ctx.host}/v2/{repository.name}/blobs/{digest}",
+        "layerDigest": digest,
+    }
+
+
+# Shared with the registry API (through lab.ecr.service.Ecr).
+
+
+def start_upload(ctx: Context, repository: Repository) -> str:
+    """A new upload owned by `repository`."""
+    upload_id = ctx.blobs.start()
+    repository.uploads.append(upload_id)
+    return upload_id
+
+
+def check_upload(ctx: Context, repository: Repository, upload_id: str) -> None:
+    """Raise UploadNotFoundException unless `upload_id` is in progress in `repository`."""
+    if upload_id not in repository.uploads:
+        raise upload_not_found(upload_id, repository.name, ctx.registry.account)
+
+
+def append_upload(ctx: Context, repository: Repository, upload_id: str, chunk: bytes) -> int:
+    """Append to an upload of `repository`; the upload's new size."""
+    try:
+        return ctx.blobs.append(upload_id, chunk)
+    except UploadUnknown as error:
+        raise upload_not_found(upload_id, repository.name, ctx.registry.account) from error
+
+
+def upload_size(ctx: Context, repository: Repository, upload_id: str) -> int:
+    """How many bytes an upload of `repository` holds."""
+    check_upload(ctx, repository, upload_id)
+    try:
+        return ctx.blobs.size_of(upload_id)
+    except UploadUnknown as error:
+        raise upload_not_found(upload_id, repository.name, ctx.registry.account) from error
+
+
+def verify_upload(ctx: Context, repository: Repository, upload_id: str, digests: list[str]) -> str:
+    """The upload's digest, provided it is non-empty and hashes to one of `digests`."""
+    if upload_size(ctx, repository, upload_id) == 0:
+        raise empty_upload(upload_id, repository.name, ctx.registry.account)
+    digest = ctx.blobs.digest_so_far(upload_id)
+    if digest not in digests:
+        raise invalid_layer_digest()
+    return digest
+
+
+def commit_upload(ctx: Context, repository: Repository, upload_id: str, digest: str) -> None:
+    """Make the verified upload a layer of `repository`."""
+    size = ctx.blobs.size_of(upload_id)
+    ctx.blobs.commit(upload_id, digest)
+    repository.uploads.remove(upload_id)
+    repository.layers[digest] = size
+
+
+def cancel_upload(ctx: Context, repository: Repository, upload_id: str) -> None:
+    """Abandon an upload of `repository`."""
+    check_upload(ctx, repository, upload_id)
+    repository.uploads.remove(upload_id)
+    try:
+        ctx.blobs.cancel(upload_id)
+    except UploadUnknown:
+        return  # its bytes were already gone
+
+
+def check_layer_readable(ctx: Context, repository: Repository, digest: str) -> None:
+    """Raise unless the layer is in `repository` and some image there references it."""
+    if digest not in repository.layers:
+        raise layer_not_found(repository.name, ctx.registry.account, digest)
+    if digest not in repository.referenced_blobs():
+        raise layer_inaccessible(repository.name, ctx.registry.account, digest)

@@ -1,0 +1,118 @@
+"""Repository operations: create, describe, delete, tag mutability, resource tags, registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab.ecr.blobs import UploadUnknown
+from lab.ecr.context import Context
+from lab.ecr.errors import repository_already_exists, repository_not_empty, repository_not_found
+from lab.ecr.model import REPOSITORY_ARN, Repository
+from lab.ecr.pages import paginate
+from lab.ecr.views import repository_view, tag_list
+
+
+def create_repository(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """CreateRepository."""
+    name = params["repositoryName"]
+    registry = ctx.registry
+    if name in registry.repositories:
+        raise repository_already_exists(name, registry.account)
+    repository = Repository(name=name, created_at=ctx.now)
+    _set_mutability(repository, params)
+    if "imageScanningConfiguration" in params:
+        repository.image_scanning_configuration = {
+            "scanOnPush": bool(params["imageScanningConfiguration"].get("scanOnPush", False))
+        }
+    if "encryptionConfiguration" in params:
+        repository.encryption_configuration = dict(params["encryptionConfiguration"])
+    repository.tags = {tag["Key"]: tag["Value"] for tag in params.get("tags", [])}
+    registry.repositories[name] = repository
+    return {"repository": repository_view(registry, repository, ctx.host)}
+
+
+def describe_repositories(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """DescribeRepositories, paginated by name."""
+    registry = ctx.registry
+    names = params.get("repositoryNames")
+    if names is None:
+        chosen = list(registry.repositories.values())
+    else:
+        chosen = [registry.repository(name) for name in dict.fromkeys(names)]
+    page, token = paginate(chosen, lambda repository: [repository.name], params)
+    result: dict[str, Any] = {
+        "repositories": [repository_view(registry, r, ctx.host) for r in page]
+    }
+    if token:
+        result["nextToken"] = token
+    return result
+
+
+def delete_repository(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """DeleteRepository; `force` deletes a repository that still holds images."""
+    registry = ctx.registry
+    repository = registry.repository(params["repositoryName"])
+    if repository.images and not params.get("force"):
+        raise repository_not_empty(repository.name, registry.account)
+    for upload_id in repository.uploads:
+        try:
+            ctx.blobs.cancel(upload_id)
+        except UploadUnknown:
+            continue  # already gone: nothing to clean up
+    del registry.repositories[repository.name]
+    return {"repository": repository_view(registry, repository, ctx.host)}
+
+
+def put_image_tag_mutability(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """PutImageTagMutability."""
+    repository = ctx.registry.repository(params["repositoryName"])
+    _set_mutability(repository, params)
+    result = {
+        "registryId": ctx.registry.account,
+        "repositoryName": repository.name,
+        "imageTagMutability": repository.image_tag_mutability,
+    }
+    if repository.mutability_exclusion_filters:
+        result["imageTagMutabilityExclusionFilters"] = repository.mutability_exclusion_filters
+    return result
+
+
+def describe_registry(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """DescribeRegistry: the lab replicates nothing."""
+    return {"registryId": ctx.registry.account, "replicationConfiguration": {"rules": []}}
+
+
+def tag_resource(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """TagResource: add or overwrite tags on a repository."""
+    repository = _tagged_repository(ctx, params)
+    repository.tags.update({tag["Key"]: tag["Value"] for tag in params["tags"]})
+    return {}
+
+
+def untag_resource(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """UntagResource."""
+    repository = _tagged_repository(ctx, params)
+    for key in params["tagKeys"]:
+        repository.tags.pop(key, None)
+    return {}
+
+
+def list_tags_for_resource(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """ListTagsForResource."""
+    return {"tags": tag_list(_tagged_repository(ctx, params).tags)}
+
+
+def _tagged_repository(ctx: Context, params: dict[str, Any]) -> Repository:
+    # The service addressed ctx.registry from this same ARN (lab.ecr.actions.target).
+    match = REPOSITORY_ARN.fullmatch(params["resourceArn"])
+    if match is None or match["name"] not in ctx.registry.repositories:
+        name = match["name"] if match else params["resourceArn"]
+        raise repository_not_found(name, ctx.registry.account)
+    return ctx.registry.repositories[match["name"]]
+
+
+def _set_mutability(repository: Repository, params: dict[str, Any]) -> None:
+    repository.image_tag_mutability = params.get("imageTagMutability", "MUTABLE")
+    repository.mutability_exclusion_filters = [
+        dict(rule) for rule in params.get("imageTagMutabilityExclusionFilters", [])
+    ]

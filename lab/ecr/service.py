@@ -1,0 +1,223 @@
+"""ECR as plain Python: `Ecr.handle(operation, params)` answers as ECR's JSON 1.1 API does.
+
+No HTTP and no authorization here: the server authorizes (with `lab.ecr.actions.target`)
+before it calls in. State is kept per (account, region) in
+`<state_dir>/registries/ACCT/REGION.json`, written atomically after every change; blobs live in
+`<state_dir>/blobs`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from lab.ecr import images, layers, policies, repositories
+from lab.ecr.actions import target
+from lab.ecr.blobs import BlobStore, digest_of
+from lab.ecr.context import Context
+from lab.ecr.errors import image_digest_does_not_match, unknown_operation
+from lab.ecr.model import Registry
+from lab.store import read_json, write_json_atomic
+
+Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
+
+
+class Operation(NamedTuple):
+    handler: Handler
+    mutates: bool  # whether the state must be written after it
+
+
+OPERATIONS: dict[str, Operation] = {
+    "CreateRepository": Operation(repositories.create_repository, True),
+    "DescribeRepositories": Operation(repositories.describe_repositories, False),
+    "DeleteRepository": Operation(repositories.delete_repository, True),
+    "PutImageTagMutability": Operation(repositories.put_image_tag_mutability, True),
+    "DescribeRegistry": Operation(repositories.describe_registry, False),
+    "TagResource": Operation(repositories.tag_resource, True),
+    "UntagResource": Operation(repositories.untag_resource, True),
+    "ListTagsForResource": Operation(repositories.list_tags_for_resource, False),
+    "SetRepositoryPolicy": Operation(policies.set_repository_policy, True),
+    "GetRepositoryPolicy": Operation(policies.get_repository_policy, False),
+    "DeleteRepositoryPolicy": Operation(policies.delete_repository_policy, True),
+    "PutLifecyclePolicy": Operation(policies.put_lifecycle_policy, True),
+    "GetLifecyclePolicy": Operation(policies.get_lifecycle_policy, False),
+    "DeleteLifecyclePolicy": Operation(policies.delete_lifecycle_policy, True),
+    "BatchCheckLayerAvailability": Operation(layers.batch_check_layer_availability, False),
+    "InitiateLayerUpload": Operation(layers.initiate_layer_upload, True),
+    "UploadLayerPart": Operation(layers.upload_layer_part, False),
+    "CompleteLayerUpload": Operation(layers.complete_layer_upload, True),
+    "GetDownloadUrlForLayer": Operation(layers.get_download_url_for_layer, False),
+    "PutImage": Operation(images.put_image, True),
+    "BatchGetImage": Operation(images.batch_get_image, False),
+    "DescribeImages": Operation(images.describe_images, False),
+    "ListImages": Operation(images.list_images, False),
+    "BatchDeleteImage": Operation(images.batch_delete_image, True),
+}
+
+
+class Ecr:
+    """ECR's repositories, images and layers for every account and region, on disk."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        registry_host: str,
+        validate_policy: Callable[[str], None],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.registry_host = registry_host
+        self.blobs = BlobStore(self.state_dir / "blobs")
+        self._validate_policy = validate_policy
+        self._clock = clock
+        self._registries: dict[tuple[str, str], Registry] = {}
+        self._lock = threading.RLock()
+
+    def handle(
+        self, operation: str, params: dict[str, Any], *, account: str, region: str
+    ) -> dict[str, Any]:
+        """Run one ECR API operation and return its JSON response body."""
+        if operation not in OPERATIONS:
+            raise unknown_operation()
+        # target() validates the request against botocore's model first.
+        where = target(operation, params, account=account, region=region).repository
+        owner, place = (
+            (where[0], where[1]) if where else (params.get("registryId") or account, region)
+        )
+        handler, mutates = OPERATIONS[operation]
+        with self._lock:
+            ctx = self._context(owner, place)
+            try:
+                return handler(ctx, params)
+            finally:
+                # Also after an error: a handler may have cleaned up (e.g. cancelled an upload).
+                if mutates:
+                    self._save(ctx.registry)
+
+    # For the authorizer
+
+    def repository_policy(self, account: str, region: str, name: str) -> str | None:
+        """The repository's policy text, or None (also when there is no such repository)."""
+        with self._lock:
+            repository = self._registry(account, region).repositories.get(name)
+            return repository.policy if repository else None
+
+    def repository_tags(self, account: str, region: str, name: str) -> dict[str, str]:
+        """The repository's resource tags ({} when there is no such repository)."""
+        with self._lock:
+            repository = self._registry(account, region).repositories.get(name)
+            return dict(repository.tags) if repository else {}
+
+    # For the registry API: the same state and rules, addressed by name
+
+    def start_upload(self, account: str, region: str, name: str) -> str:
+        """InitiateLayerUpload's work: a new upload id owned by the repository."""
+        with self._lock:
+            ctx = self._context(account, region)
+            upload_id = layers.start_upload(ctx, ctx.registry.repository(name))
+            self._save(ctx.registry)
+            return upload_id
+
+    def append_upload(
+        self, account: str, region: str, name: str, upload_id: str, chunk: bytes
+    ) -> int:
+        """Append a chunk to the repository's upload; its new size. Only the ownership check
+        holds the service lock, so big chunks stream in concurrently."""
+        with self._lock:
+            ctx = self._context(account, region)
+            repository = ctx.registry.repository(name)
+            layers.check_upload(ctx, repository, upload_id)
+        return layers.append_upload(ctx, repository, upload_id, chunk)
+
+    def upload_size(self, account: str, region: str, name: str, upload_id: str) -> int:
+        """How many bytes the repository's upload holds."""
+        with self._lock:
+            ctx = self._context(account, region)
+            repository = ctx.registry.repository(name)
+            return layers.upload_size(ctx, repository, upload_id)
+
+    def complete_upload(
+        self, account: str, region: str, name: str, upload_id: str, digest: str
+    ) -> str:
+        """Commit the upload as layer `digest` of the repository (already there is fine)."""
+        with self._lock:
+            ctx = self._context(account, region)
+            repository = ctx.registry.repository(name)
+            verified = layers.verify_upload(ctx, repository, upload_id, [digest])
+            layers.commit_upload(ctx, repository, upload_id, verified)
+            self._save(ctx.registry)
+            return verified
+
+    def cancel_upload(self, account: str, region: str, name: str, upload_id: str) -> None:
+        """Abandon the repository's upload."""
+        with self._lock:
+            ctx = self._context(account, region)
+            layers.cancel_upload(ctx, ctx.registry.repository(name), upload_id)
+            self._save(ctx.registry)
+
+    def layer_size(self, account: str, region: str, name: str, digest: str) -> int | None:
+        """The layer's size if it exists in the repository (what a blob HEAD asks)."""
+        with self._lock:
+            return self._context(account, region).registry.repository(name).layers.get(digest)
+
+    def layer_path(self, account: str, region: str, name: str, digest: str) -> Path:
+        """Where a readable layer's bytes are (GetDownloadUrlForLayer's checks first)."""
+        with self._lock:
+            ctx = self._context(account, region)
+            layers.check_layer_readable(ctx, ctx.registry.repository(name), digest)
+            return self.blobs.path(digest)
+
+    def put_manifest(
+        self, account: str, region: str, name: str, reference: str, manifest: bytes, media_type: str
+    ) -> str:
+        """PutImage's work for a registry push by tag or digest; the manifest's digest."""
+        with self._lock:
+            ctx = self._context(account, region)
+            repository = ctx.registry.repository(name)
+            if ":" in reference and digest_of(manifest) != reference:
+                raise image_digest_does_not_match(reference, digest_of(manifest))
+            tag = None if ":" in reference else reference
+            image = images.put_manifest(
+                ctx, repository, manifest, media_type, tag, repeat_is_error=False
+            )
+            self._save(ctx.registry)
+            return image.digest
+
+    def get_manifest(
+        self, account: str, region: str, name: str, reference: str
+    ) -> tuple[bytes, str, str]:
+        """The manifest a tag or digest names: (bytes, media type, digest)."""
+        with self._lock:
+            ctx = self._context(account, region)
+            image = images.find_image(ctx, ctx.registry.repository(name), reference)
+            return self.blobs.read(image.digest), image.media_type, image.digest
+
+    # State
+
+    def _context(self, account: str, region: str) -> Context:
+        return Context(
+            registry=self._registry(account, region),
+            blobs=self.blobs,
+            host=self.registry_host,
+            now=self._clock(),
+            validate_policy=self._validate_policy,
+        )
+
+    def _registry(self, account: str, region: str) -> Registry:
+        key = (account, region)
+        if key not in self._registries:
+            document = read_json(self._path(account, region))
+            self._registries[key] = (
+                Registry.from_json(document) if document else Registry(account, region)
+            )
+        return self._registries[key]
+
+    def _save(self, registry: Registry) -> None:
+        write_json_atomic(self._path(registry.account, registry.region), registry.to_json())
+
+    def _path(self, account: str, region: str) -> Path:
+        return self.state_dir / "registries" / account / f"{region}.json"

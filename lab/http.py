@@ -1,0 +1,60 @@
+"""The lab's view of one HTTP exchange, independent of the server that carries it.
+
+Bodies stream in both directions, so a 1 GiB layer never sits in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+Headers = Sequence[tuple[str, str]]
+
+
+@dataclass
+class HttpRequest:
+    """An incoming request. Header names are lower-case; values as received."""
+
+    method: str
+    path: str  # raw, percent-encoded as received
+    query: str  # raw query string, without "?"
+    headers: Headers
+    client_ip: str
+    body: AsyncIterator[bytes]
+    secure: bool = False
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header (name case-insensitive), or None."""
+        name = name.lower()
+        return next((value for key, value in self.headers if key == name), None)
+
+    def header_all(self, name: str) -> list[str]:
+        """Every value of a header, in order (docker sends several Accept headers)."""
+        name = name.lower()
+        return [value for key, value in self.headers if key == name]
+
+    async def read(self, limit: int | None = None) -> bytes:
+        """The whole body; past `limit` bytes the rest is drained and ValueError raised."""
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in self.body:
+            size += len(chunk)
+            if limit is None or size <= limit:
+                parts.append(chunk)
+        if limit is not None and size > limit:
+            raise ValueError(f"body of {size} bytes exceeds {limit}")
+        return b"".join(parts)
+
+    async def drain(self) -> None:
+        """Read and discard the body, so a refusal leaves the connection usable."""
+        async for _ in self.body:
+            pass
+
+
+@dataclass
+class HttpResponse:
+    """An outgoing response; `body` is bytes or an async stream of chunks."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes | AsyncIterator[bytes] = b""

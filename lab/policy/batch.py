@@ -1,0 +1,253 @@
+"""`simulate --batch`: one JSON case per line in, one JSON answer per line out, in order.
+
+Case: {"principal", "action", "resource", "identity_policies": [DOC...],
+"resource_policy": DOC|null, "permissions_boundary": DOC?, "session_policy": DOC?,
+"context": {key: str | [str]}?}; DOC is a JSON object or a JSON string of one.
+Answer: {"decision": "allowed" | "explicit_deny" | "implicit_deny", "message",
+"matched": [{"policy", "index", "statement", "sid"}]}, or
+{"decision": "error", "error"} for a case that cannot be evaluated; the batch goes on.
+It streams (answers flushed per chunk read) and caches parsed policies by their JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
+
+from lab.policy.context import derive
+from lab.policy.document import PolicyError, parse_policy
+from lab.policy.evaluate import evaluate
+from lab.policy.model import Decision, DocumentKind, Policy, PolicySet, Request
+
+_CHUNK = 1 << 16
+_POLICY_CACHE = 4096
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_decode = json.JSONDecoder().decode
+_PARSED: dict[tuple[str, DocumentKind], Policy | PolicyError] = {}
+
+
+class CaseError(ValueError):
+    """A case that cannot be evaluated: bad JSON, a missing field, an invalid policy."""
+
+
+def answer_line(line: str) -> str:
+    """The JSON answer (no newline) for one JSON case line; errors become error answers."""
+    try:
+        decision = decide_case(_read_line(line))
+    except (CaseError, ValueError) as error:
+        return _encode({"decision": "error", "error": str(error)})
+    except Exception as error:  # fail closed: an unforeseen failure is an error, never an allow
+        return _encode({"decision": "error", "error": f"{type(error).__name__}: {error}"})
+    return _encode(answer(decision))
+
+
+def answer(decision: Decision) -> dict[str, Any]:
+    """The contract's answer object for a decision."""
+    return {
+        "decision": decision.outcome,
+        "message": decision.message,
+        "matched": [
+            {"policy": ref.policy, "index": ref.index, "statement": ref.statement, "sid": ref.sid}
+            for ref in decision.matched
+        ],
+    }
+
+
+def decide_case(case: Any) -> Decision:
+    """Evaluate one decoded case. Raises CaseError when it cannot be evaluated."""
+    request, policies = read_case(case)
+    return evaluate(request, policies)
+
+
+def read_case(case: Any) -> tuple[Request, PolicySet]:
+    """The request (context derived from the principal) and policies a case describes."""
+    if not isinstance(case, Mapping):
+        raise CaseError("a case is a JSON object")
+    principal = _text(case, "principal")
+    action = _text(case, "action")
+    resource = _text(case, "resource")
+    identity = case.get("identity_policies") or []
+    if not isinstance(identity, list):
+        raise CaseError("identity_policies must be a list")
+    context = case.get("context") or {}
+    if not isinstance(context, Mapping) or not all(
+        isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
+        for v in context.values()
+    ):
+        raise CaseError("context must map keys to a string or a list of strings")
+    policies = PolicySet(
+        identity=tuple(
+            _policy(doc, "identity", f"identity_policies[{i}]") for i, doc in enumerate(identity)
+        ),
+        resource=_optional(case, "resource_policy", resource_policy_kind(resource)),
+        boundary=_optional(case, "permissions_boundary", "boundary"),
+        session=_optional(case, "session_policy", "session"),
+    )
+    return Request(principal, action, resource, derive(principal, context)), policies
+
+
+def resource_policy_kind(resource: str) -> DocumentKind:
+    """ECR repository policies have ECR's rules; any other resource gets the generic ones."""
+    parts = resource.split(":", 5)
+    is_repository = len(parts) == 6 and parts[2] == "ecr" and parts[5].startswith("repository/")
+    return "repository" if is_repository else "resource"
+
+
+def _text(case: Mapping[str, Any], key: str) -> str:
+    value = case.get(key)
+    if not isinstance(value, str) or not value:
+        raise CaseError(f"{key} must be a non-empty string")
+    return value
+
+
+def _optional(case: Mapping[str, Any], key: str, kind: DocumentKind) -> Policy | None:
+    doc = case.get(key)
+    return None if doc is None else _policy(doc, kind, key)
+
+
+def _policy(doc: Any, kind: DocumentKind, where: str) -> Policy:
+    # Identical policies repeat across cases: parse each JSON text once, errors included.
+    if isinstance(doc, _Doc):
+        key, doc = (doc.text, kind), doc.value
+    else:
+        key = (doc if isinstance(doc, str) else _encode(doc), kind)
+    result = _PARSED.get(key)
+    if result is None:
+        try:
+            result = parse_policy(key[0] if doc is _UNREAD else doc, kind)
+        except PolicyError as error:
+            result = error
+        if len(_PARSED) >= _POLICY_CACHE:
+            _PARSED.clear()  # bounded: memory stays flat over any number of cases
+        _PARSED[key] = result
+    if isinstance(result, PolicyError):
+        raise CaseError(f"{where}: {result}")
+    return result
+
+
+class _Doc:
+    """A policy document as it stands in a case line: its JSON text, decoded only if new."""
+
+    __slots__ = ("text", "value")
+
+    def __init__(self, text: str, value: Any = None) -> None:
+        self.text = text
+        self.value = value
+
+
+_UNREAD = object()  # a _Doc.value not decoded: its text was seen before
+_DOC_KEYS = frozenset({"resource_policy", "permissions_boundary", "session_policy"})
+_WS = re.compile(r"[ \t\n\r]*")
+_WS_CHARS = frozenset(" \t\n\r")
+_scan = json.JSONDecoder().scan_once
+_PREFIX = 48
+_RECENT: dict[str, list[str]] = {}  # document texts seen lately, by their first characters
+
+
+def _read_line(line: str) -> Any:
+    """Decode a case line, keeping each policy document's own text as its cache key.
+
+    A document whose text was seen before is recognised in place and never decoded again;
+    this reader walks the top-level object and hands every other value to json's scanner.
+    """
+    skip = _skip
+    try:
+        pos = skip(line, 0)
+        if line[pos : pos + 1] != "{":
+            return _decode(line)  # not an object: json gives its own error or value
+        case: dict[str, Any] = {}
+        pos = skip(line, pos + 1)
+        while line[pos] != "}" or case:
+            key, pos = _scan(line, pos) if line[pos] == '"' else _fail(pos)
+            pos = skip(line, pos)
+            pos = skip(line, pos + 1) if line[pos] == ":" else _fail(pos)
+            if key in _DOC_KEYS:
+                case[key], pos = _document(line, pos)
+            elif key == "identity_policies" and line[pos] == "[":
+                case[key], pos = _documents(line, pos)
+            else:
+                case[key], pos = _scan(line, pos)
+            pos = skip(line, pos)
+            if line[pos] == "}":
+                break
+            pos = skip(line, pos + 1) if line[pos] == "," else _fail(pos)
+        if skip(line, pos + 1) != len(line):
+            _fail(pos + 1)
+        return case
+    except (StopIteration, IndexError) as error:
+        raise ValueError(
+            f"invalid JSON near character {getattr(error, 'value', len(line))}"
+        ) from None
+
+
+def _skip(line: str, pos: int) -> int:
+    """The position after any JSON whitespace at `pos` (mostly none, or one space)."""
+    if line[pos : pos + 1] not in _WS_CHARS:
+        return pos
+    return _WS.match(line, pos).end()
+
+
+def _fail(pos: int) -> Any:
+    raise StopIteration(pos)
+
+
+def _document(line: str, pos: int) -> tuple[Any, int]:
+    if line[pos] != "{":
+        return _scan(line, pos)  # null, or a JSON string holding the document
+    prefix = line[pos : pos + _PREFIX]
+    for text in _RECENT.get(prefix, ()):
+        if line.startswith(text, pos):
+            return _Doc(text, _UNREAD), pos + len(text)
+    value, end = _scan(line, pos)
+    text = line[pos:end]
+    if len(_RECENT) >= _POLICY_CACHE:
+        _RECENT.clear()  # bounded, like the parsed-policy cache
+    seen = _RECENT.setdefault(prefix, [])
+    seen.insert(0, text)
+    del seen[8:]
+    return _Doc(text, value), end
+
+
+def _documents(line: str, pos: int) -> tuple[list[Any], int]:
+    docs: list[Any] = []
+    pos = _skip(line, pos + 1)
+    while line[pos] != "]":
+        doc, pos = _document(line, pos)
+        docs.append(doc)
+        pos = _skip(line, pos)
+        if line[pos] == ",":
+            pos = _skip(line, pos + 1)
+        elif line[pos] != "]":
+            _fail(pos)
+    return docs, pos + 1
+
+
+def run(source: int, sink: BinaryIO) -> int:
+    """Answer every case line read from file descriptor `source`; returns how many."""
+    count = 0
+    for lines in _chunks(source):
+        answers = [answer_line(line) for line in lines if line.strip()]
+        if answers:
+            sink.write(("\n".join(answers) + "\n").encode())
+            sink.flush()
+            count += len(answers)
+    return count
+
+
+def _chunks(source: int) -> Iterator[list[str]]:
+    """Complete lines as they arrive: what one read gives, so a waiting writer gets answers."""
+    pending: list[bytes] = []
+    while chunk := os.read(source, _CHUNK):
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            pending.append(chunk)  # a line longer than one read: keep its parts
+            continue
+        complete = b"".join([*pending, chunk[: cut + 1]])
+        pending = [chunk[cut + 1 :]]
+        yield complete.decode(errors="replace").splitlines()
+    rest = b"".join(pending)
+    if rest.strip():
+        yield [rest.decode(errors="replace")]

@@ -1,0 +1,90 @@
+"""The request context keys AWS derives from the principal.
+
+Source: "AWS global condition context keys",
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+(aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType, aws:userid, aws:username,
+aws:PrincipalTag/*, aws:PrincipalIsAWSService). Keys come back lower-cased: AWS matches
+condition keys case-insensitively.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from lab.policy.model import ContextValue
+from lab.policy.principals import caller_from
+
+# aws:PrincipalType as AWS spells it, by our caller type.
+_PRINCIPAL_TYPE = {
+    "Account": "Account",
+    "User": "User",
+    "AssumedRole": "AssumedRole",
+    "Role": "AssumedRole",
+    "FederatedUser": "FederatedUser",
+    "Anonymous": "Anonymous",
+}
+
+
+def derive(
+    principal: str,
+    supplied: Mapping[str, str | list[str]] | None = None,
+    *,
+    role_arn: str | None = None,
+    user_id: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> dict[str, ContextValue]:
+    """The context AWS builds for `principal`, with `supplied` keys laid over it.
+
+    `role_arn` is the role (with its path) behind a role session, `user_id` the unique id
+    (AIDA... for a user, AROA... or AROA...:session for a role session), `tags` the
+    principal's tags. A supplied aws:PrincipalArn also gives the role's path.
+    """
+    given = {key.lower(): _value(value) for key, value in (supplied or {}).items()}
+    supplied_arn = given.get("aws:principalarn")
+    caller = caller_from(
+        principal, role_arn or (supplied_arn if isinstance(supplied_arn, str) else None)
+    )
+    context: dict[str, ContextValue] = {}
+    if caller.type == "Service":
+        context["aws:principalisawsservice"] = "true"
+        context["aws:principalservicename"] = caller.arn
+        context.update(given)
+        return context
+    context["aws:principalisawsservice"] = "false"
+    context["aws:principaltype"] = _PRINCIPAL_TYPE[caller.type]
+    if caller.account:
+        context["aws:principalaccount"] = caller.account
+        context["aws:principalarn"] = _principal_arn(caller.type, caller.arn, caller.role_arn)
+    userid = _userid(caller.type, caller.account, caller.arn, user_id)
+    if userid:
+        context["aws:userid"] = userid
+    if caller.type == "User":
+        context["aws:username"] = caller.name
+    for key, value in (tags or {}).items():
+        context[f"aws:principaltag/{key.lower()}"] = value
+    context.update(given)
+    return context
+
+
+def _value(value: str | list[str] | tuple[str, ...]) -> ContextValue:
+    return value if isinstance(value, str) else tuple(value)
+
+
+def _principal_arn(kind: str, arn: str, role_arn: str | None) -> str:
+    # A role session's aws:PrincipalArn is the role's ARN, not the session's (FACTS).
+    return role_arn if kind == "AssumedRole" and role_arn else arn
+
+
+def _userid(kind: str, account: str, arn: str, user_id: str | None) -> str | None:
+    """aws:userid as AWS's table gives it; None when the unique id is not known."""
+    if kind == "Account":
+        return account
+    if kind == "FederatedUser":
+        return f"{account}:{arn.rsplit('/', 1)[-1]}"
+    if kind == "Anonymous":
+        return "anonymous"
+    if not user_id:
+        return None
+    if kind == "AssumedRole" and ":" not in user_id:
+        return f"{user_id}:{arn.rsplit('/', 1)[-1]}"  # role-id:role-session-name
+    return user_id

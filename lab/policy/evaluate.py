@@ -1,0 +1,297 @@
+"""AWS's policy evaluation logic: one pure function from a request and its policies to a Decision.
+
+Sources (AWS IAM User Guide):
+- reference_policies_evaluation-logic.html and ..._policy-eval-denyallow.html: explicit deny
+  wins; same account, an identity-based OR a resource-based allow; the table "Resource-based
+  policies and implicit denies in other policy types (same account)"; session principals.
+- reference_policies_evaluation-logic-cross-account.html: across accounts both must allow.
+- access_policies_boundaries.html: a NotPrincipal Deny always applies to an entity that has a
+  permissions boundary.
+- troubleshoot_access-denied.html: the denial messages.
+The trace and the explanation come from this one pass; nothing evaluates twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+
+from lab.policy import conditions, matching, variables
+from lab.policy.model import (
+    ConditionTrace,
+    ContextValue,
+    Decision,
+    Policy,
+    PolicyKind,
+    PolicySet,
+    Request,
+    Statement,
+    StatementRef,
+    StatementTrace,
+)
+from lab.policy.principals import (
+    DIRECT,
+    NO_MATCH,
+    ROLE,
+    Caller,
+    caller_from,
+    grant,
+    not_principal_applies,
+)
+
+# The policy types as AWS's denial messages name them.
+POLICY_TYPE_NAMES: dict[PolicyKind, str] = {
+    "identity": "an identity-based policy",
+    "resource": "a resource-based policy",
+    "boundary": "a permissions boundary",
+    "session": "a session policy",
+}
+# Which type a message names when several deny: AWS names one, in its evaluation order.
+_DENY_ORDER: tuple[PolicyKind, ...] = ("resource", "identity", "boundary", "session")
+_VARIABLES_VERSION = "2012-10-17"
+_MATCH_CACHE = 65536
+_ACTION_HITS: dict[tuple[tuple[str, ...], str], bool] = {}
+_RESOURCE_HITS: dict[tuple[tuple[str, ...], str], bool] = {}
+
+
+def evaluate(request: Request, policies: PolicySet) -> Decision:
+    """AWS's decision on `request` under `policies`, with the statements that decided it."""
+    context = {key.lower(): value for key, value in request.context.items()}
+    principal_arn = context.get("aws:principalarn")
+    caller = caller_from(
+        request.principal, principal_arn if isinstance(principal_arn, str) else None
+    )
+    has_boundary = policies.boundary is not None
+    traces: list[StatementTrace] = []
+    allows: dict[PolicyKind, list[StatementRef]] = {k: [] for k in POLICY_TYPE_NAMES}
+    denies: dict[PolicyKind, list[StatementRef]] = {k: [] for k in POLICY_TYPE_NAMES}
+    resource_grant = NO_MATCH
+    for kind, index, policy in _applicable(request, policies):
+        substitute = policy.version == _VARIABLES_VERSION
+        for statement in policy.statements:
+            trace, named = _trace(
+                kind, index, policy, statement, request, context, caller, has_boundary, substitute
+            )
+            traces.append(trace)
+            if not trace.applies:
+                continue
+            if statement.effect == "Deny":
+                denies[kind].append(trace.ref)
+            else:
+                allows[kind].append(trace.ref)
+                if kind == "resource":
+                    resource_grant = max(resource_grant, named)
+    return _decide(request, policies, caller, allows, denies, resource_grant, tuple(traces))
+
+
+def _applicable(request: Request, policies: PolicySet) -> list[tuple[PolicyKind, int, Policy]]:
+    found: list[tuple[PolicyKind, int, Policy]] = []
+    # A resource policy is attached to one resource: an action on "*" never sees it.
+    if policies.resource is not None and request.resource != "*":
+        found.append(("resource", 0, policies.resource))
+    found.extend(("identity", i, p) for i, p in enumerate(policies.identity))
+    if policies.boundary is not None:
+        found.append(("boundary", 0, policies.boundary))
+    if policies.session is not None:
+        found.append(("session", 0, policies.session))
+    return found
+
+
+@lru_cache(maxsize=8192)
+def _ref(
+    kind: PolicyKind, index: int, statement: int, sid: str | None, name: str | None
+) -> StatementRef:
+    return StatementRef(kind, index, statement, sid, name)
+
+
+def _trace(
+    kind: PolicyKind,
+    index: int,
+    policy: Policy,
+    statement: Statement,
+    request: Request,
+    context: Mapping[str, ContextValue],
+    caller: Caller,
+    has_boundary: bool,
+    substitute: bool,
+) -> tuple[StatementTrace, int]:
+    """One statement against the request; also how it names the caller (resource policies)."""
+    named = DIRECT
+    if kind == "resource":
+        if statement.principal is not None:
+            named = grant(statement.principal, caller)
+        elif statement.not_principal is not None:
+            applies = has_boundary or not_principal_applies(statement.not_principal, caller)
+            named = DIRECT if applies else NO_MATCH
+        else:
+            named = NO_MATCH
+    principal_ok = named != NO_MATCH
+    action_ok = _action_matches(statement, request.action)
+    resource_ok = _resource_matches(statement, request.resource, context, substitute)
+    condition_ok = False
+    traced: tuple[ConditionTrace, ...] = ()
+    if principal_ok and action_ok and resource_ok:
+        condition_ok, traced = conditions.evaluate_conditions(
+            statement.condition, context, substitute
+        )
+    ref = _ref(kind, index, statement.index, statement.sid, policy.name)
+    trace = StatementTrace(
+        ref, statement.effect, principal_ok, action_ok, resource_ok, traced, condition_ok
+    )
+    return trace, named
+
+
+def _action_matches(statement: Statement, action: str) -> bool:
+    if statement.action is not None:
+        return _any_action(statement.action, action)
+    return not _any_action(statement.not_action or (), action)
+
+
+def _any_action(patterns: tuple[str, ...], action: str) -> bool:
+    # Per request the same few patterns meet the same few actions: remember each answer.
+    key = (patterns, action)
+    hit = _ACTION_HITS.get(key)
+    if hit is None:
+        hit = any(matching.action_matches(p, action) for p in patterns)
+        _remember(_ACTION_HITS, key, hit)
+    return hit
+
+
+def _resource_matches(
+    statement: Statement, resource: str, context: Mapping[str, ContextValue], substitute: bool
+) -> bool:
+    patterns = statement.resource if statement.resource is not None else statement.not_resource
+    if patterns is None:
+        return True  # a repository or trust policy: the resource is the one it is attached to
+    key = (patterns, resource)
+    hit = _RESOURCE_HITS.get(key)
+    if hit is None:
+        hit = any(_pattern_matches(p, resource, context, substitute) for p in patterns)
+        # Only variable-free patterns give an answer independent of the context.
+        if not any("${" in p for p in patterns):
+            _remember(_RESOURCE_HITS, key, hit)
+    return hit if statement.resource is not None else not hit
+
+
+def _remember(
+    cache: dict[tuple[tuple[str, ...], str], bool], key: tuple[tuple[str, ...], str], hit: bool
+) -> None:
+    if len(cache) >= _MATCH_CACHE:
+        cache.clear()  # bounded: a long-running server keeps flat memory
+    cache[key] = hit
+
+
+def _pattern_matches(
+    pattern: str, resource: str, context: Mapping[str, ContextValue], substitute: bool
+) -> bool:
+    if substitute and "${" in pattern:
+        resolved = variables.substitute_pattern(pattern, context)
+        if resolved is None:
+            return False  # an unresolved variable matches nothing
+        pattern = resolved
+    return matching.resource_matches(pattern, resource)
+
+
+def _session_allows(policies: PolicySet, allows: list[StatementRef], caller: Caller) -> bool:
+    """Session step of the logic: a session policy must allow; a federated user needs one."""
+    if policies.session is not None:
+        return bool(allows)
+    return caller.type != "FederatedUser"
+
+
+def _decide(
+    request: Request,
+    policies: PolicySet,
+    caller: Caller,
+    allows: dict[PolicyKind, list[StatementRef]],
+    denies: dict[PolicyKind, list[StatementRef]],
+    resource_grant: int,
+    traces: tuple[StatementTrace, ...],
+) -> Decision:
+    denied_by = next((kind for kind in _DENY_ORDER if denies[kind]), None)
+    if denied_by is not None:
+        matched = tuple(ref for kind in _DENY_ORDER for ref in denies[kind])
+        return Decision(
+            "explicit_deny",
+            _message(request, f"with an explicit deny in {POLICY_TYPE_NAMES[denied_by]}"),
+            matched,
+            f"an explicit deny in {POLICY_TYPE_NAMES[denied_by]} overrides every allow",
+            traces,
+        )
+    root = caller.type == "Account"
+    identity_ok = root or bool(allows["identity"])
+    boundary_ok = policies.boundary is None or bool(allows["boundary"])
+    session_ok = _session_allows(policies, allows["session"], caller)
+    bounded = boundary_ok and session_ok
+    account = _resource_account(request.resource)
+    cross_account = bool(account and caller.account and account != caller.account)
+
+    def allowed(kinds: tuple[PolicyKind, ...], rule: str) -> Decision:
+        matched = tuple(ref for kind in kinds for ref in allows[kind])
+        return Decision("allowed", "", matched, rule, traces)
+
+    identity_kinds: tuple[PolicyKind, ...] = ("identity", "boundary", "session")
+    if cross_account:
+        if (identity_ok and bounded) and resource_grant != NO_MATCH:
+            return allowed(
+                ("resource", *identity_kinds),
+                "cross-account: both an identity-based and the resource-based policy allow",
+            )
+    elif root:
+        return allowed(
+            ("resource", *identity_kinds),
+            "the account root user has full access to its own account's resources",
+        )
+    elif resource_grant == DIRECT:
+        return allowed(
+            ("resource",),
+            "same account: the resource-based policy grants the caller itself, which no "
+            "implicit deny in other policy types limits",
+        )
+    elif resource_grant == ROLE and bounded:
+        return allowed(
+            ("resource", "boundary", "session"),
+            "same account: the resource-based policy grants the role, within the permissions "
+            "boundary and session policy",
+        )
+    elif identity_ok and bounded:
+        return allowed(
+            identity_kinds, "same account: an identity-based policy allows, and nothing denies"
+        )
+    lacking = _lacking(
+        identity_ok or (resource_grant == ROLE and not cross_account), boundary_ok, session_ok
+    )
+    if cross_account and lacking is None:
+        lacking = "resource"
+    lacking = lacking or "identity"
+    name = POLICY_TYPE_NAMES[lacking].split(" ", 1)[1]
+    return Decision(
+        "implicit_deny",
+        _message(request, f"because no {name} allows the {request.action} action"),
+        (),
+        f"implicit deny: no {name} allows the request",
+        traces,
+    )
+
+
+def _lacking(granted: bool, boundary_ok: bool, session_ok: bool) -> PolicyKind | None:
+    """The policy type whose missing Allow denies, in AWS's order; None if none is missing."""
+    if not granted:
+        return "identity"
+    if not boundary_ok:
+        return "boundary"
+    if not session_ok:
+        return "session"
+    return None
+
+
+def _resource_account(resource: str) -> str:
+    parts = resource.split(":", 5)
+    return parts[4] if len(parts) == 6 else ""
+
+
+def _message(request: Request, reason: str) -> str:
+    return (
+        f"User: {request.principal} is not authorized to perform: {request.action} "
+        f"on resource: {request.resource} {reason}"
+    )

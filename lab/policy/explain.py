@@ -1,0 +1,80 @@
+"""A decision in plain text: every statement as evaluated, each condition with what it saw.
+
+It only reads the Decision that evaluate() returned: the explanation is that evaluation's trace.
+"""
+
+from __future__ import annotations
+
+from lab.policy.model import ConditionTrace, ContextValue, Decision, Request, StatementTrace
+
+_OUTCOMES = {
+    "allowed": "ALLOWED",
+    "explicit_deny": "DENIED (explicit deny)",
+    "implicit_deny": "DENIED (implicit deny)",
+}
+_POLICY_LABELS = {
+    "identity": "identity-based policy",
+    "resource": "resource-based policy",
+    "boundary": "permissions boundary",
+    "session": "session policy",
+}
+
+
+def render_text(request: Request, decision: Decision) -> str:
+    """The request, the outcome and AWS's message, the rule, then every statement's trace."""
+    lines = [
+        f"principal: {request.principal}",
+        f"action:    {request.action}",
+        f"resource:  {request.resource}",
+        "",
+        f"decision:  {_OUTCOMES[decision.outcome]}",
+    ]
+    if decision.message:
+        lines.append(f"message:   {decision.message}")
+    lines.append(f"rule:      {decision.rule}")
+    deciding = set(decision.matched)
+    if decision.trace:
+        lines += ["", "statements:"]
+    for trace in decision.trace:
+        lines += _statement(trace, trace.ref in deciding)
+    return "\n".join(lines) + "\n"
+
+
+def _statement(trace: StatementTrace, decided: bool) -> list[str]:
+    ref = trace.ref
+    label = _POLICY_LABELS[ref.policy]
+    if ref.policy == "identity":
+        label += f" #{ref.index}"
+    if ref.policy_name:
+        label += f" ({ref.policy_name})"
+    sid = f" Sid {ref.sid!r}" if ref.sid else ""
+    verdict = "applies" if trace.applies else "does not apply"
+    marker = "=> " if decided else "   "
+    checks = (
+        f"principal {_mark(trace.principal_matched)}  action {_mark(trace.action_matched)}  "
+        f"resource {_mark(trace.resource_matched)}"
+    )
+    lines = [
+        f"{marker}{label}, statement {ref.statement}{sid}: {trace.effect}, {verdict}",
+        f"     {checks}",
+    ]
+    if trace.principal_matched and trace.action_matched and trace.resource_matched:
+        lines += [_condition(c) for c in trace.conditions] or ["     (no conditions)"]
+    return lines
+
+
+def _condition(trace: ConditionTrace) -> str:
+    return (
+        f"     {trace.operator} {trace.key}: policy {list(trace.policy_values)} "
+        f"vs request {_seen(trace.request_values)} -> {str(trace.result).lower()}"
+    )
+
+
+def _seen(value: ContextValue | None) -> str:
+    if value is None:
+        return "(absent)"
+    return repr(value) if isinstance(value, str) else repr(list(value))
+
+
+def _mark(matched: bool) -> str:
+    return "yes" if matched else "no"

@@ -1,0 +1,130 @@
+"""Plain data shared by every stage of the engine: parsed policies, requests, decisions.
+
+Parsing (document.py) produces these; matching, conditions and evaluation only read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Effect = Literal["Allow", "Deny"]
+# Where a policy sits in AWS's evaluation; the names are the `simulate` contract's.
+PolicyKind = Literal["identity", "resource", "boundary", "session"]
+# What a document is validated as: each has AWS's own rules and error. "resource" is any other
+# service's resource-based policy (Principal required, Resource allowed).
+DocumentKind = Literal["identity", "repository", "trust", "boundary", "session", "resource"]
+Outcome = Literal["allowed", "explicit_deny", "implicit_deny"]
+
+# A context value: a string is single-valued, a tuple multi-valued (ForAllValues/ForAnyValue).
+ContextValue = str | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConditionClause:
+    """One `operator: {key: values}` entry; values are strings as AWS compares them."""
+
+    operator: str  # as written, e.g. "ForAnyValue:StringLikeIfExists"
+    key: str  # as written; matched case-insensitively
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A normalised statement. Exactly one of each X / NotX pair is set (or neither)."""
+
+    index: int
+    effect: Effect
+    sid: str | None = None
+    principal: Mapping[str, tuple[str, ...]] | None = None  # "*" -> {"AWS": ("*",)}
+    not_principal: Mapping[str, tuple[str, ...]] | None = None
+    action: tuple[str, ...] | None = None
+    not_action: tuple[str, ...] | None = None
+    resource: tuple[str, ...] | None = None
+    not_resource: tuple[str, ...] | None = None
+    condition: tuple[ConditionClause, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A parsed, validated policy document."""
+
+    version: str
+    statements: tuple[Statement, ...]
+    id: str | None = None
+    name: str | None = None  # e.g. the managed policy's name, for explanations
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Every policy that applies to one request, by the role it plays in AWS's logic."""
+
+    identity: tuple[Policy, ...] = ()
+    resource: Policy | None = None
+    boundary: Policy | None = None
+    session: Policy | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    """What is being asked: who, which action, on what, in which context.
+
+    `context` holds every condition key of the request (keys matched case-insensitively);
+    context.derive() fills in what AWS derives from the principal.
+    """
+
+    principal: str
+    action: str
+    resource: str
+    context: Mapping[str, ContextValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StatementRef:
+    """Names one statement: the `matched` entries of the `simulate` contract."""
+
+    policy: PolicyKind
+    index: int  # which policy of that kind (identity policies are a list)
+    statement: int
+    sid: str | None = None
+    policy_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ConditionTrace:
+    """One condition as evaluated: what the policy said, what the request had, the result."""
+
+    operator: str
+    key: str
+    policy_values: tuple[str, ...]
+    request_values: ContextValue | None  # None: the key was absent
+    result: bool
+
+
+@dataclass(frozen=True)
+class StatementTrace:
+    """One statement as evaluated, for explanations."""
+
+    ref: StatementRef
+    effect: Effect
+    principal_matched: bool
+    action_matched: bool
+    resource_matched: bool
+    conditions: tuple[ConditionTrace, ...]
+    applies: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The engine's answer: the outcome, AWS's message, and why."""
+
+    outcome: Outcome
+    message: str  # AWS's error message; empty when allowed
+    matched: tuple[StatementRef, ...]  # the statements that decided
+    rule: str  # the final rule of AWS's logic that applied, in words
+    trace: tuple[StatementTrace, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome == "allowed"

@@ -1,0 +1,136 @@
+"""Blob uploads: start (POST), chunks (PATCH), status (GET), complete (PUT), cancel (DELETE).
+
+Monolithic (`POST ?digest=`) and chunked uploads; resumable: GET tells how much arrived, and a
+PATCH whose Content-Range does not start there is refused (416). The request body is appended
+as it arrives, in batches of BATCH bytes: never the whole layer in memory. Bytes become a blob
+only when PUT's digest matches them (Ecr.complete_upload); an interrupted upload shows nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+from lab.errors import AwsError
+from lab.http import HttpRequest, HttpResponse
+from lab.registry.context import RegistryContext
+from lab.registry.errors import RegistryError
+from lab.registry.routes import DIGEST, Route
+from lab.registry.wire import reply
+
+BATCH = 4 << 20  # bytes appended per write: few fsyncs, flat memory
+_CONTENT_RANGE = re.compile(r"(?:bytes )?(\d+)-(\d+)(?:/\d+|/\*)?")
+_DIGEST = re.compile(DIGEST)
+# Content the commit refuses: the upload is cancelled, as distribution does on a failed PUT.
+_REFUSED_CONTENT = frozenset({"InvalidLayerException", "EmptyUploadException"})
+
+
+async def batches(body: AsyncIterator[bytes], size: int = BATCH) -> AsyncIterator[bytes]:
+    """The body regrouped into pieces of at least `size` bytes (the last may be shorter)."""
+    pending: list[bytes] = []
+    held = 0
+    async for chunk in body:
+        pending.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield b"".join(pending)
+            pending, held = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
+def _upload_headers(name: str, upload_id: str, size: int) -> list[tuple[str, str]]:
+    # distribution reports an empty upload as "0-0" too (registry/handlers/blobupload.go).
+    return [
+        ("Location", f"/v2/{name}/blobs/uploads/{upload_id}"),
+        ("Range", f"0-{max(size - 1, 0)}"),
+        ("Docker-Upload-UUID", upload_id),
+    ]
+
+
+async def _receive(request: HttpRequest, ctx: RegistryContext, name: str, upload_id: str) -> int:
+    """Append the request body to the upload; the upload's size afterwards."""
+    size = None
+    async for piece in batches(request.body):
+        size = await ctx.call(ctx.ecr.append_upload, name, upload_id, piece)
+    return size if size is not None else await ctx.call(ctx.ecr.upload_size, name, upload_id)
+
+
+async def _complete(ctx: RegistryContext, name: str, upload_id: str, digest: str) -> HttpResponse:
+    """Commit the upload as `digest`; a mismatch cancels it, so nothing is stored."""
+    try:
+        await ctx.call(ctx.ecr.complete_upload, name, upload_id, digest)
+    except AwsError as error:
+        if error.code in _REFUSED_CONTENT:
+            await ctx.call(ctx.ecr.cancel_upload, name, upload_id)
+        if error.code == "InvalidLayerException":
+            raise RegistryError("DIGEST_INVALID", detail={"digest": digest}) from error
+        raise
+    headers = [("Location", f"/v2/{name}/blobs/{digest}"), ("Docker-Content-Digest", digest)]
+    return reply(201, headers)
+
+
+def _digest_param(route: Route) -> str:
+    digest = route.query.get("digest", "")
+    if not _DIGEST.fullmatch(digest):
+        raise RegistryError("DIGEST_INVALID", detail={"digest": digest or "missing"})
+    return digest
+
+
+async def start(route: Route, request: HttpRequest, ctx: RegistryContext) -> HttpResponse:
+    """POST /blobs/uploads/: a new upload, or a whole blob with `?digest=`.
+
+    `?mount=&from=` is answered as ECR does without blob mounting enabled: 202 and a normal
+    upload (FACTS; OCI distribution spec, "Mounting a blob from another repository").
+    """
+    name = route.repository
+    digest = _digest_param(route) if "digest" in route.query else None
+    upload_id = await ctx.call(ctx.ecr.start_upload, name)
+    if digest is None:
+        await request.drain()
+        return reply(202, _upload_headers(name, upload_id, 0))
+    await _receive(request, ctx, name, upload_id)
+    return await _complete(ctx, name, upload_id, digest)
+
+
+async def patch(route: Route, request: HttpRequest, ctx: RegistryContext) -> HttpResponse:
+    """PATCH: append a chunk; with Content-Range it must start where the upload ends."""
+    name, upload_id = route.repository, route.upload_id
+    size = await ctx.call(ctx.ecr.upload_size, name, upload_id)
+    content_range = request.header("content-range")
+    if content_range is not None:
+        found = _CONTENT_RANGE.fullmatch(content_range.strip())
+        if found is None or int(found.group(1)) != size:
+            raise RegistryError("RANGE_INVALID", detail={"size": size})
+    size = await _receive(request, ctx, name, upload_id)
+    return reply(202, _upload_headers(name, upload_id, size))
+
+
+async def status(route: Route, request: HttpRequest, ctx: RegistryContext) -> HttpResponse:
+    """GET: how far the upload got, so a client can resume it."""
+    await request.drain()
+    size = await ctx.call(ctx.ecr.upload_size, route.repository, route.upload_id)
+    return reply(204, _upload_headers(route.repository, route.upload_id, size))
+
+
+async def complete(route: Route, request: HttpRequest, ctx: RegistryContext) -> HttpResponse:
+    """PUT ?digest=: append any last chunk, then verify and commit."""
+    name, upload_id = route.repository, route.upload_id
+    digest = _digest_param(route)
+    await _receive(request, ctx, name, upload_id)
+    return await _complete(ctx, name, upload_id, digest)
+
+
+async def cancel(route: Route, request: HttpRequest, ctx: RegistryContext) -> HttpResponse:
+    """DELETE: abandon the upload."""
+    await request.drain()
+    await ctx.call(ctx.ecr.cancel_upload, route.repository, route.upload_id)
+    return reply(204)
+
+
+async def handle(route: Route, request: HttpRequest, ctx: RegistryContext) -> HttpResponse:
+    """Any call on /blobs/uploads/ or /blobs/uploads/<id>."""
+    if route.name == "upload_start":
+        return await start(route, request, ctx)
+    step = {"PATCH": patch, "GET": status, "PUT": complete, "DELETE": cancel}[route.method]
+    return await step(route, request, ctx)

@@ -1,0 +1,164 @@
+"""The demo: deploy a scenario into a fresh lab, then let every instance log in, push and pull.
+
+Order as in the tutorial's spirit: every instance logs in, then the pushes run (so there is
+an image to pull), then the pulls. `ecr:` expectations are answered by the lab's Authorizer,
+the decision the front door would enforce for that action on the repository.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from lab.identity.credentials import Identity
+from lab.scenario.clients import (
+    Failed,
+    ProtocolDriver,
+    Refused,
+    RegistryDriver,
+    Session,
+    get_login_password,
+    refused_action,
+)
+from lab.scenario.deploy import deploy, scenario_config
+from lab.scenario.explain import action_of, decided_by, explain
+from lab.scenario.model import Expectation, Scenario
+from lab.scenario.report import Check, Report
+from lab.server.app import Lab
+from lab.server.config import LabConfig
+from lab.server.run import RunningLab
+
+TAG = "latest"
+Progress = Callable[[str], None]
+
+
+def lab_config(scenario: Scenario, state_dir: Path, upstream: str = "embedded") -> LabConfig:
+    """A lab in the scenario's account and region."""
+    return scenario_config(LabConfig(state_dir=state_dir, upstream=upstream), scenario)
+
+
+def choose_driver(client: str, label: str) -> RegistryDriver:
+    """`docker`, `protocol`, or `auto` (docker when an engine answers, else the protocol)."""
+    if client == "protocol":
+        return ProtocolDriver(label)
+    from lab.scenario.docker_driver import DockerDriver, engine
+
+    found = engine()
+    if found is not None:
+        return DockerDriver(found, label)
+    if client == "docker":
+        raise RuntimeError("no Docker engine answers (is dockerd running?)")
+    return ProtocolDriver(label)
+
+
+class _Instance:
+    """One instance during the demo: its session, identity, and login result."""
+
+    def __init__(self, lab: Lab, name: str) -> None:
+        self.session = Session.from_answer(lab.session_for(name))
+        credential = lab.credentials.lookup(self.session.access_key_id)
+        assert credential is not None
+        self.identity: Identity = credential.identity
+        self.password: str | None = None
+        self.login_error: Refused | Failed | None = None
+
+
+def _phase(expectation: Expectation) -> int:
+    return {"login": 0, "push": 1, "pull": 2}.get(expectation.operation, 3)
+
+
+class DemoRun:
+    """Runs every expectation of a scenario against a deployed lab."""
+
+    def __init__(self, lab: Lab, scenario: Scenario, driver: RegistryDriver, progress: Progress):
+        self.lab, self.scenario, self.driver, self.progress = lab, scenario, driver, progress
+        self.instances: dict[str, _Instance] = {}
+
+    def instance(self, name: str) -> _Instance:
+        """The instance, logged in on first use (GetAuthorizationToken, then the registry)."""
+        if name not in self.instances:
+            self.progress(f"{name}: aws ecr get-login-password | docker login")
+            found = self.instances[name] = _Instance(self.lab, name)
+            try:
+                found.password = get_login_password(found.session)
+                self.driver.login(found.session, found.password)
+            except (Refused, Failed) as error:
+                found.login_error = error
+        return self.instances[name]
+
+    def run(self) -> tuple[Check, ...]:
+        """Every check, in the order logins, pushes, pulls, other actions."""
+        ordered = sorted(self.scenario.expectations, key=_phase)
+        return tuple(self.check(expectation) for expectation in ordered)
+
+    def check(self, expectation: Expectation) -> Check:
+        who = self.instance(expectation.principal)
+        if expectation.operation.startswith("ecr:"):
+            return self.decision_check(expectation, who)
+        error = who.login_error
+        if error is None and expectation.operation != "login":
+            self.progress(f"{expectation.principal}: docker {expectation.operation}")
+            error = self.attempt(expectation, who)
+        return self.result(expectation, who, error)
+
+    def attempt(self, expectation: Expectation, who: _Instance) -> Refused | Failed | None:
+        step = self.driver.push if expectation.operation == "push" else self.driver.pull
+        try:
+            assert who.password is not None
+            step(who.session, who.password, expectation.repository, TAG)
+        except (Refused, Failed) as error:
+            return error
+        return None
+
+    def result(
+        self, expectation: Expectation, who: _Instance, error: Refused | Failed | None
+    ) -> Check:
+        action = action_of(expectation.operation)
+        if isinstance(error, Refused):
+            action = refused_action(error.message) or action
+        _, decision = explain(self.lab, who.identity, action, expectation.repository)
+        actual = "allowed" if error is None else "denied" if isinstance(error, Refused) else "error"
+        return Check(
+            expectation.principal,
+            expectation.operation,
+            expectation.repository,
+            expectation.expected,
+            actual,
+            message=error.message if isinstance(error, Refused) else "",
+            shown=str(error) if error is not None else "",
+            decided_by=decided_by(decision),
+        )
+
+    def decision_check(self, expectation: Expectation, who: _Instance) -> Check:
+        self.progress(f"{expectation.principal}: may it {expectation.operation}?")
+        _, decision = explain(self.lab, who.identity, expectation.operation, expectation.repository)
+        return Check(
+            expectation.principal,
+            expectation.operation,
+            expectation.repository,
+            expectation.expected,
+            "allowed" if decision.allowed else "denied",
+            message=decision.message,
+            shown=decision.message,
+            decided_by=decided_by(decision),
+        )
+
+
+def run_demo(
+    scenario: Scenario,
+    *,
+    client: str = "auto",
+    upstream: str = "embedded",
+    progress: Progress = lambda _: None,
+) -> Report:
+    """Start a lab on a temporary state dir, deploy, run every check; the lab stops after."""
+    with tempfile.TemporaryDirectory(prefix="ecr-lab-demo-") as state:
+        config = lab_config(scenario, Path(state) / "state", upstream)
+        progress(f"starting a lab ({upstream}) in {config.region}")
+        with RunningLab(config) as running:
+            progress(f"deploying scenario {scenario.name}")
+            deploy(running.lab, scenario)
+            driver = choose_driver(client, scenario.name)
+            checks = DemoRun(running.lab, scenario, driver, progress).run()
+            return Report(scenario.name, driver.name, running.lab.registry_host, checks)

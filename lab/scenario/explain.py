@@ -1,0 +1,106 @@
+"""Ask the lab's Authorizer why: the decision the front door makes, with its request.
+
+The decision comes from the same `Authorizer.decide` the front door calls, on the same
+policies (the principal's identity policies, the repository policy and tags), so an
+explanation never disagrees with what a client saw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from lab.ecr.validation import operation_model
+from lab.identity.credentials import Identity
+from lab.policy.explain import render_text
+from lab.policy.model import Decision, Request, StatementRef
+from lab.server.app import Lab
+from lab.server.authorize import Call, request_context
+
+# The IAM actions each registry operation needs, in the order docker's requests ask for them
+# (FACTS "Registry protocol"): login is GetAuthorizationToken; push POSTs, PATCHes, PUTs the
+# blob, HEADs it, PUTs the manifest; pull HEADs/GETs the manifest, then GETs the blobs.
+OPERATION_STEPS = {
+    "login": ("ecr:GetAuthorizationToken",),
+    "push": (
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:PutImage",
+    ),
+    "pull": ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+}
+CLIENT_IP = "127.0.0.1"  # every client of the lab is local
+_LABELS = {
+    "identity": "identity-based policy",
+    "resource": "resource-based policy",
+    "boundary": "permissions boundary",
+    "session": "session policy",
+}
+
+
+def actions_of(operation: str) -> tuple[str, ...]:
+    """The IAM actions of an operation (`push`, `pull`, `login` or an `ecr:` action)."""
+    return OPERATION_STEPS.get(operation, (operation,))
+
+
+def action_of(operation: str) -> str:
+    """The action that stands for a granted operation: the last one its client needs."""
+    return actions_of(operation)[-1]
+
+
+def repository_scoped(action: str) -> bool:
+    """True when the ECR action acts on a repository (its API takes a repositoryName)."""
+    shape = operation_model(action.removeprefix("ecr:")).input_shape
+    return shape is not None and "repositoryName" in shape.members
+
+
+def call_for(lab: Lab, identity: Identity, action: str, repository: str) -> Call:
+    """The authorization question the front door asks for `action` on `repository`."""
+    account, region = lab.config.account, lab.config.region
+    if not repository_scoped(action):
+        return Call(identity, action, "*", CLIENT_IP, region)
+    return Call(
+        identity,
+        action,
+        f"arn:aws:ecr:{region}:{account}:repository/{repository}",
+        CLIENT_IP,
+        region,
+        resource_policy=lab.ecr.repository_policy(account, region, repository),
+        resource_tags=lab.ecr.repository_tags(account, region, repository),
+    )
+
+
+def instance_identity(lab: Lab, instance: str) -> Identity:
+    """The identity of an emulated instance's instance-profile session."""
+    known = lab.instances[instance]
+    return lab.sts.instance_session(known.role_arn, known.instance_id).identity
+
+
+def explain(lab: Lab, identity: Identity, action: str, repository: str) -> tuple[Request, Decision]:
+    """The Authorizer's decision on one action, with the request it evaluated."""
+    call = call_for(lab, identity, action, repository)
+    now = dt.datetime.now(dt.UTC)
+    request = Request(identity.arn, call.action, call.resource, request_context(call, now))
+    return request, lab.authorizer.decide(call, now)
+
+
+def explain_text(lab: Lab, identity: Identity, action: str, repository: str) -> str:
+    """The engine's plain-text explanation of one decision."""
+    return render_text(*explain(lab, identity, action, repository))
+
+
+def describe_ref(ref: StatementRef) -> str:
+    """`resource-based policy statement 3`, with the policy's name and Sid when they exist."""
+    label = _LABELS[ref.policy]
+    if ref.policy_name:
+        label += f" {ref.policy_name}"
+    sid = f" (Sid {ref.sid})" if ref.sid else ""
+    return f"{label} statement {ref.statement + 1}{sid}"  # counted from 1, as people read
+
+
+def decided_by(decision: Decision) -> str:
+    """The statements that decided, or the rule when no statement did (an implicit deny)."""
+    if not decision.matched:
+        return decision.rule
+    return "; ".join(describe_ref(ref) for ref in decision.matched)

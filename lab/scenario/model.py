@@ -1,0 +1,103 @@
+"""A scenario as plain data: the roles, instances and repositories to deploy, and what to expect.
+
+Policies stay JSON-ready documents in which `${RoleKey.Arn}` may stand for a role's ARN, filled
+in at deploy like CloudFormation's `!GetAtt RoleKey.Arn` (see `references`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Outcome = Literal["allowed", "denied"]
+# The operations a scenario can expect besides any `ecr:Action`.
+REGISTRY_OPERATIONS = ("login", "push", "pull")
+
+# `${Key.Arn}`; IAM's own variables (`${aws:username}`) contain a colon and never match.
+REFERENCE = re.compile(r"\$\{([\w+=,.@-]+)\.Arn\}")
+
+
+@dataclass(frozen=True)
+class Role:
+    """An IAM role; `key` is how policies refer to it, `name` its RoleName in IAM."""
+
+    key: str
+    name: str
+    path: str
+    trust_policy: Mapping[str, Any]
+    managed_policies: tuple[str, ...] = ()
+    inline_policies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def arn(self, account: str) -> str:
+        """The role's ARN in `account` (path included, as aws:PrincipalArn carries it)."""
+        return f"arn:aws:iam::{account}:role{self.path}{self.name}"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """An emulated EC2 instance: its id and the role of its instance profile (a role key)."""
+
+    name: str
+    instance_id: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Repository:
+    """An ECR repository with its repository policy (if any) and tags."""
+
+    name: str
+    policy: Mapping[str, Any] | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What one principal should be able to do: `login`, `push`, `pull` or an `ecr:` action."""
+
+    principal: str
+    operation: str
+    repository: str
+    expected: Outcome
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything one scenario file says."""
+
+    name: str
+    region: str
+    roles: Mapping[str, Role]
+    instances: Mapping[str, Instance]
+    repositories: Mapping[str, Repository]
+    expectations: tuple[Expectation, ...] = ()
+    account: str | None = None  # None: the lab's default account
+    description: str = ""
+
+    def role_arns(self, account: str) -> dict[str, str]:
+        """Role key -> ARN, the values `${Key.Arn}` stands for."""
+        return {key: role.arn(account) for key, role in self.roles.items()}
+
+
+def references(document: Any) -> set[str]:
+    """The role keys a policy document refers to with `${Key.Arn}`."""
+    return set(REFERENCE.findall(json.dumps(document)))
+
+
+def resolve(document: Any, arns: Mapping[str, str]) -> Any:
+    """`document` with every `${Key.Arn}` replaced by the role's ARN (KeyError: unknown key)."""
+    if isinstance(document, str):
+        return REFERENCE.sub(lambda found: arns[found[1]], document)
+    if isinstance(document, Mapping):
+        return {str(k): resolve(v, arns) for k, v in document.items()}
+    if isinstance(document, list):
+        return [resolve(item, arns) for item in document]
+    return document
+
+
+def policy_text(document: Mapping[str, Any], arns: Mapping[str, str]) -> str:
+    """The JSON text of a policy document with its role references filled in."""
+    return json.dumps(resolve(document, arns), indent=2)

@@ -1,0 +1,94 @@
+"""Authorize: the engine's decision for one call, with the request context AWS would build.
+
+Fail closed: whatever goes wrong while gathering policies or evaluating becomes a denial.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+from lab.identity.credentials import Identity
+from lab.policy.context import derive
+from lab.policy.document import parse_policy
+from lab.policy.evaluate import evaluate
+from lab.policy.model import ContextValue, Decision, Policy, PolicySet, Request
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One authorization question: who asks for which action on what, from where."""
+
+    identity: Identity
+    action: str
+    resource: str
+    client_ip: str
+    region: str
+    secure: bool = False
+    resource_policy: str | None = None
+    resource_tags: Mapping[str, str] = field(default_factory=dict)
+    request_tags: Mapping[str, str] | None = None
+
+
+@lru_cache(maxsize=1024)
+def _repository_policy(text: str) -> Policy:
+    return parse_policy(text, "repository")
+
+
+def request_context(call: Call, now: dt.datetime) -> dict[str, ContextValue]:
+    """The condition keys AWS puts in the context of an ECR or IAM call."""
+    supplied: dict[str, str | list[str]] = {
+        "aws:SourceIp": call.client_ip,
+        "aws:SecureTransport": "true" if call.secure else "false",
+        "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(now.timestamp())),
+        "aws:RequestedRegion": call.region,
+    }
+    supplied.update({f"aws:ResourceTag/{k}": v for k, v in call.resource_tags.items()})
+    if call.request_tags is not None:
+        supplied.update({f"aws:RequestTag/{k}": v for k, v in call.request_tags.items()})
+        supplied["aws:TagKeys"] = list(call.request_tags)
+    identity = call.identity
+    return derive(
+        identity.arn,
+        supplied,
+        role_arn=identity.role_arn,
+        user_id=identity.user_id,
+        tags=identity.tags,
+    )
+
+
+def deny_on_error(call: Call, reason: str) -> Decision:
+    """The decision when authorization itself failed: an implicit deny, never an allow."""
+    message = (
+        f"User: {call.identity.arn} is not authorized to perform: {call.action} on resource: "
+        f"{call.resource} because no identity-based policy allows the {call.action} action"
+    )
+    return Decision("implicit_deny", message, (), f"denied: authorization failed ({reason})")
+
+
+class Authorizer:
+    """Gathers the policies for a call and asks the engine."""
+
+    def __init__(self, identity_policies: Callable[[Identity], PolicySet]) -> None:
+        self._identity_policies = identity_policies
+
+    def decide(self, call: Call, now: dt.datetime | None = None) -> Decision:
+        """The engine's decision; any failure on the way is a denial (fail closed)."""
+        try:
+            now = now or dt.datetime.now(dt.UTC)
+            policies = self._identity_policies(call.identity)
+            if call.resource_policy is not None:
+                policies = replace(policies, resource=_repository_policy(call.resource_policy))
+            request = Request(
+                call.identity.arn, call.action, call.resource, request_context(call, now)
+            )
+            return evaluate(request, policies)
+        except Exception as exc:  # fail closed: report, then deny
+            log.exception("authorization failed for %s %s", call.action, call.resource)
+            return deny_on_error(call, type(exc).__name__)

@@ -1,0 +1,190 @@
+"""The two AWS wire protocols the front door speaks, driven by botocore's service models.
+
+JSON 1.1 (ECR) and query/XML (IAM, STS). botocore only serialises requests and parses
+responses (the client's side), so the server's side is written here, walking the same shapes.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import uuid
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+import botocore.session
+from botocore.model import OperationModel, ServiceModel, Shape
+
+from lab.errors import AwsError
+from lab.http import HttpResponse
+
+ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
+
+
+@cache
+def service_model(name: str) -> ServiceModel:
+    """botocore's model of an AWS service (cached: loading one takes tens of milliseconds)."""
+    return botocore.session.get_session().get_service_model(name)
+
+
+def operation_model(service: str, operation: str) -> OperationModel | None:
+    """The operation's model, or None when the service has no such operation."""
+    model = service_model(service)
+    return model.operation_model(operation) if operation in model.operation_names else None
+
+
+def request_id() -> str:
+    return str(uuid.uuid4())
+
+
+# ---- JSON 1.1 ---------------------------------------------------------------------------------
+
+
+NOT_A_STRUCTURE = "Start of structure or map found where not expected."
+
+
+def parse_json_body(body: bytes) -> dict[str, Any]:
+    """The request's JSON object; AWS answers anything else with SerializationException."""
+    try:
+        params = json.loads(body or b"{}")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise AwsError("SerializationException", NOT_A_STRUCTURE) from exc
+    if not isinstance(params, dict):
+        raise AwsError("SerializationException", NOT_A_STRUCTURE)
+    return params
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def json_response(result: Mapping[str, Any], rid: str) -> HttpResponse:
+    body = json.dumps(result, default=_json_default, separators=(",", ":")).encode()
+    return HttpResponse(200, _json_headers(rid, len(body)), body)
+
+
+def json_error(error: AwsError, rid: str) -> HttpResponse:
+    """AWS's JSON 1.1 error: `__type` and `message`, the code also in x-amzn-ErrorType."""
+    body = json.dumps({"__type": error.code, "message": error.message}).encode()
+    headers = [*_json_headers(rid, len(body)), ("x-amzn-errortype", f"{error.code}:")]
+    return HttpResponse(error.status, headers, body)
+
+
+def _json_headers(rid: str, length: int) -> list[tuple[str, str]]:
+    return [
+        ("content-type", "application/x-amz-json-1.1"),
+        ("content-length", str(length)),
+        ("x-amzn-requestid", rid),
+    ]
+
+
+# ---- query / XML ------------------------------------------------------------------------------
+
+
+def parse_query_body(body: bytes, query: str) -> dict[str, str]:
+    """Form fields of a query-protocol request (POST body, else the URL's query string)."""
+    text = body.decode("utf-8", errors="replace") if body else query
+    return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def query_params(op: OperationModel, fields: Mapping[str, str]) -> dict[str, Any]:
+    """Structured input from flattened form fields (`Tags.member.1.Key=...`), per the model."""
+    shape = op.input_shape
+    return _read_structure(shape, fields, "") if shape is not None else {}
+
+
+def _read_structure(shape: Shape, fields: Mapping[str, str], prefix: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, member in shape.members.items():
+        value = _read_value(member, fields, f"{prefix}{name}")
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def _read_value(shape: Shape, fields: Mapping[str, str], key: str) -> Any:
+    if shape.type_name == "structure":
+        if not any(k == key or k.startswith(key + ".") for k in fields):
+            return None
+        return _read_structure(shape, fields, key + ".")
+    if shape.type_name == "list":
+        items = []
+        index = 1
+        while any(k.startswith(f"{key}.member.{index}") for k in fields):
+            items.append(_read_value(shape.member, fields, f"{key}.member.{index}"))
+            index += 1
+        return items if items or f"{key}" in fields else None
+    if key not in fields:
+        return None
+    raw = fields[key]
+    if shape.type_name in ("integer", "long"):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise AwsError("ValidationError", f"Invalid value {raw!r} for {key}") from exc
+    if shape.type_name == "boolean":
+        return raw.lower() == "true"
+    return raw
+
+
+def xml_response(op: OperationModel, result: Mapping[str, Any], rid: str) -> HttpResponse:
+    """A query-protocol success: `<OpResponse><OpResult>...</OpResult><ResponseMetadata>`."""
+    namespace = op.service_model.metadata.get("xmlNamespace", "")
+    inner = _write_members(op.output_shape, result) if op.output_shape is not None else ""
+    wrapper = op.output_shape.serialization.get("resultWrapper") if op.output_shape else None
+    result_xml = f"<{wrapper}>{inner}</{wrapper}>" if wrapper else inner
+    body = (
+        f'<{op.name}Response xmlns="{namespace}">{result_xml}'
+        f"<ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata></{op.name}Response>"
+    ).encode()
+    return HttpResponse(200, _xml_headers(rid, len(body)), body)
+
+
+def xml_error(error: AwsError, rid: str) -> HttpResponse:
+    """A query-protocol error, as IAM and STS send it."""
+    kind = "Sender" if error.sender_fault else "Receiver"
+    body = (
+        '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+        f"<Error><Type>{kind}</Type><Code>{escape(error.code)}</Code>"
+        f"<Message>{escape(error.message)}</Message></Error>"
+        f"<RequestId>{rid}</RequestId></ErrorResponse>"
+    ).encode()
+    return HttpResponse(error.status, _xml_headers(rid, len(body)), body)
+
+
+def _xml_headers(rid: str, length: int) -> list[tuple[str, str]]:
+    return [
+        ("content-type", "text/xml"),
+        ("content-length", str(length)),
+        ("x-amzn-requestid", rid),
+    ]
+
+
+def _write_members(shape: Shape, value: Mapping[str, Any]) -> str:
+    return "".join(
+        f"<{name}>{_write_value(member, value[name])}</{name}>"
+        for name, member in shape.members.items()
+        if value.get(name) is not None
+    )
+
+
+def _write_value(shape: Shape, value: Any) -> str:
+    if shape.type_name == "structure":
+        return _write_members(shape, value)
+    if shape.type_name == "list":
+        return "".join(f"<member>{_write_value(shape.member, item)}</member>" for item in value)
+    if shape.type_name == "timestamp":
+        if isinstance(value, int | float):
+            value = dt.datetime.fromtimestamp(value, dt.UTC)
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if shape.type_name == "boolean":
+        return "true" if value else "false"
+    return escape(str(value))

@@ -1,0 +1,141 @@
+"""Where IAM (and later EC2, SSM, CloudFormation, S3) lives: one interface, two homes.
+
+Both homes build botocore clients the same way and re-sign forwarded requests the same way;
+they differ only in how a signed request travels (`_send`): into moto in process, or over HTTP.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Any, Protocol
+
+import botocore.session
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSPreparedRequest, AWSRequest, AWSResponse
+from botocore.client import BaseClient
+from botocore.compat import HTTPHeaders
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+Headers = Sequence[tuple[str, str]]
+
+# IAM is global: its one endpoint signs with us-east-1 whatever the caller's region.
+_SIGNING_REGION = {"iam": "us-east-1"}
+# Headers the lab re-creates when it re-signs, or that belong to one hop only.
+_DROPPED_ON_FORWARD = frozenset(
+    {
+        "authorization",
+        "x-amz-date",
+        "x-amz-security-token",
+        "x-amz-content-sha256",
+        "host",
+        "content-length",
+        "connection",
+        "transfer-encoding",
+        "expect",
+        "keep-alive",
+    }
+)
+
+
+# One botocore session for every upstream: it caches the service models (~0.2 s per load).
+_SESSION = botocore.session.Session()
+_SESSION_LOCK = threading.Lock()  # botocore sessions are not thread-safe
+
+
+@dataclass(frozen=True)
+class UpstreamResponse:
+    """The upstream's answer to one request, as raw HTTP."""
+
+    status: int
+    headers: Headers
+    body: bytes
+
+
+class Upstream(Protocol):
+    """The IAM directory's home, reached with the upstream admin's own credentials."""
+
+    region: str
+
+    def client(self, service: str) -> BaseClient:
+        """A new botocore client for `service` with the upstream admin's credentials."""
+        ...
+
+    def forward(
+        self, service: str, method: str, path: str, query: str, headers: Headers, body: bytes
+    ) -> UpstreamResponse:
+        """Send a client's (already authorized) request on, re-signed as the upstream admin."""
+        ...
+
+
+class _RawBody(BytesIO):
+    """A body botocore can read as if it came off the wire."""
+
+    def stream(self, **_: Any) -> Any:
+        yield self.read()
+
+
+class SigningUpstream(ABC):
+    """What both homes share: clients whose requests go through `_send`, and `forward`."""
+
+    def __init__(
+        self,
+        region: str,
+        access_key: str,
+        secret: str,
+        endpoint_url: str | None,
+    ) -> None:
+        self.region = region
+        self._credentials = Credentials(access_key, secret)
+        self._endpoint_url = endpoint_url
+        self._endpoints: dict[str, str] = {}
+
+    def client(self, service: str) -> BaseClient:
+        """A new botocore client for `service`; callers keep it (creating one costs ~20 ms)."""
+        with _SESSION_LOCK:
+            client = _SESSION.create_client(
+                service,
+                region_name=self.region,
+                endpoint_url=self._endpoint_url,
+                aws_access_key_id=self._credentials.access_key,
+                aws_secret_access_key=self._credentials.secret_key,
+                # Our own _send retries; AWS_ENDPOINT_URL* must not redirect the lab's admin.
+                config=Config(
+                    retries={"total_max_attempts": 1}, ignore_configured_endpoint_urls=True
+                ),
+            )
+        # Registered on this client's own event copy: other boto3 clients are untouched.
+        client.meta.events.register("before-send", self._answer)
+        return client
+
+    def forward(
+        self, service: str, method: str, path: str, query: str, headers: Headers, body: bytes
+    ) -> UpstreamResponse:
+        """Send a client's request on, re-signed with the upstream admin's credentials."""
+        url = self._endpoint(service) + path + (f"?{query}" if query else "")
+        kept = [(k, v) for k, v in headers if k.lower() not in _DROPPED_ON_FORWARD]
+        request = AWSRequest(method=method, url=url, headers=dict(kept), data=body)
+        region = _SIGNING_REGION.get(service, self.region)
+        SigV4Auth(self._credentials, service, region).add_auth(request)
+        return self._send(request.prepare())
+
+    def _endpoint(self, service: str) -> str:
+        if service not in self._endpoints:
+            self._endpoints[service] = self.client(service).meta.endpoint_url
+        return self._endpoints[service]
+
+    def _answer(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        """botocore's before-send hook: answering here means botocore sends nothing itself."""
+        response = self._send(request)
+        headers = HTTPHeaders()
+        for name, value in response.headers:
+            headers[name] = value
+        return AWSResponse(request.url, response.status, headers, _RawBody(response.body))
+
+    @abstractmethod
+    def _send(self, request: AWSPreparedRequest) -> UpstreamResponse:
+        """Deliver a signed request to the upstream and return its answer."""

@@ -1,0 +1,143 @@
+"""moto in process: the lab's IAM directory without a second port.
+
+Requests from this upstream's own clients (and forwarded ones) are answered by moto's
+response dispatch (`BotocoreStubber.process_request`, the code `mock_aws` runs) from a
+before-send hook registered on those clients only, so every other boto3 client in the process
+still reaches its real endpoint. Every acknowledged write is journaled and replayed at start.
+
+Stable ids: moto draws every id (AROA..., AIDA..., ANPA..., access keys) from one seedable
+generator, `mock_random`. Each write runs with a fresh seed recorded in the journal; replaying
+it with the same seed on the same state gives the same ids. (Creation dates do not survive a
+restart: moto stamps them from the clock.)
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from pathlib import Path
+
+from botocore.awsrequest import AWSPreparedRequest, HeadersDict
+from moto import backend_index
+from moto.backends import get_backend
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.botocore_stubber import BotocoreStubber
+from moto.core.config import default_user_config
+from moto.moto_api._internal import mock_random
+
+from lab.errors import AwsError
+from lab.upstream.base import SigningUpstream, UpstreamResponse
+from lab.upstream.journal import Journal, JournalEntry, is_write, operation_name
+
+JOURNAL_FILE = "upstream-journal.jsonl"
+# moto's admin accepts any key pair; these are the lab's usual ones.
+ADMIN_ACCESS_KEY = "test"
+ADMIN_SECRET = "test"
+# moto picks the account from this header before it looks at the access key.
+_ACCOUNT_HEADER = "x-moto-account-id"
+# moto's backends and its one random generator are process-wide: one request at a time.
+_MOTO_LOCK = threading.RLock()
+
+
+def _service_of(url: str) -> str | None:
+    """The moto service whose endpoint `url` is, as moto's own dispatch finds it."""
+    return next(
+        (name for name, pattern in backend_index.backend_url_patterns if pattern.match(url)), None
+    )
+
+
+def _body_bytes(request: AWSPreparedRequest) -> bytes:
+    body = request.body
+    if body is None:
+        return b""
+    if hasattr(body, "read"):
+        body = body.read()
+    return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+class EmbeddedMoto(SigningUpstream):
+    """moto in this process, for one account, with its writes journaled under `state_dir`.
+
+    One EmbeddedMoto per account per process: moto's state is process-global, so a new
+    instance resets that account and replays its journal (which is what a restart does).
+    For the same reason `mock_aws` (which resets every backend) must not run beside it.
+    """
+
+    def __init__(self, state_dir: Path, region: str, *, account: str = DEFAULT_ACCOUNT_ID) -> None:
+        super().__init__(region, ADMIN_ACCESS_KEY, ADMIN_SECRET, endpoint_url=None)
+        self.account = account
+        self._stubber = BotocoreStubber()
+        # AWS's managed policies (AmazonEC2ContainerRegistryFullAccess, ...) must be attachable.
+        default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
+        self._journal = Journal(Path(state_dir) / JOURNAL_FILE)
+        self._replay()
+
+    def close(self) -> None:
+        """Release the journal file."""
+        self._journal.close()
+
+    def _replay(self) -> None:
+        with _MOTO_LOCK:
+            self._replay_locked()
+
+    def _replay_locked(self) -> None:
+        entries = list(self._journal.entries())
+        services = {"iam"} | {_service_of(entry.url) for entry in entries}
+        for service in services - {None}:
+            get_backend(service).pop(self.account, None)  # type: ignore[call-overload]
+        for number, entry in enumerate(entries, start=1):
+            headers = HeadersDict(entry.headers)
+            request = AWSPreparedRequest(entry.method, entry.url, headers, entry.body, False)
+            response = self._dispatch(request, entry.seed)
+            if not 200 <= response.status < 300:
+                raise AwsError(
+                    "InternalFailure",
+                    f"replaying {self._journal.path} entry {number} failed with HTTP "
+                    f"{response.status}: {response.body[:300]!r}",
+                )
+
+    def _send(self, request: AWSPreparedRequest) -> UpstreamResponse:
+        body = _body_bytes(request)
+        request.body = body
+        seed = secrets.randbits(63)
+        headers = {name: _text(value) for name, value in request.headers.items()}
+        with _MOTO_LOCK:
+            response = self._dispatch(request, seed)
+            if 200 <= response.status < 300 and is_write(
+                request.method, operation_name(request.url, headers, body)
+            ):
+                entry = JournalEntry(
+                    request.method, request.url, tuple(headers.items()), body, seed
+                )
+                self._journal.append(entry)
+        return response
+
+    def _dispatch(self, request: AWSPreparedRequest, seed: int) -> UpstreamResponse:
+        """Run one request through moto with `mock_random` seeded, leaving its state as found."""
+        service = _service_of(request.url.split("?", 1)[0])
+        if service is None:
+            raise AwsError("ServiceUnavailable", f"embedded moto serves no endpoint {request.url}")
+        request.headers[_ACCOUNT_HEADER] = self.account
+        with _MOTO_LOCK:
+            self._ensure_backend(service)
+            saved = mock_random.getstate()
+            mock_random.seed(seed)
+            try:
+                answer = self._stubber.process_request(request)
+            finally:
+                mock_random.setstate(saved)
+        if answer is None:
+            raise AwsError("ServiceUnavailable", f"embedded moto serves no endpoint {request.url}")
+        status, headers, body = answer
+        raw = body.encode("utf-8") if isinstance(body, str) else bytes(body or b"")
+        pairs = [(str(name), str(value)) for name, value in headers.items() if name != "status"]
+        return UpstreamResponse(int(status), pairs, raw)
+
+    def _ensure_backend(self, service: str) -> None:
+        """Create the backend outside the seeded section: its set-up draws random numbers too."""
+        backends = get_backend(service)[self.account]  # type: ignore[call-overload]
+        backends[self.region if self.region in backends else "global"]
