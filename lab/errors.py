@@ -43,6 +43,7 @@ ERROR_KINDS: dict[str, ErrorKind] = {
         ErrorKind("AccessDenied", 403),
         ErrorKind("InvalidAction", 400),
         ErrorKind("MalformedPolicyDocument", 400),
+        ErrorKind("LimitExceeded", 409),
         ErrorKind("ValidationError", 400),
         ErrorKind("RegionDisabledException", 403),
         # ECR

@@ -1,0 +1,91 @@
+"""Benchmark `ecr-lab simulate --batch` against the iam-simulate oracle on the same cases.
+
+Usage: .venv/bin/python scripts/bench_policy.py [--cases 20000] [--seed 20261128]
+Needs node and `npm ci --prefix tests/oracle`. Prints evaluations/s end to end, without process
+start-up (measured as a run on no cases) and per CPU second (steady on a busy machine), the
+engine/oracle ratios, and each process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the case generator and runners live with the tests
+
+from tests.oracle.cases import generate  # noqa: E402
+from tests.oracle.processes import BatchRun, engine_command, oracle_command, run_batch  # noqa: E402
+
+TARGET_RATIO = 10.0
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One evaluator's numbers on the whole case set."""
+
+    name: str
+    run: BatchRun
+    startup_seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return len(self.run.answers) / self.run.seconds
+
+    @property
+    def per_second_warm(self) -> float:
+        return len(self.run.answers) / max(self.run.seconds - self.startup_seconds, 1e-9)
+
+    @property
+    def per_cpu_second(self) -> float:
+        return len(self.run.answers) / max(self.run.cpu_seconds, 1e-9)
+
+
+def measure(name: str, command: list[str], cases: list[dict]) -> Measure:
+    """Run the evaluator on no cases (start-up alone), then on all of them."""
+    startup = run_batch(command, []).seconds
+    return Measure(name, run_batch(command, cases), startup)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=20261128)
+    args = parser.parse_args(argv)
+    cases = generate(args.cases, args.seed)
+    engine = measure("ecr-lab simulate --batch", engine_command(), cases)
+    oracle = measure("iam-simulate (node)", oracle_command(), cases)
+    print(f"{len(cases):,} cases, seed {args.seed}\n")
+    header = (
+        "evaluator",
+        "wall s",
+        "start s",
+        "evals/s",
+        "warm/s",
+        "cpu s",
+        "per cpu s",
+        "peak RSS",
+    )
+    print(f"{header[0]:<26}" + "".join(f"{h:>11}" for h in header[1:]))
+    for m in (engine, oracle):
+        print(
+            f"{m.name:<26}{m.run.seconds:>11.2f}{m.startup_seconds:>11.2f}"
+            f"{m.per_second:>11,.0f}{m.per_second_warm:>11,.0f}"
+            f"{m.run.cpu_seconds:>11.2f}{m.per_cpu_second:>11,.0f}"
+            f"{m.run.peak_rss_kib / 1024:>7.0f} MiB"
+        )
+    ratios = {
+        "end to end": engine.per_second / oracle.per_second,
+        "without start-up": engine.per_second_warm / oracle.per_second_warm,
+        "per CPU second": engine.per_cpu_second / oracle.per_cpu_second,
+    }
+    print("\nratio engine/oracle: " + ", ".join(f"{r:.1f}x {k}" for k, r in ratios.items()))
+    verdict = "meets" if ratios["end to end"] >= TARGET_RATIO else "misses"
+    print(f"target {TARGET_RATIO:.0f}x end to end: {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
