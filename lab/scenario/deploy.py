@@ -38,15 +38,15 @@ def deploy_roles(iam: Any, scenario: Scenario, arns: dict[str, str]) -> None:
     """Create or update each role: trust policy, managed policies, inline policies."""
     for role in scenario.roles.values():
         trust = policy_text(role.trust_policy, arns)
-        try:
-            answer = iam.get_role(RoleName=role.name)
-            iam.update_assume_role_policy(RoleName=role.name, PolicyDocument=trust)
-        except ClientError as error:
-            if _error_code(error) != "NoSuchEntity":
-                raise
+        try:  # create first: a fresh lab (the demo's case) needs one call, not two
             answer = iam.create_role(
                 RoleName=role.name, Path=role.path, AssumeRolePolicyDocument=trust
             )
+        except ClientError as error:
+            if _error_code(error) != "EntityAlreadyExists":
+                raise
+            answer = iam.get_role(RoleName=role.name)
+            iam.update_assume_role_policy(RoleName=role.name, PolicyDocument=trust)
         if answer["Role"]["Arn"] != arns[role.key]:  # policies already name the expected ARN
             raise ValueError(f"IAM answered {answer['Role']['Arn']} for {arns[role.key]}")
         for policy_arn in role.managed_policies:  # attaching twice is no error in IAM
@@ -56,29 +56,37 @@ def deploy_roles(iam: Any, scenario: Scenario, arns: dict[str, str]) -> None:
             iam.put_role_policy(RoleName=role.name, PolicyName=name, PolicyDocument=text)
 
 
-def deploy_repositories(ecr: Any, scenario: Scenario, arns: dict[str, str]) -> None:
-    """Create each repository if needed, then set (or remove) its policy and its tags."""
+def deploy_repositories(lab: Lab, ecr: Any, scenario: Scenario, arns: dict[str, str]) -> None:
+    """Create missing repositories; set policies and tags only where they differ.
+
+    Unchanged settings are not sent again: a policy like the tutorial's denies everyone but
+    two roles, the admin included, so a second SetRepositoryPolicy would be refused (as on AWS).
+    """
+    account, region = lab.config.account, lab.config.region
+    pages = ecr.get_paginator("describe_repositories").paginate()
+    existing = {r["repositoryName"] for page in pages for r in page["repositories"]}
     for repository in scenario.repositories.values():
-        try:
-            ecr.create_repository(repositoryName=repository.name)
-        except ClientError as error:
-            if _error_code(error) != "RepositoryAlreadyExistsException":
-                raise
-        if repository.policy is not None:
-            text = policy_text(repository.policy, arns)
-            ecr.set_repository_policy(repositoryName=repository.name, policyText=text)
-        else:
-            try:
-                ecr.delete_repository_policy(repositoryName=repository.name)
-            except ClientError as error:
-                if _error_code(error) != "RepositoryPolicyNotFoundException":
-                    raise
-        if repository.tags:
-            arn = ecr.describe_repositories(repositoryNames=[repository.name])["repositories"][0][
-                "repositoryArn"
-            ]
-            tags = [{"Key": k, "Value": v} for k, v in repository.tags.items()]
+        name = repository.name
+        tags = [{"Key": k, "Value": v} for k, v in repository.tags.items()]
+        if name not in existing:
+            ecr.create_repository(repositoryName=name, **({"tags": tags} if tags else {}))
+        elif tags and dict(lab.ecr.repository_tags(account, region, name)) != repository.tags:
+            arn = f"arn:aws:ecr:{region}:{account}:repository/{name}"
             ecr.tag_resource(resourceArn=arn, tags=tags)
+        current = lab.ecr.repository_policy(account, region, name)
+        wanted = None if repository.policy is None else policy_text(repository.policy, arns)
+        if _same_policy(current, wanted):
+            continue
+        if wanted is not None:
+            ecr.set_repository_policy(repositoryName=name, policyText=wanted)
+        else:
+            ecr.delete_repository_policy(repositoryName=name)
+
+
+def _same_policy(current: str | None, wanted: str | None) -> bool:
+    if current is None or wanted is None:
+        return current == wanted
+    return json.loads(current) == json.loads(wanted)
 
 
 def scenario_config(config: LabConfig, scenario: Scenario) -> LabConfig:
@@ -102,7 +110,7 @@ def deploy(lab: Lab, scenario: Scenario) -> dict[str, str]:
     check_fits(lab, scenario)
     arns = scenario.role_arns(lab.config.account)
     deploy_roles(admin_client(lab, "iam"), scenario, arns)
-    deploy_repositories(admin_client(lab, "ecr"), scenario, arns)
+    deploy_repositories(lab, admin_client(lab, "ecr"), scenario, arns)
     for instance in scenario.instances.values():
         lab.instances[instance.name] = Instance(instance.instance_id, arns[instance.role])
     return arns
