@@ -13,6 +13,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lab.policy.cli",
     "lab.server.cli",
     "lab.scenario.cli",
+    "lab.lint.cli",
+    "lab.workshop.cli",
+    "lab.cfn.cli",
 )
 
 

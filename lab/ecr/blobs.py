@@ -3,6 +3,10 @@
 Layout under `root`: `sha256/<hex>` holds committed blobs; `uploads/<id>` the bytes of an upload
 in progress and `uploads/<id>.json` how many of them were acknowledged. A blob appears only by
 rename after its digest was verified, so an interrupted upload leaves nothing visible.
+
+Durability is paid once per acknowledgement, not per write: `write` only hands bytes to the
+kernel, `sync` fsyncs them and records their count, and a restart keeps exactly the recorded
+bytes. A request streams many writes, then syncs once before it answers.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import hashlib
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +46,9 @@ def digest_of(data: bytes) -> str:
 
 @dataclass
 class _Upload:
-    size: int
+    size: int  # bytes written and hashed
     hasher: hashlib._Hash
+    synced: int  # bytes fsynced and recorded: what survives a restart
     lock: threading.Lock = field(default_factory=threading.Lock)
     closed: bool = False  # committed or cancelled by a racing caller
 
@@ -97,24 +102,39 @@ class BlobStore:
         self._data(upload_id).touch()
         write_json_atomic(self._meta(upload_id), {"size": 0})
         with self._lock:
-            self._uploads[upload_id] = _Upload(0, hashlib.sha256())
+            self._uploads[upload_id] = _Upload(0, hashlib.sha256(), 0)
         return upload_id
 
-    def append(self, upload_id: str, chunk: bytes) -> int:
-        """Add `chunk` durably to the upload and return its new size."""
+    def write(self, upload_id: str, chunks: Sequence[bytes]) -> int:
+        """Add `chunks` to the upload, not yet durably (see `sync`); its new size."""
         with self._open(upload_id) as upload:
-            with self._data(upload_id).open("r+b") as data:
-                data.seek(upload.size)
-                data.write(chunk)
-                data.flush()
-                os.fsync(data.fileno())
-            write_json_atomic(self._meta(upload_id), {"size": upload.size + len(chunk)})
-            upload.size += len(chunk)
-            upload.hasher.update(chunk)
+            fd = os.open(self._data(upload_id), os.O_WRONLY)
+            try:
+                end = _write_at(fd, chunks, upload.size)
+            finally:
+                os.close(fd)
+            # Hashed only once written: a failed write leaves size and digest as they were.
+            for chunk in chunks:
+                upload.hasher.update(chunk)  # releases the GIL for chunks over 2 KiB
+            upload.size = end
+            return end
+
+    def sync(self, upload_id: str) -> int:
+        """Make every byte written so far durable and acknowledged; the upload's size."""
+        with self._open(upload_id) as upload:
+            if upload.synced != upload.size:
+                self._fsync_data(upload_id)
+                write_json_atomic(self._meta(upload_id), {"size": upload.size})
+                upload.synced = upload.size
             return upload.size
 
+    def append(self, upload_id: str, chunk: bytes) -> int:
+        """Add `chunk` durably to the upload (one write and its sync); its new size."""
+        self.write(upload_id, [chunk])
+        return self.sync(upload_id)
+
     def size_of(self, upload_id: str) -> int:
-        """How many bytes the upload has acknowledged so far."""
+        """How many bytes the upload has received so far."""
         with self._open(upload_id) as upload:
             return upload.size
 
@@ -132,10 +152,9 @@ class BlobStore:
                 raise DigestMismatch(expected_digest, computed)
             data = self._data(upload_id)
             if data.stat().st_size != upload.size:
-                # Bytes past the acknowledged size are a crashed append's leftovers.
-                with data.open("r+b") as leftovers:
-                    leftovers.truncate(upload.size)
-                    os.fsync(leftovers.fileno())
+                # Bytes past the written size are leftovers of writes lost in a crash.
+                os.truncate(data, upload.size)
+            self._fsync_data(upload_id)  # the bytes are durable before their name is
             if self.has(computed):
                 data.unlink()
             else:
@@ -189,13 +208,31 @@ class BlobStore:
                     raise UploadUnknown(upload_id)
                 hasher.update(chunk)
                 remaining -= len(chunk)
-        return _Upload(size, hasher)
+        return _Upload(size, hasher, size)
+
+    def _fsync_data(self, upload_id: str) -> None:
+        fd = os.open(self._data(upload_id), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _data(self, upload_id: str) -> Path:
         return self._uploads_dir / upload_id
 
     def _meta(self, upload_id: str) -> Path:
         return self._uploads_dir / f"{upload_id}.json"
+
+
+def _write_at(fd: int, chunks: Sequence[bytes], offset: int) -> int:
+    """Write `chunks` at `offset`, resuming short writes; the offset after them."""
+    for chunk in chunks:
+        view = memoryview(chunk)
+        while view:
+            written = os.pwrite(fd, view, offset)
+            offset += written
+            view = view[written:]
+    return offset
 
 
 def _is_hex64(text: str) -> bool:

@@ -98,6 +98,16 @@ class Ecr:
                 if mutates:
                     self._save(ctx.registry)
 
+    def reset(self) -> None:
+        """Forget every registry, repository, image, layer and upload."""
+        with self._lock:
+            self._registries.clear()
+            # Files only: removing directories costs milliseconds each on some disks.
+            for path in self.state_dir.rglob("*"):
+                if not path.is_dir():
+                    path.unlink()
+            self.blobs = BlobStore(self.state_dir / "blobs")
+
     # For the authorizer
 
     def repository_policy(self, account: str, region: str, name: str) -> str | None:

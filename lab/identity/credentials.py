@@ -190,6 +190,16 @@ class CredentialStore:
             self._save()
         return credential
 
+    def reset(self) -> None:
+        """Forget every session and IAM user key; the account roots' keys are configuration."""
+        with self._lock:
+            self._by_key = {
+                key: credential
+                for key, credential in self._by_key.items()
+                if credential.identity.is_root
+            }
+            self._save()
+
     def revoke(self, access_key_id: str) -> None:
         """Forget a key pair (an IAM user's key deleted or deactivated)."""
         with self._lock:

@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Literal, TypeVar
 
 from lab.policy.matching import arn_matches, glob_matches
-from lab.policy.model import ConditionClause, ConditionTrace, ContextValue
+from lab.policy.model import ConditionClause, ConditionTrace, ContextValue, condition_traces
 from lab.policy.variables import substitute, substitute_pattern
 
 # (policy value, request value) -> whether they match; never raises.
@@ -241,18 +241,18 @@ def _clause_result(
     return all(tests) if op.set_operator == "ForAllValues" else any(tests)
 
 
-def evaluate_conditions(
+def check_conditions(
     clauses: tuple[ConditionClause, ...],
     context: Mapping[str, ContextValue],
     substitute_variables: bool = True,
-) -> tuple[bool, tuple[ConditionTrace, ...]]:
-    """AND over the clauses, with one trace per clause (all are evaluated, for explanations).
+) -> tuple[bool, tuple[tuple[ContextValue | None, bool], ...]]:
+    """AND over the clauses, with (request value, result) per clause: all are evaluated.
 
     `context` keys are lower-cased; clause keys are looked up lower-cased. Pass
     `substitute_variables=False` for a policy whose Version predates variables (2008-10-17),
     where `${...}` is literal text. An operator AWS does not know evaluates to false.
     """
-    traces = []
+    seen = []
     holds = True
     for clause in clauses:
         request = context.get(clause.key.lower())
@@ -261,5 +261,15 @@ def evaluate_conditions(
             op, clause.values, request, context, substitute_variables
         )
         holds = holds and result
-        traces.append(ConditionTrace(clause.operator, clause.key, clause.values, request, result))
-    return holds, tuple(traces)
+        seen.append((request, result))
+    return holds, tuple(seen)
+
+
+def evaluate_conditions(
+    clauses: tuple[ConditionClause, ...],
+    context: Mapping[str, ContextValue],
+    substitute_variables: bool = True,
+) -> tuple[bool, tuple[ConditionTrace, ...]]:
+    """check_conditions() with one ConditionTrace per clause, for explanations."""
+    holds, seen = check_conditions(clauses, context, substitute_variables)
+    return holds, condition_traces(clauses, seen)

@@ -11,7 +11,8 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Any, Literal, NoReturn
 
 from lab.errors import AwsError
 from lab.policy import conditions
@@ -49,6 +50,7 @@ REPOSITORY_POLICY_MESSAGE = (
 )
 SYNTAX_ERROR = "Syntax errors in policy."
 _NO_VENDOR = "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."
+_CHECK_CACHE = 8192  # distinct action and principal strings remembered
 
 
 @dataclass(frozen=True)
@@ -136,35 +138,71 @@ def parse_policy(
         if quota is not None:
             _check_size(doc, QUOTAS[quota])
         try:
-            doc = json.loads(doc)
+            doc = _decode(doc)
         except ValueError:
             raise PolicyError("not valid JSON") from None
     elif quota is not None:
-        _check_size(json.dumps(doc, separators=(",", ":")), QUOTAS[quota])
-    if not isinstance(doc, Mapping):
+        _check_size(_compact(doc), QUOTAS[quota])
+    if not _is_mapping(doc):
         raise PolicyError("a policy is a JSON object")
-    unknown = set(doc) - _TOP_KEYS
-    if unknown:
-        raise PolicyError(f"unknown element {sorted(unknown)[0]}")
+    if not doc.keys() <= _TOP_KEYS:
+        raise PolicyError(f"unknown element {_first_unknown(doc, _TOP_KEYS)}")
     version = _version(doc, kind)
     raw = doc.get("Statement")
-    if isinstance(raw, Mapping):
+    if _is_mapping(raw):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
         raise PolicyError("Statement must be an object or a non-empty list of objects")
-    statements = tuple(_statement(i, s, kind) for i, s in enumerate(raw))
-    _check_sids(statements, kind)
+    rules = _RULES[kind]
+    statements = tuple([_statement(i, s, rules) for i, s in enumerate(raw)])
+    if rules.check_sids:
+        _check_sids(statements)
     policy_id = doc.get("Id")
     if policy_id is not None and not isinstance(policy_id, str):
         raise PolicyError("Id must be a string", element="Id")
     return Policy(version, statements, policy_id, name)
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """What a document kind demands of each statement, decided once per kind."""
+
+    kind: DocumentKind
+    no_principal: bool  # IAM policies: Principal and NotPrincipal are prohibited
+    one_principal: bool  # resource-based policies: exactly one of them is required
+    no_resource: bool  # repository and trust policies: Resource and NotResource are prohibited
+    needs_resource: bool  # IAM policies: one of them is required
+    check_sids: bool  # IAM's Sid rules
+
+
+_RULES: dict[str, _Rules] = {
+    kind: _Rules(
+        kind,
+        no_principal=kind in _IAM_KINDS,
+        one_principal=kind in _PRINCIPAL_KINDS,
+        no_resource=kind in ("repository", "trust"),
+        needs_resource=kind in _IAM_KINDS,
+        check_sids=kind in _IAM_KINDS,
+    )
+    for kind in ("identity", "repository", "trust", "boundary", "session", "resource")
+}
+_ABSENT: Any = object()  # an element not written at all (JSON null is written, and invalid)
+_decode = json.JSONDecoder().decode
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _is_mapping(value: Any) -> bool:
+    # Decoded JSON is a dict: skip the ABC check, which costs a microsecond each time.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _first_unknown(raw: Mapping[str, Any], known: frozenset[str]) -> str:
+    return sorted(set(raw) - known)[0]
+
+
 def _check_size(text: str, quota: SizeQuota) -> None:
-    if quota.counts == "bytes":
-        size = len(text.encode())
-    else:
-        size = sum(1 for ch in text if not ch.isspace())
+    # str.split() splits on exactly the characters str.isspace() calls whitespace.
+    size = len(text.encode()) if quota.counts == "bytes" else len("".join(text.split()))
     if size > quota.limit:
         raise PolicyError(
             f"{size} {quota.counts} exceeds the limit of {quota.limit}",
@@ -189,30 +227,23 @@ def _version(doc: Mapping[str, Any], kind: DocumentKind) -> str:
     return version
 
 
-def _statement(index: int, raw: Any, kind: DocumentKind) -> Statement:
-    if not isinstance(raw, Mapping):
+def _statement(index: int, raw: Any, rules: _Rules) -> Statement:
+    if not _is_mapping(raw):
         raise PolicyError("a statement is a JSON object", statement=index)
-    unknown = set(raw) - _STATEMENT_KEYS
-    if unknown:
-        raise PolicyError(f"unknown element {sorted(unknown)[0]}", statement=index)
-    sid = raw.get("Sid")
+    if not raw.keys() <= _STATEMENT_KEYS:
+        raise PolicyError(
+            f"unknown element {_first_unknown(raw, _STATEMENT_KEYS)}", statement=index
+        )
+    get = raw.get
+    sid = get("Sid")
     if sid is not None and not isinstance(sid, str):
         raise PolicyError("Sid must be a string", statement=index, element="Sid")
-    effect = raw.get("Effect")
-    if effect is None:
-        raise PolicyError(
-            "Effect is required",
-            statement=index,
-            element="Effect",
-            iam_message="Missing required field Effect",
-        )
-    if effect not in ("Allow", "Deny"):
-        raise PolicyError(
-            f"Effect must be Allow or Deny, not {effect!r}", statement=index, element="Effect"
-        )
-    principal, not_principal = _principals(index, raw, kind)
-    action = _actions(index, raw, "Action")
-    not_action = _actions(index, raw, "NotAction")
+    effect = get("Effect")
+    if effect != "Allow" and effect != "Deny":
+        _bad_effect(index, effect)
+    principal, not_principal = _principals(index, raw, rules)
+    action = _actions(index, "Action", get("Action", _ABSENT))
+    not_action = _actions(index, "NotAction", get("NotAction", _ABSENT))
     if (action is None) == (not_action is None):
         missing = action is None
         raise PolicyError(
@@ -221,51 +252,71 @@ def _statement(index: int, raw: Any, kind: DocumentKind) -> Statement:
             element="Action",
             iam_message="Policy statement must contain actions." if missing else SYNTAX_ERROR,
         )
-    resource = _resources(index, raw, "Resource")
-    not_resource = _resources(index, raw, "NotResource")
-    _check_resource_rules(index, kind, resource, not_resource)
+    resource = _resources(index, "Resource", get("Resource", _ABSENT))
+    not_resource = _resources(index, "NotResource", get("NotResource", _ABSENT))
+    if resource is not None or not_resource is not None or rules.needs_resource:
+        _check_resource_rules(index, rules, resource, not_resource)
+    condition = get("Condition")
     return Statement(
-        index=index,
-        effect=effect,
-        sid=sid,
-        principal=principal,
-        not_principal=not_principal,
-        action=action,
-        not_action=not_action,
-        resource=resource,
-        not_resource=not_resource,
-        condition=_conditions(index, raw.get("Condition")),
+        index,
+        effect,
+        sid,
+        principal,
+        not_principal,
+        action,
+        not_action,
+        resource,
+        not_resource,
+        () if condition is None else _conditions(index, condition),
+    )
+
+
+def _bad_effect(index: int, effect: Any) -> NoReturn:
+    if effect is None:
+        raise PolicyError(
+            "Effect is required",
+            statement=index,
+            element="Effect",
+            iam_message="Missing required field Effect",
+        )
+    raise PolicyError(
+        f"Effect must be Allow or Deny, not {effect!r}", statement=index, element="Effect"
     )
 
 
 def _principals(
-    index: int, raw: Mapping[str, Any], kind: DocumentKind
+    index: int, raw: Mapping[str, Any], rules: _Rules
 ) -> tuple[dict[str, tuple[str, ...]] | None, dict[str, tuple[str, ...]] | None]:
-    present = [key for key in ("Principal", "NotPrincipal") if key in raw]
-    if kind in _IAM_KINDS and present:
+    has_principal = "Principal" in raw
+    has_not_principal = "NotPrincipal" in raw
+    if rules.no_principal and (has_principal or has_not_principal):
+        element = "Principal" if has_principal else "NotPrincipal"
         raise PolicyError(
-            f"{present[0]} is not allowed in an {kind} policy",
+            f"{element} is not allowed in an {rules.kind} policy",
             statement=index,
-            element=present[0],
+            element=element,
             iam_message="Policy document should not specify a principal.",
         )
-    if kind in _PRINCIPAL_KINDS and len(present) != 1:
+    if rules.one_principal and has_principal == has_not_principal:
         raise PolicyError(
             "exactly one of Principal or NotPrincipal is required",
             statement=index,
             element="Principal",
-            iam_message="Missing required field Principal" if not present else SYNTAX_ERROR,
+            iam_message="Missing required field Principal" if not has_principal else SYNTAX_ERROR,
         )
-    principal = _principal_spec(index, raw["Principal"]) if "Principal" in raw else None
-    not_principal = _principal_spec(index, raw["NotPrincipal"]) if "NotPrincipal" in raw else None
+    principal = _principal_spec(index, raw["Principal"]) if has_principal else None
+    not_principal = _principal_spec(index, raw["NotPrincipal"]) if has_not_principal else None
     return principal, not_principal
+
+
+_ANYONE: dict[str, tuple[str, ...]] = {"AWS": ("*",)}
 
 
 def _principal_spec(index: int, value: Any) -> dict[str, tuple[str, ...]]:
     """`"*"` or {type: id or [ids]}; account ids become root ARNs as AWS stores them."""
     if value == "*":
-        return {"AWS": ("*",)}
-    if not isinstance(value, Mapping) or not value:
+        return dict(_ANYONE)
+    if not _is_mapping(value) or not value:
         raise PolicyError(
             'Principal must be "*" or an object', statement=index, element="Principal"
         )
@@ -276,70 +327,80 @@ def _principal_spec(index: int, value: Any) -> dict[str, tuple[str, ...]]:
                 f"unknown principal type {kind}", statement=index, element="Principal"
             )
         values = _strings(index, "Principal", ids)
-        spec[kind] = tuple(_principal_id(index, kind, v) for v in values)
+        spec[kind] = tuple([_principal_id(index, kind, v) for v in values])
     return spec
 
 
 def _principal_id(index: int, kind: str, value: str) -> str:
+    stored = _stored_principal(kind, value)
+    if stored is None:
+        raise PolicyError(
+            f"invalid {kind} principal {value!r}",
+            statement=index,
+            element="Principal",
+            iam_message=f'Invalid principal in policy: "{kind}":"{value}"',
+        )
+    return stored
+
+
+@lru_cache(maxsize=_CHECK_CACHE)
+def _stored_principal(kind: str, value: str) -> str | None:
+    """The principal as AWS stores it, or None if AWS rejects it; the same few ids recur."""
     # Principal takes no wildcards but the lone "*" (reference_policies_elements_principal).
     if value == "*" and kind == "AWS":
         return value
-    invalid = PolicyError(
-        f"invalid {kind} principal {value!r}",
-        statement=index,
-        element="Principal",
-        iam_message=f'Invalid principal in policy: "{kind}":"{value}"',
-    )
     if not value or "*" in value or "?" in value:
-        raise invalid
+        return None
     if kind == "AWS":
         if _ACCOUNT_ID.fullmatch(value):
             return f"arn:aws:iam::{value}:root"
         if not _IAM_PRINCIPAL_ARN.fullmatch(value):
-            raise invalid
+            return None
     return value
 
 
-def _actions(index: int, raw: Mapping[str, Any], element: str) -> tuple[str, ...] | None:
-    if element not in raw:
+def _actions(index: int, element: str, value: Any) -> tuple[str, ...] | None:
+    if value is _ABSENT:
         return None
-    actions = _strings(index, element, raw[element])
+    actions = _strings(index, element, value)
     for action in actions:
-        _check_action(index, element, action)
+        problem = _action_problem(action)
+        if problem is not None:
+            reason, iam_message = problem
+            raise PolicyError(
+                reason.format(action=action),
+                statement=index,
+                element=element,
+                iam_message=iam_message,
+            )
     return actions
 
 
-def _check_action(index: int, element: str, action: str) -> None:
+@lru_cache(maxsize=_CHECK_CACHE)
+def _action_problem(action: str) -> tuple[str, str] | None:
+    """What IAM says is wrong with an action entry: (reason, IAM's message), or None."""
     if action == "*":
-        return
+        return None
     vendor, colon, name = action.partition(":")
     if not colon or not vendor or not name:
-        raise PolicyError(
-            f"action {action!r} has no service prefix",
-            statement=index,
-            element=element,
-            iam_message=_NO_VENDOR,
-        )
+        return "action {action!r} has no service prefix", _NO_VENDOR
     if ":" in name:
-        raise PolicyError(
-            f"action {action!r} has more than one colon",
-            statement=index,
-            element=element,
-            iam_message="Actions/Condition can contain only one colon.",
+        return (
+            "action {action!r} has more than one colon",
+            "Actions/Condition can contain only one colon.",
         )
     if "*" in vendor or "?" in vendor:
-        raise PolicyError(
-            f"action {action!r} has a wildcard in its service prefix",
-            statement=index,
-            element=element,
-            iam_message="Action vendors (e.g., aws, ec2, etc.) must not contain wildcards",
+        return (
+            "action {action!r} has a wildcard in its service prefix",
+            "Action vendors (e.g., aws, ec2, etc.) must not contain wildcards",
         )
+    return None
 
 
-def _resources(index: int, raw: Mapping[str, Any], element: str) -> tuple[str, ...] | None:
-    if element not in raw:
+def _resources(index: int, element: str, value: Any) -> tuple[str, ...] | None:
+    if value is _ABSENT:
         return None
-    resources = _strings(index, element, raw[element])
+    resources = _strings(index, element, value)
     for resource in resources:
         if resource != "*" and not (resource.startswith("arn:") and resource.count(":") >= 5):
             raise PolicyError(
@@ -353,7 +414,7 @@ def _resources(index: int, raw: Mapping[str, Any], element: str) -> tuple[str, .
 
 def _check_resource_rules(
     index: int,
-    kind: DocumentKind,
+    rules: _Rules,
     resource: tuple[str, ...] | None,
     not_resource: tuple[str, ...] | None,
 ) -> None:
@@ -362,15 +423,15 @@ def _check_resource_rules(
     )
     if resource is not None and not_resource is not None:
         raise PolicyError("Resource with NotResource", statement=index, element="Resource")
-    if kind in ("repository", "trust") and present:
+    if rules.no_resource and present:
         # ECR: the repository is the resource (FACTS); IAM: trust policies have none.
         raise PolicyError(
-            f"{present} is not allowed in a {kind} policy",
+            f"{present} is not allowed in a {rules.kind} policy",
             statement=index,
             element=present,
             iam_message=f"Has prohibited field {present}",
         )
-    if kind in _IAM_KINDS and present is None:
+    if rules.needs_resource and present is None:
         raise PolicyError(
             "one of Resource or NotResource is required",
             statement=index,
@@ -380,9 +441,7 @@ def _check_resource_rules(
 
 
 def _conditions(index: int, raw: Any) -> tuple[ConditionClause, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, Mapping):
+    if not _is_mapping(raw):
         raise PolicyError("Condition must be an object", statement=index, element="Condition")
     clauses = []
     for operator, block in raw.items():
@@ -393,7 +452,7 @@ def _conditions(index: int, raw: Any) -> tuple[ConditionClause, ...]:
                 element="Condition",
                 iam_message=f"Invalid Condition type : {operator}",
             )
-        if not isinstance(block, Mapping) or not block:
+        if not _is_mapping(block) or not block:
             raise PolicyError(
                 f"{operator} must map condition keys to values",
                 statement=index,
@@ -407,16 +466,18 @@ def _conditions(index: int, raw: Any) -> tuple[ConditionClause, ...]:
 
 
 def _condition_values(index: int, raw: Any) -> tuple[str, ...]:
+    if type(raw) is str:
+        return (raw,)
     items = raw if isinstance(raw, list) else [raw]
-    return tuple(_condition_value(index, item) for item in items)
+    return tuple([_condition_value(index, item) for item in items])
 
 
 def _condition_value(index: int, value: Any) -> str:
     # JSON true is the string "true" to AWS; numbers keep their JSON spelling.
-    if isinstance(value, bool):
-        return "true" if value else "false"
     if isinstance(value, str):
         return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, int | float):
         return json.dumps(value)
     raise PolicyError(
@@ -427,20 +488,22 @@ def _condition_value(index: int, value: Any) -> str:
 
 
 def _strings(index: int, element: str, value: Any) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
-        raise PolicyError(
-            f"{element} must be a string or a non-empty list of strings",
-            statement=index,
-            element=element,
-        )
-    return tuple(items)
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value:
+        items = tuple(value)
+        # Decoded JSON strings are exactly str: the isinstance fallback is for subclasses.
+        if all([type(i) is str or isinstance(i, str) for i in items]):
+            return items
+    raise PolicyError(
+        f"{element} must be a string or a non-empty list of strings",
+        statement=index,
+        element=element,
+    )
 
 
-def _check_sids(statements: tuple[Statement, ...], kind: DocumentKind) -> None:
+def _check_sids(statements: tuple[Statement, ...]) -> None:
     """IAM's Sid rules; resource policies of other services keep their own (not checked)."""
-    if kind not in _IAM_KINDS:
-        return
     seen: set[str] = set()
     for statement in statements:
         sid = statement.sid

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import lru_cache
 
-from lab.policy import conditions, matching, variables
+from lab.policy import matching, variables
+from lab.policy.conditions import check_conditions
 from lab.policy.model import (
-    ConditionTrace,
     ContextValue,
     Decision,
     Policy,
@@ -26,8 +26,8 @@ from lab.policy.model import (
     PolicySet,
     Request,
     Statement,
+    StatementRecord,
     StatementRef,
-    StatementTrace,
 )
 from lab.policy.principals import (
     DIRECT,
@@ -62,26 +62,36 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
         request.principal, principal_arn if isinstance(principal_arn, str) else None
     )
     has_boundary = policies.boundary is not None
-    traces: list[StatementTrace] = []
+    action, resource = request.action, request.resource
+    records: list[StatementRecord] = []
     allows: dict[PolicyKind, list[StatementRef]] = {k: [] for k in POLICY_TYPE_NAMES}
     denies: dict[PolicyKind, list[StatementRef]] = {k: [] for k in POLICY_TYPE_NAMES}
     resource_grant = NO_MATCH
     for kind, index, policy in _applicable(request, policies):
         substitute = policy.version == _VARIABLES_VERSION
         for statement in policy.statements:
-            trace, named = _trace(
-                kind, index, policy, statement, request, context, caller, has_boundary, substitute
+            named = _named(statement, caller, has_boundary) if kind == "resource" else DIRECT
+            action_ok = _action_matches(statement, action)
+            resource_ok = _resource_matches(statement, resource, context, substitute)
+            applies = False
+            seen: tuple[tuple[ContextValue | None, bool], ...] = ()
+            if named != NO_MATCH and action_ok and resource_ok:
+                applies, seen = check_conditions(statement.condition, context, substitute)
+            ref = _ref(kind, index, statement.index, statement.sid, policy.name)
+            records.append(
+                StatementRecord(
+                    ref, statement, named != NO_MATCH, action_ok, resource_ok, seen, applies
+                )
             )
-            traces.append(trace)
-            if not trace.applies:
+            if not applies:
                 continue
             if statement.effect == "Deny":
-                denies[kind].append(trace.ref)
+                denies[kind].append(ref)
             else:
-                allows[kind].append(trace.ref)
+                allows[kind].append(ref)
                 if kind == "resource":
                     resource_grant = max(resource_grant, named)
-    return _decide(request, policies, caller, allows, denies, resource_grant, tuple(traces))
+    return _decide(request, policies, caller, allows, denies, resource_grant, tuple(records))
 
 
 def _applicable(request: Request, policies: PolicySet) -> list[tuple[PolicyKind, int, Policy]]:
@@ -104,41 +114,14 @@ def _ref(
     return StatementRef(kind, index, statement, sid, name)
 
 
-def _trace(
-    kind: PolicyKind,
-    index: int,
-    policy: Policy,
-    statement: Statement,
-    request: Request,
-    context: Mapping[str, ContextValue],
-    caller: Caller,
-    has_boundary: bool,
-    substitute: bool,
-) -> tuple[StatementTrace, int]:
-    """One statement against the request; also how it names the caller (resource policies)."""
-    named = DIRECT
-    if kind == "resource":
-        if statement.principal is not None:
-            named = grant(statement.principal, caller)
-        elif statement.not_principal is not None:
-            applies = has_boundary or not_principal_applies(statement.not_principal, caller)
-            named = DIRECT if applies else NO_MATCH
-        else:
-            named = NO_MATCH
-    principal_ok = named != NO_MATCH
-    action_ok = _action_matches(statement, request.action)
-    resource_ok = _resource_matches(statement, request.resource, context, substitute)
-    condition_ok = False
-    traced: tuple[ConditionTrace, ...] = ()
-    if principal_ok and action_ok and resource_ok:
-        condition_ok, traced = conditions.evaluate_conditions(
-            statement.condition, context, substitute
-        )
-    ref = _ref(kind, index, statement.index, statement.sid, policy.name)
-    trace = StatementTrace(
-        ref, statement.effect, principal_ok, action_ok, resource_ok, traced, condition_ok
-    )
-    return trace, named
+def _named(statement: Statement, caller: Caller, has_boundary: bool) -> int:
+    """How a resource policy statement names the caller (NO_MATCH when it does not apply)."""
+    if statement.principal is not None:
+        return grant(statement.principal, caller)
+    if statement.not_principal is not None:
+        applies = has_boundary or not_principal_applies(statement.not_principal, caller)
+        return DIRECT if applies else NO_MATCH
+    return NO_MATCH
 
 
 def _action_matches(statement: Statement, action: str) -> bool:
@@ -206,7 +189,7 @@ def _decide(
     allows: dict[PolicyKind, list[StatementRef]],
     denies: dict[PolicyKind, list[StatementRef]],
     resource_grant: int,
-    traces: tuple[StatementTrace, ...],
+    records: tuple[StatementRecord, ...],
 ) -> Decision:
     denied_by = next((kind for kind in _DENY_ORDER if denies[kind]), None)
     if denied_by is not None:
@@ -216,7 +199,7 @@ def _decide(
             _message(request, f"with an explicit deny in {POLICY_TYPE_NAMES[denied_by]}"),
             matched,
             f"an explicit deny in {POLICY_TYPE_NAMES[denied_by]} overrides every allow",
-            traces,
+            records,
         )
     root = caller.type == "Account"
     identity_ok = root or bool(allows["identity"])
@@ -228,7 +211,7 @@ def _decide(
 
     def allowed(kinds: tuple[PolicyKind, ...], rule: str) -> Decision:
         matched = tuple(ref for kind in kinds for ref in allows[kind])
-        return Decision("allowed", "", matched, rule, traces)
+        return Decision("allowed", "", matched, rule, records)
 
     identity_kinds: tuple[PolicyKind, ...] = ("identity", "boundary", "session")
     if cross_account:
@@ -270,7 +253,7 @@ def _decide(
         _message(request, f"because no {name} allows the {request.action} action"),
         (),
         f"implicit deny: no {name} allows the request",
-        traces,
+        records,
     )
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import cached_property
+from typing import Literal, NamedTuple
 
 Effect = Literal["Allow", "Deny"]
 # Where a policy sits in AWS's evaluation; the names are the `simulate` contract's.
@@ -115,6 +116,44 @@ class StatementTrace:
     applies: bool
 
 
+class StatementRecord(NamedTuple):
+    """One statement as the evaluation met it: the facts its StatementTrace is built from.
+
+    The evaluation records these cheap tuples; explanations turn them into traces on demand.
+    """
+
+    ref: StatementRef
+    statement: Statement
+    principal_matched: bool
+    action_matched: bool
+    resource_matched: bool
+    conditions: tuple[tuple[ContextValue | None, bool], ...]  # (request value, result) by clause
+    applies: bool
+
+    def trace(self) -> StatementTrace:
+        """This record as a StatementTrace, each condition with what it saw."""
+        clauses = self.statement.condition
+        return StatementTrace(
+            self.ref,
+            self.statement.effect,
+            self.principal_matched,
+            self.action_matched,
+            self.resource_matched,
+            condition_traces(clauses, self.conditions),
+            self.applies,
+        )
+
+
+def condition_traces(
+    clauses: tuple[ConditionClause, ...], seen: tuple[tuple[ContextValue | None, bool], ...]
+) -> tuple[ConditionTrace, ...]:
+    """Clauses with what an evaluation saw for each: (request value, result), in order."""
+    return tuple(
+        ConditionTrace(clause.operator, clause.key, clause.values, request, result)
+        for clause, (request, result) in zip(clauses, seen, strict=False)
+    )
+
+
 @dataclass(frozen=True)
 class Decision:
     """The engine's answer: the outcome, AWS's message, and why."""
@@ -123,8 +162,13 @@ class Decision:
     message: str  # AWS's error message; empty when allowed
     matched: tuple[StatementRef, ...]  # the statements that decided
     rule: str  # the final rule of AWS's logic that applied, in words
-    trace: tuple[StatementTrace, ...] = ()
+    records: tuple[StatementRecord, ...] = field(default=(), repr=False)
 
     @property
     def allowed(self) -> bool:
         return self.outcome == "allowed"
+
+    @cached_property
+    def trace(self) -> tuple[StatementTrace, ...]:
+        """Every statement as this evaluation met it, for explanations (built on first use)."""
+        return tuple(record.trace() for record in self.records)

@@ -1,16 +1,21 @@
 """Blob uploads: start (POST), chunks (PATCH), status (GET), complete (PUT), cancel (DELETE).
 
 Monolithic (`POST ?digest=`) and chunked uploads; resumable: GET tells how much arrived, and a
-PATCH whose Content-Range does not start there is refused (416). The request body is appended
-as it arrives, in batches of BATCH bytes: never the whole layer in memory. Bytes become a blob
-only when PUT's digest matches them (Ecr.complete_upload); an interrupted upload shows nothing.
+PATCH whose Content-Range does not start there is refused (416). The request body is written
+as it arrives, in batches of BATCH bytes, one batch in a worker thread while the next arrives:
+never the whole layer in memory. A PATCH syncs once before its 202, so acknowledged bytes
+survive kill -9. Bytes become a blob only when PUT's digest matches them
+(Ecr.complete_upload); an interrupted upload shows nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
+from lab.ecr.blobs import UploadUnknown
 from lab.errors import AwsError
 from lab.http import HttpRequest, HttpResponse
 from lab.registry.context import RegistryContext
@@ -18,25 +23,27 @@ from lab.registry.errors import RegistryError
 from lab.registry.routes import DIGEST, Route
 from lab.registry.wire import reply
 
-BATCH = 4 << 20  # bytes appended per write: few fsyncs, flat memory
+BATCH = 2 << 20  # bytes per write: few thread hand-offs, flat memory
+T = TypeVar("T")
 _CONTENT_RANGE = re.compile(r"(?:bytes )?(\d+)-(\d+)(?:/\d+|/\*)?")
 _DIGEST = re.compile(DIGEST)
 # Content the commit refuses: the upload is cancelled, as distribution does on a failed PUT.
 _REFUSED_CONTENT = frozenset({"InvalidLayerException", "EmptyUploadException"})
 
 
-async def batches(body: AsyncIterator[bytes], size: int = BATCH) -> AsyncIterator[bytes]:
-    """The body regrouped into pieces of at least `size` bytes (the last may be shorter)."""
+async def batches(body: AsyncIterator[bytes], size: int = BATCH) -> AsyncIterator[list[bytes]]:
+    """The body's chunks grouped into batches of at least `size` bytes (the last may be
+    shorter); never joined, which would copy every byte once more."""
     pending: list[bytes] = []
     held = 0
     async for chunk in body:
         pending.append(chunk)
         held += len(chunk)
         if held >= size:
-            yield b"".join(pending)
+            yield pending
             pending, held = [], 0
     if pending:
-        yield b"".join(pending)
+        yield pending
 
 
 def _upload_headers(name: str, upload_id: str, size: int) -> list[tuple[str, str]]:
@@ -48,12 +55,27 @@ def _upload_headers(name: str, upload_id: str, size: int) -> list[tuple[str, str
     ]
 
 
-async def _receive(request: HttpRequest, ctx: RegistryContext, name: str, upload_id: str) -> int:
-    """Append the request body to the upload; the upload's size afterwards."""
-    size = None
-    async for piece in batches(request.body):
-        size = await ctx.call(ctx.ecr.append_upload, name, upload_id, piece)
-    return size if size is not None else await ctx.call(ctx.ecr.upload_size, name, upload_id)
+async def _upload_call(method: Callable[..., T], *args: Any) -> T:
+    """A BlobStore upload method in a thread; an upload cancelled meanwhile is unknown."""
+    try:
+        return await asyncio.to_thread(method, *args)
+    except UploadUnknown as error:
+        raise RegistryError("BLOB_UPLOAD_UNKNOWN") from error
+
+
+async def _receive(request: HttpRequest, ctx: RegistryContext, name: str, upload_id: str) -> None:
+    """Write the request body to the repository's upload, not yet durably: one batch in a
+    thread while the loop receives the next."""
+    await ctx.call(ctx.ecr.upload_size, name, upload_id)  # the upload is this repository's
+    writing: asyncio.Future[int] | None = None
+    try:
+        async for batch in batches(request.body):
+            if writing is not None:
+                await writing
+            writing = asyncio.ensure_future(_upload_call(ctx.ecr.blobs.write, upload_id, batch))
+    finally:
+        if writing is not None:
+            await writing  # never leave a write running behind an error
 
 
 async def _complete(ctx: RegistryContext, name: str, upload_id: str, digest: str) -> HttpResponse:
@@ -102,7 +124,8 @@ async def patch(route: Route, request: HttpRequest, ctx: RegistryContext) -> Htt
         found = _CONTENT_RANGE.fullmatch(content_range.strip())
         if found is None or int(found.group(1)) != size:
             raise RegistryError("RANGE_INVALID", detail={"size": size})
-    size = await _receive(request, ctx, name, upload_id)
+    await _receive(request, ctx, name, upload_id)
+    size = await _upload_call(ctx.ecr.blobs.sync, upload_id)  # durable before the 202
     return reply(202, _upload_headers(name, upload_id, size))
 
 

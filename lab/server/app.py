@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from lab.identity.sigv4 import AuthFailure, to_aws_error, verify
 from lab.identity.sts import Sts
 from lab.identity.tokens import TokenError, TokenIssuer
 from lab.policy.document import PolicyError, parse_policy
+from lab.policy.model import PolicySet
 from lab.registry import dispatch as registry_dispatch
 from lab.registry.context import RegistryContext
 from lab.registry.errors import RegistryError, error_response, unauthorized_response
@@ -35,11 +37,14 @@ from lab.server.authorize import Authorizer, Call
 from lab.server.config import MAX_API_BODY, LabConfig
 from lab.server.routing import Route, route
 from lab.server.targets import iam_resource, iam_writes
-from lab.upstream import make_upstream
+from lab.upstream import Upstream, make_upstream
 
 log = logging.getLogger(__name__)
 
 _INTERNAL = "We encountered an internal error. Please try again."
+# Another account's registry: `ACCT.dkr.ecr.REGION.localhost:PORT`, ECR's own host name with
+# `localhost` (RFC 6761: resolves to loopback) for `amazonaws.com`.
+_REGISTRY_ALIAS = re.compile(r"(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.localhost(?::\d+)?")
 
 
 @dataclass
@@ -48,6 +53,16 @@ class Instance:
 
     instance_id: str
     role_arn: str
+
+
+@dataclass
+class Account:
+    """One AWS account of the lab: its IAM directory (own upstream), its STS, its admin's key."""
+
+    upstream: Upstream
+    directory: IamDirectory
+    sts: Sts
+    admin_access_key: str
 
 
 @dataclass
@@ -78,11 +93,77 @@ class Lab:
         self.tokens = TokenIssuer.load(state / "identity")
         self.sts = Sts(self.directory, self.credentials, self.config.account)
         self.ecr = Ecr(state / "ecr", self.registry_host, validate_repository_policy)
-        self.authorizer = Authorizer(self.directory.identity_policies)
+        home = Account(self.upstream, self.directory, self.sts, self.config.admin_access_key)
+        self.accounts: dict[str, Account] = {self.config.account: home}
+        self.authorizer = Authorizer(self.identity_policies)
 
     @property
     def endpoint_url(self) -> str:
         return f"http://{self.registry_host}"
+
+    def add_account(
+        self, account: str, admin_access_key: str | None = None, admin_secret_key: str = "test"
+    ) -> Account:
+        """Another AWS account in this lab, with its own IAM and its root's key pair.
+
+        The admin's access key id defaults to the account id (LocalStack's rule: a 12-digit
+        key id selects the account). Its ECR registry answers the API with `registryId` and
+        docker at `registry_address(account)`.
+        """
+        if not re.fullmatch(r"\d{12}", account):
+            raise ValueError(f"an account id is 12 digits, not {account!r}")
+        if account in self.accounts:
+            return self.accounts[account]
+        upstream = make_upstream(
+            self.config.upstream,
+            self.config.state_dir / "accounts" / account,
+            self.config.region,
+            account=account,
+        )
+        directory = IamDirectory(upstream)
+        access_key = admin_access_key or account
+        root = Identity(f"arn:aws:iam::{account}:root", account, account, role_arn=None)
+        self.credentials.add_static(access_key, admin_secret_key, root)
+        added = Account(upstream, directory, Sts(directory, self.credentials, account), access_key)
+        self.accounts[account] = added
+        return added
+
+    def account_of(self, account: str) -> Account:
+        """The lab's account by id; an account the lab does not hold fails closed."""
+        found = self.accounts.get(account)
+        if found is None:
+            raise AwsError("UnrecognizedClientException", f"No account {account} in this lab")
+        return found
+
+    def identity_policies(self, identity: Identity) -> PolicySet:
+        """The caller's identity policies, read from the IAM of the caller's own account."""
+        return self.account_of(identity.account).directory.identity_policies(identity)
+
+    def registry_address(self, account: str) -> str:
+        """host:port of an account's registry: the lab's own address for its first account."""
+        if account == self.config.account:
+            return self.registry_host
+        port = self.registry_host.rpartition(":")[2]
+        return f"{account}.dkr.ecr.{self.config.region}.localhost:{port}"
+
+    def registry_account(self, host: str | None) -> str:
+        """Whose registry a registry request is for, from its Host header."""
+        found = _REGISTRY_ALIAS.fullmatch(host or "")
+        return found.group(1) if found else self.config.account
+
+    def reset(self) -> None:
+        """Back to a new lab's state (IAM, ECR, sessions, instances) on the same address and
+        keys. Only the embedded upstream can be emptied: a remote one is not the lab's own."""
+        reset_upstream = getattr(self.upstream, "reset", None)
+        if reset_upstream is None:
+            raise ValueError(f"a lab on upstream {self.config.upstream} cannot be reset")
+        reset_upstream()
+        self.directory.invalidate()
+        self.credentials.reset()
+        self.ecr.reset()
+        self.instances.clear()
+        for account in [a for a in self.accounts if a != self.config.account]:
+            getattr(self.accounts.pop(account).upstream, "reset", lambda: None)()
 
     # ---- the pipeline ------------------------------------------------------------------------
 
@@ -135,6 +216,7 @@ class Lab:
         if not where.service:
             raise AwsError("MissingAuthenticationToken", "Request is missing Authentication Token")
         caller = self.authenticate(request, body, "query", where.service).identity
+        home = self.account_of(caller.account)  # IAM and STS of the caller's own account
         action = fields.get("Action", "")
         op = (
             protocols.operation_model(where.service, action)
@@ -151,10 +233,10 @@ class Lab:
             if action == "AssumeRole":
                 context = {"aws:SourceIp": request.client_ip}
                 return protocols.xml_response(
-                    op, self.sts.assume_role(caller, params, context), rid
+                    op, home.sts.assume_role(caller, params, context), rid
                 )
             if action == "GetCallerIdentity":  # needs no permission on AWS
-                return protocols.xml_response(op, self.sts.get_caller_identity(caller), rid)
+                return protocols.xml_response(op, home.sts.get_caller_identity(caller), rid)
             raise AwsError("InvalidAction", f"The lab does not emulate sts:{action}")
         call = Call(
             caller,
@@ -164,12 +246,12 @@ class Lab:
             where.region or self.config.region,
         )
         self.require(call, "AccessDenied")
-        answer = self.upstream.forward(
+        answer = home.upstream.forward(
             "iam", request.method, request.path, request.query, list(request.headers), body
         )
         if iam_writes(action) and answer.status < 300:
-            self.directory.invalidate()
-            follow_access_keys(action, params, answer.body, self.credentials, self.directory)
+            home.directory.invalidate()
+            follow_access_keys(action, params, answer.body, self.credentials, home.directory)
         return HttpResponse(answer.status, list(answer.headers), answer.body)
 
     async def handle_registry(self, request: HttpRequest) -> HttpResponse:
@@ -184,7 +266,7 @@ class Lab:
             return error_response(RegistryError("DENIED", refused.message))
         try:
             goal = registry_match(request.method, request.path, request.query)
-            account, region = caller.account, self.config.region
+            account, region = self.registry_account(request.header("host")), self.config.region
             if goal.action:
                 name = goal.repository
                 call = Call(
@@ -289,7 +371,7 @@ class Lab:
                 {
                     "authorizationToken": token,
                     "expiresAt": expires_at,
-                    "proxyEndpoint": f"http://{self.registry_host}",
+                    "proxyEndpoint": "http://" + self.registry_address(credential.identity.account),
                 }
             ]
         }
@@ -304,9 +386,12 @@ class Lab:
         elif principal in self.instances:
             instance = self.instances[principal]
             credential = self.sts.instance_session(instance.role_arn, instance.instance_id)
+        elif principal in self.accounts:  # another account's admin, by account id
+            credential = self.credentials.lookup(self.accounts[principal].admin_access_key)
         elif principal.startswith("arn:aws:iam::") and ":role/" in principal:
             instance_id = "i-" + secrets.token_hex(9)[:17]
-            credential = self.sts.instance_session(principal, instance_id)
+            owner = self.account_of(principal.split(":")[4])
+            credential = owner.sts.instance_session(principal, instance_id)
         else:
             known = ", ".join(["admin", *sorted(self.instances)])
             raise AwsError(
@@ -333,6 +418,7 @@ class Lab:
             "registry": self.registry_host,
             "upstream": self.config.upstream,
             "instances": sorted(self.instances),
+            "accounts": sorted(self.accounts),
         }
 
 

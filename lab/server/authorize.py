@@ -1,6 +1,7 @@
 """Authorize: the engine's decision for one call, with the request context AWS would build.
 
-Fail closed: whatever goes wrong while gathering policies or evaluating becomes a denial.
+Fail closed: whatever goes wrong while gathering policies or evaluating becomes a denial;
+an unreachable IAM directory is the caller's ServiceUnavailable (an error, never an allow).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+from lab.errors import AwsError
 from lab.identity.credentials import Identity
 from lab.policy.context import derive
 from lab.policy.document import parse_policy
@@ -90,5 +92,7 @@ class Authorizer:
             )
             return evaluate(request, policies)
         except Exception as exc:  # fail closed: report, then deny
+            if isinstance(exc, AwsError) and exc.code == "ServiceUnavailable":
+                raise  # the IAM directory is unreachable: tell the caller so (still no allow)
             log.exception("authorization failed for %s %s", call.action, call.resource)
             return deny_on_error(call, type(exc).__name__)

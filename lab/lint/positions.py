@@ -1,0 +1,100 @@
+"""Where each element of a JSON document sits: its path, line and column.
+
+The standard json module keeps no positions; this walks the text once with its scanners
+(raw_decode for scalars, scanstring for keys), so it accepts exactly what json.loads accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from json.decoder import scanstring
+
+PathPart = str | int
+Path = tuple[PathPart, ...]
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+@dataclass(frozen=True)
+class Position:
+    """A place in the text: 1-based line and column, 0-based offset."""
+
+    line: int
+    column: int
+    offset: int
+
+
+def json_path(path: Path) -> str:
+    """`Statement[0].Action[2]`: keys joined with dots, indices in brackets."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def positions(text: str) -> dict[Path, Position]:
+    """Path -> where its value starts, for every value of the document (json.JSONDecodeError
+    when the text is not JSON)."""
+    found: dict[Path, Position] = {}
+    end = _value(text, _skip(text, 0), (), found)
+    if _skip(text, end) != len(text):
+        raise json.JSONDecodeError("Extra data", text, _skip(text, end))
+    return found
+
+
+def position_at(text: str, offset: int) -> Position:
+    """The line and column of `offset`."""
+    line = text.count("\n", 0, offset) + 1
+    return Position(line, offset - (text.rfind("\n", 0, offset) + 1) + 1, offset)
+
+
+def _skip(text: str, index: int) -> int:
+    return _SPACE.match(text, index).end()  # type: ignore[union-attr]
+
+
+def _value(text: str, index: int, path: Path, found: dict[Path, Position]) -> int:
+    found[path] = position_at(text, index)
+    char = text[index : index + 1]
+    if char == "{":
+        return _object(text, index, path, found)
+    if char == "[":
+        return _array(text, index, path, found)
+    return _DECODER.raw_decode(text, index)[1]
+
+
+def _object(text: str, index: int, path: Path, found: dict[Path, Position]) -> int:
+    index = _skip(text, index + 1)
+    if text[index : index + 1] == "}":
+        return index + 1
+    while True:
+        if text[index : index + 1] != '"':
+            raise json.JSONDecodeError("Expecting property name", text, index)
+        key, index = scanstring(text, index + 1)
+        index = _skip(text, index)
+        if text[index : index + 1] != ":":
+            raise json.JSONDecodeError("Expecting ':' delimiter", text, index)
+        index = _value(text, _skip(text, index + 1), (*path, key), found)
+        index = _skip(text, index)
+        if text[index : index + 1] == "}":
+            return index + 1
+        if text[index : index + 1] != ",":
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, index)
+        index = _skip(text, index + 1)
+
+
+def _array(text: str, index: int, path: Path, found: dict[Path, Position]) -> int:
+    index = _skip(text, index + 1)
+    if text[index : index + 1] == "]":
+        return index + 1
+    item = 0
+    while True:
+        index = _skip(text, _value(text, index, (*path, item), found))
+        item += 1
+        if text[index : index + 1] == "]":
+            return index + 1
+        if text[index : index + 1] != ",":
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, index)
+        index = _skip(text, index + 1)

@@ -1,0 +1,137 @@
+"""Grading: every cell of the goal matrix through the engine, with the student's policy in place.
+
+Each cell asks the questions the front door would ask for the operation's IAM actions
+(lab.scenario.explain.OPERATION_STEPS), with the request context the front door builds
+(lab.server.authorize.request_context) plus the cell's own keys (aws:SourceVpce, ...), and
+the engine's trace explains every cell that misses its goal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from lab.identity.credentials import Identity
+from lab.lint.checks import lint
+from lab.lint.findings import Finding
+from lab.policy.document import PolicyError, parse_policy
+from lab.policy.evaluate import evaluate
+from lab.policy.explain import render_text
+from lab.policy.model import Decision, Policy, PolicySet, Request
+from lab.scenario.explain import actions_of, repository_scoped
+from lab.server.authorize import Call, request_context
+from lab.workshop.model import EDIT, Cell, Exercise, Role
+
+CLIENT_IP = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """One cell as graded: what happened, and the engine's explanation when it is wrong."""
+
+    cell: Cell
+    actual: str  # allowed | denied
+    message: str = ""  # AWS's denial message for the first denied action
+    explanation: str = ""  # the engine's trace: of the denied action, else the last one
+
+    @property
+    def correct(self) -> bool:
+        return self.actual == self.cell.expected
+
+
+@dataclass(frozen=True)
+class Grade:
+    """The whole attempt: AWS's refusal of the document if any, every cell, lint findings."""
+
+    refusal: str  # the error the service answers SetRepositoryPolicy/PutRolePolicy with
+    cells: tuple[CellResult, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def solved(self) -> bool:
+        return not self.refusal and all(c.correct for c in self.cells)
+
+
+@cache
+def managed_policy(arn: str) -> Policy:
+    """An AWS managed policy's document, as moto ships it (AWS's current default version)."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    name = arn.rsplit("/", 1)[-1]
+    document = json.loads(aws_managed_policies_data)[name]["Document"]
+    return parse_policy(document, "identity", name)
+
+
+def grade(exercise: Exercise, text: str, now: dt.datetime | None = None) -> Grade:
+    """Grade the student's policy `text` against every cell of `exercise`."""
+    findings = tuple(lint(text, exercise.lint_kind))
+    try:
+        kind = "repository" if exercise.lint_kind == "repository" else "identity"
+        parse_policy(text, kind)
+    except PolicyError as error:
+        refusal = error.to_aws_error(kind)
+        return Grade(f"{refusal.code}: {refusal.message} ({error})", (), findings)
+    moment = now or dt.datetime.now(dt.UTC)
+    cells = tuple(_cell(exercise, cell, text, moment) for cell in exercise.cells)
+    return Grade("", cells, findings)
+
+
+def _cell(exercise: Exercise, cell: Cell, text: str, now: dt.datetime) -> CellResult:
+    role = exercise.roles[cell.principal]
+    repository = exercise.repositories[cell.repository]
+    policy_text = _document(repository.policy, text)
+    identity = _session(role)
+    policies = PolicySet(identity=_identity_policies(role, text))
+    if policy_text is not None:
+        policies = PolicySet(policies.identity, parse_policy(policy_text, "repository"))
+    explanation = ""
+    for action in actions_of(cell.operation):
+        resource = repository.arn if repository_scoped(action) else "*"
+        call = Call(
+            identity,
+            action,
+            resource,
+            cell.context.get("aws:SourceIp", CLIENT_IP),
+            repository.region,
+            resource_policy=policy_text,
+            resource_tags=repository.tags,
+        )
+        context = request_context(call, now) | {k.lower(): v for k, v in cell.context.items()}
+        request = Request(identity.arn, action, resource, context)
+        decision: Decision = evaluate(request, policies)
+        explanation = render_text(request, decision)
+        if not decision.allowed:
+            return CellResult(cell, "denied", decision.message, explanation)
+    return CellResult(cell, "allowed", "", explanation)  # the trace of the last action allowed
+
+
+def _document(value: Any, text: str) -> str | None:
+    if value is None:
+        return None
+    return text if value == EDIT else json.dumps(value)
+
+
+def _identity_policies(role: Role, text: str) -> tuple[Policy, ...]:
+    managed = tuple(managed_policy(arn) for arn in role.managed_policies)
+    inline = tuple(
+        parse_policy(_document(doc, text) or "", "identity", name)
+        for name, doc in role.inline_policies.items()
+    )
+    return managed + inline
+
+
+def _session(role: Role) -> Identity:
+    """The instance-profile session of `role`, as STS would issue it."""
+    session = role.session_arn.rsplit("/", 1)[-1]
+    return Identity(
+        arn=role.session_arn,
+        account=role.account,
+        user_id=f"AROA{role.key.upper()[:17]}:{session}",
+        role_arn=role.arn,
+        session_name=session,
+        tags=dict(role.tags),
+        source="ec2.amazonaws.com",
+    )

@@ -1,0 +1,133 @@
+"""Exercise folders (`exercises/NN-slug/`): exercise.yaml, starter.json, solution.json.
+
+exercise.yaml:
+
+    title: ...
+    goal: ...
+    region: ap-northeast-1
+    accounts: {A: "111111111111"}           # names used below
+    roles:
+      CiRole: {account: A, name: ci, managed_policies: [...], inline_policies: {ci: EDIT},
+               tags: {team: red}}
+    repositories:
+      app: {account: A, policy: EDIT, tags: {team: red}}
+    cells:
+      - {principal: CiRole, operation: pull, repository: app, expected: allowed,
+         context: {aws:SourceVpce: vpce-1}, note: why this cell matters}
+    hints: [...]
+
+Exactly one document is EDIT: the student's file takes its place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lab.scenario import yamlfile
+from lab.workshop.model import EDIT, Cell, Exercise, Repository, Role
+
+# The exercises that ship with the lab, next to the package in the checkout.
+EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
+
+
+class ExerciseError(ValueError):
+    """An exercise folder that does not hold a valid exercise."""
+
+
+def all_exercises(root: Path = EXERCISES) -> list[Exercise]:
+    """Every exercise under `root`, by number."""
+    folders = sorted(p for p in root.iterdir() if (p / "exercise.yaml").is_file())
+    return [load(folder) for folder in folders]
+
+
+def find(number: int, root: Path = EXERCISES) -> Exercise:
+    """The exercise with `number`; ExerciseError lists the known ones if there is none."""
+    exercises = all_exercises(root)
+    for exercise in exercises:
+        if exercise.number == number:
+            return exercise
+    known = ", ".join(str(e.number) for e in exercises)
+    raise ExerciseError(f"no exercise {number} (known: {known})")
+
+
+def load(folder: Path) -> Exercise:
+    """The exercise in `folder` (named NN-slug)."""
+    number, _, slug = folder.name.partition("-")
+    raw = yamlfile.load_file(folder / "exercise.yaml")
+    if not isinstance(raw, dict) or not number.isdigit():
+        raise ExerciseError(f"{folder}: not an exercise folder")
+    region = str(raw["region"])
+    accounts = {str(k): str(v) for k, v in raw["accounts"].items()}
+    roles = {
+        str(key): Role(
+            key=str(key),
+            name=str(spec.get("name", key)),
+            account=accounts[spec["account"]],
+            managed_policies=tuple(spec.get("managed_policies", ())),
+            inline_policies=dict(spec.get("inline_policies", {})),
+            tags={str(k): str(v) for k, v in spec.get("tags", {}).items()},
+        )
+        for key, spec in raw["roles"].items()
+    }
+    repositories = {
+        str(name): Repository(
+            name=str(name),
+            account=accounts[spec["account"]],
+            region=region,
+            policy=spec.get("policy"),
+            tags={str(k): str(v) for k, v in spec.get("tags", {}).items()},
+        )
+        for name, spec in raw["repositories"].items()
+    }
+    cells = tuple(_cell(spec, roles, repositories, folder) for spec in raw["cells"])
+    edits = _edited(roles, repositories, folder)
+    return Exercise(
+        number=int(number),
+        slug=slug,
+        title=str(raw["title"]),
+        goal=str(raw["goal"]).strip(),
+        edits=edits[0],
+        lint_kind=edits[1],
+        roles=roles,
+        repositories=repositories,
+        cells=cells,
+        hints=tuple(str(h).strip() for h in raw.get("hints", ())),
+        starter=(folder / "starter.json").read_text(encoding="utf-8"),
+        solution=(folder / "solution.json").read_text(encoding="utf-8"),
+    )
+
+
+def _cell(spec: Any, roles: dict, repositories: dict, folder: Path) -> Cell:
+    if spec["principal"] not in roles or spec["repository"] not in repositories:
+        raise ExerciseError(f"{folder}: cell {dict(spec)} names an unknown role or repository")
+    if spec["expected"] not in ("allowed", "denied"):
+        raise ExerciseError(f"{folder}: expected must be allowed or denied")
+    return Cell(
+        principal=str(spec["principal"]),
+        operation=str(spec["operation"]),
+        repository=str(spec["repository"]),
+        expected=spec["expected"],
+        context={str(k): str(v) for k, v in spec.get("context", {}).items()},
+        note=str(spec.get("note", "")),
+    )
+
+
+def _edited(roles: dict, repositories: dict, folder: Path) -> tuple[str, Any]:
+    """What EDIT stands for, in words, and the kind of policy it is (for lint)."""
+    found = [
+        (f"the repository policy of {r.name}", "repository")
+        for r in repositories.values()
+        if r.policy == EDIT
+    ]
+    found += [
+        (f"the inline policy {name} of {role.key}", "identity")
+        for role in roles.values()
+        for name, doc in role.inline_policies.items()
+        if doc == EDIT
+    ]
+    names = {text for text, _ in found}
+    kinds = {kind for _, kind in found}
+    if len(kinds) != 1 or not found:
+        raise ExerciseError(f"{folder}: exactly one kind of document must be EDIT")
+    return " and ".join(sorted(names)), kinds.pop()

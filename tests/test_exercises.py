@@ -1,0 +1,121 @@
+"""Exercises: every one unsolved by its starter (with the wrong cells explained) and solved
+by its solution; the CLI's list, start and check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lab.cli import main
+from lab.workshop.grade import grade
+from lab.workshop.load import all_exercises, find
+from lab.workshop.model import Exercise
+
+EXERCISES = all_exercises()
+# The starter's wrong cells: the lesson each exercise teaches.
+STARTER_WRONG = {
+    1: {"Instance1 pull fa-085", "Instance2 push fa-085"},
+    2: {
+        "CiRole push app",
+        "CiRole ecr:BatchDeleteImage app",
+        "CiRole ecr:SetRepositoryPolicy app",
+        "CiRole pull other",
+    },
+    3: {"Builder pull shared", "Builder push shared"},
+    4: {"RedDev pull blue-app", "RedDev push blue-app", "BlueDev pull red-app"},
+    5: {
+        "App pull private-app [aws:SourceVpce=vpce-0a1b2c3d4e5f60718]",
+        "App push private-app [aws:SourceVpce=vpce-0a1b2c3d4e5f60718]",
+        "App pull private-app",
+        "App push private-app",
+        "App pull private-app [aws:SourceVpce=vpce-0ffffffffffffffff]",
+    },
+    6: {
+        "Admin ecr:SetRepositoryPolicy fa-085",
+        "Admin ecr:DeleteRepositoryPolicy fa-085",
+        "Admin ecr:DeleteRepository fa-085",
+    },
+}
+
+
+def ids(exercise: Exercise) -> str:
+    return f"{exercise.number}-{exercise.slug}"
+
+
+def test_there_are_at_least_six_exercises() -> None:
+    assert [e.number for e in EXERCISES] == sorted(STARTER_WRONG)
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=ids)
+def test_solution_solves_every_cell(exercise: Exercise) -> None:
+    result = grade(exercise, exercise.solution)
+    assert result.refusal == ""
+    assert [c.cell.label for c in result.cells if not c.correct] == []
+    assert result.solved
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=ids)
+def test_starter_is_wrong_where_the_lesson_is_and_explains_why(exercise: Exercise) -> None:
+    result = grade(exercise, exercise.starter)
+    wrong = [c for c in result.cells if not c.correct]
+    assert {c.cell.label for c in wrong} == STARTER_WRONG[exercise.number]
+    assert not result.solved
+    for cell in wrong:
+        assert f"decision:  {'ALLOWED' if cell.actual == 'allowed' else 'DENIED'}" in (
+            cell.explanation
+        )
+        if cell.actual == "denied":
+            assert "is not authorized to perform" in cell.message
+
+
+def test_cross_account_denial_names_the_missing_resource_policy() -> None:
+    exercise = find(3)
+    policy = json.loads(exercise.solution)
+    policy["Statement"][0]["Principal"]["AWS"] = "arn:aws:iam::222222222222:role/builder"
+    result = grade(exercise, json.dumps(policy))
+    deployer_pull = next(c for c in result.cells if c.cell.label == "Deployer pull shared")
+    assert deployer_pull.actual == "denied"
+    assert deployer_pull.message.endswith(
+        "because no resource-based policy allows the ecr:BatchGetImage action"
+    )
+
+
+def test_lockout_is_detected_by_lint_and_explained_by_the_engine() -> None:
+    result = grade(find(6), find(6).starter)
+    assert [f.issue_code for f in result.findings] == ["LOCKOUT_RISK"]
+    admin = next(c for c in result.cells if c.cell.principal == "Admin")
+    assert "with an explicit deny in a resource-based policy" in admin.message
+    assert "=> resource-based policy, statement 2 Sid 'OnlyTheTwoRoles': Deny, applies" in (
+        admin.explanation
+    )
+
+
+def test_an_invalid_policy_is_refused_as_ecr_refuses_it() -> None:
+    exercise = find(1)
+    policy = json.loads(exercise.solution)
+    policy["Statement"][0]["Resource"] = "*"
+    result = grade(exercise, json.dumps(policy))
+    assert result.refusal.startswith("InvalidParameterException: Invalid parameter at 'PolicyText'")
+    assert result.cells == () and not result.solved
+
+
+def test_cli_start_edit_check(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    workdir = tmp_path / "work"
+    assert main(["exercise", "list"]) == 0
+    assert "Cross-account pull" in capsys.readouterr().out
+    assert main(["exercise", "start", "2", "--dir", str(workdir)]) == 0
+    assert (workdir / "policy.json").read_text() == find(2).starter
+    assert "## Goal matrix" in (workdir / "README.md").read_text()
+    assert main(["exercise", "start", "2", "--dir", str(workdir)]) == 2  # keeps the edits
+    capsys.readouterr()
+    assert main(["exercise", "check", "--dir", str(workdir)]) == 1
+    out = capsys.readouterr().out
+    assert "WRONG CiRole push app: expected denied, got allowed" in out
+    assert "--- why CiRole push app is allowed:" in out
+    assert "hint: " in out
+    (workdir / "policy.json").write_text(find(2).solution)
+    assert main(["exercise", "check", "--dir", str(workdir)]) == 0
+    assert "Solved." in capsys.readouterr().out
+    assert main(["exercise", "check", "--dir", str(tmp_path / "none")]) == 2
