@@ -47,6 +47,8 @@ REGISTRY_ERRORS: dict[str, RegistryErrorKind] = {
         # An unknown path: the distribution registry's router text, in the JSON envelope.
         RegistryErrorKind("NOT_FOUND", 404, "404 page not found"),
         RegistryErrorKind("UNKNOWN", 500, "unknown error"),
+        # The IAM directory did not answer: nothing can be authorized (distribution's 503 code).
+        RegistryErrorKind("UNAVAILABLE", 503, "service unavailable"),
     )
 }
 
@@ -90,6 +92,7 @@ _FROM_AWS: dict[str, str] = {
     "EmptyUploadException": "BLOB_UPLOAD_INVALID",
     "LayerInaccessibleException": "BLOB_UNKNOWN",
     "AccessDeniedException": "DENIED",
+    "ServiceUnavailable": "UNAVAILABLE",
 }
 
 

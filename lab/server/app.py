@@ -29,7 +29,12 @@ from lab.policy.document import PolicyError, parse_policy
 from lab.policy.model import PolicySet
 from lab.registry import dispatch as registry_dispatch
 from lab.registry.context import RegistryContext
-from lab.registry.errors import RegistryError, error_response, unauthorized_response
+from lab.registry.errors import (
+    RegistryError,
+    error_response,
+    from_aws_error,
+    unauthorized_response,
+)
 from lab.registry.routes import match as registry_match
 from lab.server import protocols
 from lab.server.access_keys import follow_access_keys
@@ -154,16 +159,18 @@ class Lab:
     def reset(self) -> None:
         """Back to a new lab's state (IAM, ECR, sessions, instances) on the same address and
         keys. Only the embedded upstream can be emptied: a remote one is not the lab's own."""
-        reset_upstream = getattr(self.upstream, "reset", None)
-        if reset_upstream is None:
+        if not hasattr(self.upstream, "reset"):
             raise ValueError(f"a lab on upstream {self.config.upstream} cannot be reset")
-        reset_upstream()
+        for account in list(self.accounts):
+            upstream: Any = self.accounts[account].upstream
+            upstream.reset()
+            if account != self.config.account:  # added accounts go: a new lab has none
+                upstream.close()
+                del self.accounts[account]
         self.directory.invalidate()
-        self.credentials.reset()
+        self.credentials.reset(keep=self.config.admin_access_key)
         self.ecr.reset()
         self.instances.clear()
-        for account in [a for a in self.accounts if a != self.config.account]:
-            getattr(self.accounts.pop(account).upstream, "reset", lambda: None)()
 
     # ---- the pipeline ------------------------------------------------------------------------
 
@@ -192,12 +199,18 @@ class Lab:
             return as_error(AwsError(code, _INTERNAL), rid)
 
     def handle_ecr(self, request: HttpRequest, where: Route, body: bytes, rid: str) -> HttpResponse:
-        """ECR's JSON 1.1 API: authenticate, map, authorize, handle, serialise."""
-        credential = self.authenticate(request, body, "json", "ecr", self.config.region)
-        caller = credential.identity
+        """ECR's JSON 1.1 API: check the envelope, authenticate, map, authorize, handle.
+
+        The envelope goes first, as on AWS's JSON front end (mhart/dynalite, index.js): not a
+        JSON POST -> 404, then JSON syntax, then the target, and only then the signature.
+        """
+        if not protocols.is_json_call(request.method, request.header("content-type"), body):
+            return protocols.json_not_found(rid)
+        params = protocols.parse_json_body(body)
         if protocols.operation_model("ecr", where.operation) is None:
             raise AwsError("UnknownOperationException", "")
-        params = protocols.parse_json_body(body)
+        credential = self.authenticate(request, body, "json", "ecr", self.config.region)
+        caller = credential.identity
         region = self.config.region
         goal = ecr_target(where.operation, params, account=caller.account, region=region)
         self.require(self.ecr_call(request, caller, goal, region, params), "AccessDeniedException")
@@ -215,6 +228,8 @@ class Lab:
         fields = protocols.parse_query_body(body, request.query)
         if not where.service:
             raise AwsError("MissingAuthenticationToken", "Request is missing Authentication Token")
+        if request.method not in ("GET", "POST"):  # the query protocol has only these two
+            raise protocols.invalid_action(fields)
         caller = self.authenticate(request, body, "query", where.service).identity
         home = self.account_of(caller.account)  # IAM and STS of the caller's own account
         action = fields.get("Action", "")
@@ -224,10 +239,7 @@ class Lab:
             else None
         )
         if op is None:
-            raise AwsError(
-                "InvalidAction",
-                f"Could not find operation {action} for version {fields.get('Version', '')}",
-            )
+            raise protocols.invalid_action(fields)
         params = protocols.query_params(op, fields)
         if where.service == "sts":
             if action == "AssumeRole":
@@ -285,6 +297,9 @@ class Lab:
         except RegistryError as error:
             await request.drain()
             return error_response(error)
+        except AwsError as error:  # e.g. the IAM upstream is down: AWS's words, never an allow
+            await request.drain()
+            return error_response(from_aws_error(error))
         except ConnectionResetError:
             raise
         except Exception:
