@@ -190,15 +190,13 @@ class CredentialStore:
             self._save()
         return credential
 
-    def reset(self) -> None:
-        """Forget every session and IAM user key; the account roots' keys are configuration."""
+    def reset(self, keep: str) -> None:
+        """Forget every key pair but `keep` (the lab's admin's): sessions, users', other roots'."""
         with self._lock:
-            self._by_key = {
-                key: credential
-                for key, credential in self._by_key.items()
-                if credential.identity.is_root
-            }
-            self._save()
+            kept = {key: credential for key, credential in self._by_key.items() if key == keep}
+            if len(kept) < len(self._by_key):  # unchanged: spare the fsyncs
+                self._by_key = kept
+                self._save()
 
     def revoke(self, access_key_id: str) -> None:
         """Forget a key pair (an IAM user's key deleted or deactivated)."""
