@@ -8,6 +8,7 @@ in one place per face; anything unexpected becomes AWS's internal error, never a
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import re
@@ -180,7 +181,11 @@ class Lab:
         if where.face == "registry":
             return await self.handle_registry(request)
         rid = protocols.request_id()
-        as_error = protocols.json_error if where.face in ("ecr", "lab") else protocols.xml_error
+        as_error = (
+            protocols.json_error
+            if where.face in ("ecr", "lab")
+            else functools.partial(protocols.xml_error, service=where.service)
+        )
         try:
             body = await request.read(MAX_API_BODY)
         except ValueError:

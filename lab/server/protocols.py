@@ -45,6 +45,24 @@ def request_id() -> str:
 
 
 NOT_A_STRUCTURE = "Start of structure or map found where not expected."
+JSON_CONTENT_TYPES = (
+    "application/x-amz-json-1.1",
+    "application/x-amz-json-1.0",
+    "application/json",
+)
+
+
+def is_json_call(method: str, content_type: str | None, body: bytes) -> bool:
+    """Whether AWS's JSON front end takes the request at all: a POST, whose body (if any) is
+    declared JSON (mhart/dynalite, index.js, as captured against DynamoDB)."""
+    declared = (content_type or "").split(";")[0].strip().lower()
+    return method == "POST" and (not body or declared in JSON_CONTENT_TYPES)
+
+
+def json_not_found(rid: str) -> HttpResponse:
+    """AWS's answer to a request its JSON front end does not take: 404, a bare XML tag."""
+    body = b"<UnknownOperationException/>\n"
+    return HttpResponse(404, [("content-length", str(len(body))), ("x-amzn-requestid", rid)], body)
 
 
 def parse_json_body(body: bytes) -> dict[str, Any]:
@@ -93,6 +111,12 @@ def parse_query_body(body: bytes, query: str) -> dict[str, str]:
     """Form fields of a query-protocol request (POST body, else the URL's query string)."""
     text = body.decode("utf-8", errors="replace") if body else query
     return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def invalid_action(fields: Mapping[str, str]) -> AwsError:
+    """The query protocol's answer to an action it does not know (or a method it does not take)."""
+    action, version = fields.get("Action", ""), fields.get("Version", "")
+    return AwsError("InvalidAction", f"Could not find operation {action} for version {version}")
 
 
 def query_params(op: OperationModel, fields: Mapping[str, str]) -> dict[str, Any]:
@@ -148,11 +172,15 @@ def xml_response(op: OperationModel, result: Mapping[str, Any], rid: str) -> Htt
     return HttpResponse(200, _xml_headers(rid, len(body)), body)
 
 
-def xml_error(error: AwsError, rid: str) -> HttpResponse:
-    """A query-protocol error, as IAM and STS send it."""
+def xml_error(error: AwsError, rid: str, service: str = "iam") -> HttpResponse:
+    """A query-protocol error, as IAM and STS send it: in the service's own XML namespace
+    (STS: `https://sts.amazonaws.com/doc/2011-06-15/`, cognitect-labs/aws-api#27)."""
     kind = "Sender" if error.sender_fault else "Receiver"
+    namespace = service_model(service if service in ("iam", "sts") else "iam").metadata.get(
+        "xmlNamespace", ""
+    )
     body = (
-        '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+        f'<ErrorResponse xmlns="{namespace}">'
         f"<Error><Type>{kind}</Type><Code>{escape(error.code)}</Code>"
         f"<Message>{escape(error.message)}</Message></Error>"
         f"<RequestId>{rid}</RequestId></ErrorResponse>"

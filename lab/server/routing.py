@@ -31,9 +31,12 @@ def route(request: HttpRequest) -> Route:
     if request.path == "/v2" or request.path.startswith("/v2/"):
         return Route("registry")
     region, service = credential_scope(request)
-    target = request.header("x-amz-target") or ""
-    if target.startswith(ECR_TARGET_PREFIX):
-        return Route("ecr", operation=target[len(ECR_TARGET_PREFIX) :], region=region)
+    target = request.header("x-amz-target")
+    if target is not None:  # a JSON-protocol call; another service's target is unknown here
+        operation = (
+            target.removeprefix(ECR_TARGET_PREFIX) if target.startswith(ECR_TARGET_PREFIX) else ""
+        )
+        return Route("ecr", operation=operation, region=region)
     return Route("query", service=service, region=region)
 
 

@@ -1,0 +1,97 @@
+"""Test support for the front door: raw HTTP exchanges, signed with botocore or not at all."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from lab.identity.credentials import Credential
+from lab.server.protocols import ECR_TARGET_PREFIX
+from lab.server.run import RunningLab
+
+ADMIN = Credentials("test", "test")
+JSON_1_1 = "application/x-amz-json-1.1"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What came back: status, headers (lower-case names) and body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+def send(
+    url: str, method: str, path: str = "/", headers: dict[str, str] | None = None, body=b""
+) -> Answer:
+    """One HTTP exchange on a fresh connection, any method, nothing added but Host."""
+    where = urlsplit(url)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return Answer(
+            response.status,
+            {k.lower(): v for k, v in response.getheaders()},
+            response.read(),
+        )
+    finally:
+        connection.close()
+
+
+def signed_headers(
+    url: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    service: str,
+    region: str = "us-east-1",
+    credentials: Credentials = ADMIN,
+) -> dict[str, str]:
+    """`headers` plus botocore's SigV4 headers (Host, X-Amz-Date, Authorization, token)."""
+    request = AWSRequest(method=method, url=url.rstrip("/") + path, data=body, headers=headers)
+    SigV4Auth(credentials, service, region).add_auth(request)
+    out = dict(request.headers.items())
+    out["Host"] = urlsplit(url).netloc
+    return out
+
+
+def ecr_call(
+    running: RunningLab,
+    operation: str,
+    body: bytes = b"{}",
+    *,
+    credentials: Credentials = ADMIN,
+    headers: dict[str, str] | None = None,
+    method: str = "POST",
+) -> Answer:
+    """An ECR JSON 1.1 call, signed like boto3 signs it, sent as given."""
+    base = {"X-Amz-Target": ECR_TARGET_PREFIX + operation, "Content-Type": JSON_1_1}
+    base |= headers or {}
+    signed = signed_headers(
+        running.url, method, "/", base, body, service="ecr", credentials=credentials
+    )
+    return send(running.url, method, "/", signed, body)
+
+
+def boto_credentials(credential: Credential) -> dict[str, str]:
+    """boto3 client keyword arguments for a lab credential."""
+    keys = {
+        "aws_access_key_id": credential.access_key_id,
+        "aws_secret_access_key": credential.secret_access_key,
+    }
+    if credential.session_token:
+        keys["aws_session_token"] = credential.session_token
+    return keys
