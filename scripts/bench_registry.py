@@ -1,7 +1,9 @@
 """Registry throughput: skopeo push and pull against the lab and Debian's distribution registry.
 
 Both run in the same invocation on the same image (one random layer), so the ratio is fair.
-Also the lab's peak RSS during a large push: streaming keeps it flat whatever the layer size.
+Each server's CPU seconds per GiB moved are printed too: unlike MiB/s they barely move with the
+load of a shared machine (printed before and after). Also the lab's peak RSS during a large
+push: streaming keeps it flat whatever the layer size.
 
     .venv/bin/python scripts/bench_registry.py [--size-mib 64] [--big-mib 1024] [--runs 3]
 """
@@ -102,8 +104,9 @@ def make_oci_image(layout: Path, size_mib: int) -> None:
 
 
 @contextlib.contextmanager
-def distribution_registry(workdir: Path) -> Iterator[int]:
-    """Debian's `docker-registry serve` on 127.0.0.1 with filesystem storage in `workdir`."""
+def distribution_registry(workdir: Path) -> Iterator[tuple[int, int]]:
+    """Debian's `docker-registry serve` on 127.0.0.1 with filesystem storage in `workdir`;
+    yields (port, pid)."""
     port = free_port()
     workdir.mkdir(parents=True)
     config = workdir / "registry.yml"
@@ -120,7 +123,7 @@ def distribution_registry(workdir: Path) -> Iterator[int]:
     )
     try:
         wait_for_port(port)
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         process.wait(10)
@@ -169,19 +172,46 @@ def skopeo_copy(source: str, destination: str, password: str | None) -> float:
     return time.perf_counter() - started
 
 
-def push_pull(layout: Path, port: int, login: Callable[[str], str | None], runs: int) -> dict:
-    """Median push and pull seconds of `layout` to/from the registry on `port`; each run pushes
-    to a new repository, so no blob is skipped as already there."""
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(step: Callable[[], float], pid: int) -> tuple[float, float]:
+    """(seconds, the server's CPU seconds) of one client step."""
+    before = cpu_seconds(pid)
+    seconds = step()
+    return seconds, cpu_seconds(pid) - before
+
+
+def push_pull(
+    layout: Path, server: tuple[int, int], login: Callable[[str], str | None], runs: int
+) -> dict[str, tuple[float, float]]:
+    """Median (seconds, server CPU seconds) of pushing `layout` to the registry `server`
+    (port, pid) and pulling it back; each run pushes to a new repository, so no blob is
+    skipped as already there."""
+    port, pid = server
     pushes, pulls = [], []
     for run in range(runs):
         repository = f"bench{run}"
         password = login(repository)
         target = f"docker://127.0.0.1:{port}/{repository}:latest"
-        pushes.append(skopeo_copy(f"oci:{layout}:bench", target, password))
+        pushes.append(timed(partial(skopeo_copy, f"oci:{layout}:bench", target, password), pid))
         out = layout.parent / f"pull-{port}-{run}"
-        pulls.append(skopeo_copy(target, f"dir:{out}", password))
+        pulls.append(timed(partial(skopeo_copy, target, f"dir:{out}", password), pid))
         shutil.rmtree(out)
-    return {"push": statistics.median(pushes), "pull": statistics.median(pulls)}
+    return {"push": median_pair(pushes), "pull": median_pair(pulls)}
+
+
+def median_pair(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    """The median of each member of (seconds, CPU seconds) samples."""
+    return statistics.median(s for s, _ in samples), statistics.median(c for _, c in samples)
+
+
+def load() -> str:
+    """The machine's load averages (1, 5, 15 minutes): other work shares these cores."""
+    return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -198,14 +228,15 @@ def main() -> int:
     parser.add_argument("--big-mib", type=int, default=1024, help="layer size for the RSS run")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    print(f"before: {load()}")
     with tempfile.TemporaryDirectory(prefix="bench-registry-") as tmp:
         work = Path(tmp)
         image = work / "image"
         make_oci_image(image, args.size_mib)
-        with distribution_registry(work / "distribution") as port:
-            base = push_pull(image, port, lambda repository: None, args.runs)
+        with distribution_registry(work / "distribution") as server:
+            base = push_pull(image, server, lambda repository: None, args.runs)
         with lab_server(work) as (port, pid):
-            lab = push_pull(image, port, partial(lab_password, port), args.runs)
+            lab = push_pull(image, (port, pid), partial(lab_password, port), args.runs)
             shutil.rmtree(image)
             big = work / "big"
             make_oci_image(big, args.big_mib)
@@ -217,12 +248,16 @@ def main() -> int:
             )
             peak = peak_rss_mib(pid)
     mib = args.size_mib
+    print(f"after:  {load()}")
     print(
         f"{'skopeo, ' + str(mib) + ' MiB layer':<24}{'distribution':>14}{'ecr-lab':>10}{'ratio':>8}"
     )
     for step in ("push", "pull"):
-        theirs, ours = mib / base[step], mib / lab[step]
+        theirs, ours = mib / base[step][0], mib / lab[step][0]
         print(f"{step + ' MiB/s':<24}{theirs:>14.1f}{ours:>10.1f}{ours / theirs:>7.2f}x")
+    for step in ("push", "pull"):
+        theirs, ours = (1024 * base[step][1] / mib, 1024 * lab[step][1] / mib)
+        print(f"{step + ' CPU s/GiB':<24}{theirs:>14.2f}{ours:>10.2f}")
     print(
         f"lab peak RSS: {idle:.0f} MiB before, {peak:.0f} MiB after a {args.big_mib} MiB push "
         f"({args.big_mib / seconds:.0f} MiB/s)"

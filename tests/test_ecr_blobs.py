@@ -72,7 +72,7 @@ def test_bytes_of_a_crashed_append_past_the_acknowledged_size_are_dropped(tmp_pa
     upload = store.start()
     store.append(upload, b"acknowledged")
     with (tmp_path / "uploads" / upload).open("ab") as data:
-        data.write(b"torn write")  # kill -9 between the data fsync and the size record
+        data.write(b"torn write")  # written, never synced: a kill -9 before the size record
     restarted = BlobStore(tmp_path)
     assert restarted.size_of(upload) == len(b"acknowledged")
     assert restarted.commit(upload, digest_of(b"acknowledged"))
@@ -106,3 +106,25 @@ def test_a_commit_racing_a_cancel_leaves_one_outcome(tmp_path):
     store.cancel(upload)
     with pytest.raises(UploadUnknown):
         store.commit(upload, digest_of(b"race"))
+
+
+def test_written_bytes_survive_a_restart_only_once_synced(tmp_path):
+    store = BlobStore(tmp_path)
+    upload = store.start()
+    assert store.write(upload, [b"never ", b"synced"]) == 12
+    assert BlobStore(tmp_path).size_of(upload) == 0
+    assert store.sync(upload) == 12
+    store.write(upload, [b" and more"])
+    restarted = BlobStore(tmp_path)
+    assert restarted.size_of(upload) == 12
+    restarted.write(upload, [b"!"])  # over the unsynced leftovers, which commit then drops
+    assert restarted.commit(upload, digest_of(b"never synced!")) == digest_of(b"never synced!")
+    assert restarted.read(digest_of(b"never synced!")) == b"never synced!"
+
+
+def test_a_commit_of_unsynced_bytes_stores_them_whole(tmp_path):
+    store = BlobStore(tmp_path)
+    upload = store.start()
+    store.write(upload, [b"a" * 5000, b"b" * 3])
+    assert store.commit(upload, digest_of(b"a" * 5000 + b"bbb"))
+    assert BlobStore(tmp_path).read(digest_of(b"a" * 5000 + b"bbb")) == b"a" * 5000 + b"bbb"

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable
 
 import pytest
 
+from lab.ecr.blobs import BlobStore
 from lab.ecr.service import Ecr
 from lab.http import HttpRequest, HttpResponse
 from lab.registry import RegistryContext, dispatch
@@ -225,6 +226,14 @@ def test_upload_streams_in_bounded_memory(call, ecr):
     tracemalloc.stop()
     assert peak < 12 << 20  # a few batches, never the 24 MiB layer
     assert call("PUT", location, f"digest={digest}").status == 201
+
+
+def test_a_patch_is_durable_before_its_202(call, ecr):
+    location = header(call("POST", "/v2/fa-085/blobs/uploads/"), "location")
+    response = call("PATCH", location, body=[b"acknowledged ", b"bytes"])
+    assert (response.status, header(response, "range")) == (202, "0-17")
+    upload = location.rsplit("/", 1)[1]
+    assert BlobStore(ecr.blobs.root).size_of(upload) == 18  # what a restart would find
 
 
 # ---- blobs -----------------------------------------------------------------------------------

