@@ -1,14 +1,16 @@
 """Benchmark `ecr-lab simulate --batch` against the iam-simulate oracle on the same cases.
 
-Usage: .venv/bin/python scripts/bench_policy.py [--cases 20000] [--seed 20261128]
+Usage: .venv/bin/python scripts/bench_policy.py [--cases 20000] [--seed 20261128] [--jobs N]
 Needs node and `npm ci --prefix tests/oracle`. Prints evaluations/s end to end, without process
 start-up (measured as a run on no cases) and per CPU second (steady on a busy machine), the
-engine/oracle ratios, and each process's peak RSS.
+engine/oracle ratios, and each process's peak RSS. The engine runs `--jobs N` worker processes
+(default: one per CPU); the oracle is single-threaded, so the per CPU second ratio is the fair one.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the case generator and runners live with the tests
 
+from lab.policy.batch import default_jobs  # noqa: E402
 from tests.oracle.cases import generate  # noqa: E402
 from tests.oracle.processes import BatchRun, engine_command, oracle_command, run_batch  # noqa: E402
 
@@ -53,11 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=20261128)
+    parser.add_argument("--jobs", type=int, default=default_jobs())
     args = parser.parse_args(argv)
     cases = generate(args.cases, args.seed)
-    engine = measure("ecr-lab simulate --batch", engine_command(), cases)
+    engine_name = f"ecr-lab simulate -j{args.jobs}"
+    engine = measure(engine_name, [*engine_command(), "--jobs", str(args.jobs)], cases)
     oracle = measure("iam-simulate (node)", oracle_command(), cases)
-    print(f"{len(cases):,} cases, seed {args.seed}\n")
+    print(f"{len(cases):,} cases, seed {args.seed}, load average {os.getloadavg()[0]:.1f}\n")
     header = (
         "evaluator",
         "wall s",

@@ -6,7 +6,8 @@ Case: {"principal", "action", "resource", "identity_policies": [DOC...],
 Answer: {"decision": "allowed" | "explicit_deny" | "implicit_deny", "message",
 "matched": [{"policy", "index", "statement", "sid"}]}, or
 {"decision": "error", "error"} for a case that cannot be evaluated; the batch goes on.
-It streams (answers flushed per chunk read) and caches parsed policies by their JSON text.
+It streams (answers flushed per chunk read), caches parsed policies by their JSON text, and
+can spread blocks of lines over worker processes (`simulate --jobs`) with answers in order.
 """
 
 from __future__ import annotations
@@ -14,13 +15,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
+from collections import deque
 from collections.abc import Iterator, Mapping
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from lab.policy.context import derive
 from lab.policy.document import PolicyError, parse_policy
 from lab.policy.evaluate import evaluate
 from lab.policy.model import Decision, DocumentKind, Policy, PolicySet, Request
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 _CHUNK = 1 << 16
 _POLICY_CACHE = 4096
@@ -73,10 +79,7 @@ def read_case(case: Any) -> tuple[Request, PolicySet]:
     if not isinstance(identity, list):
         raise CaseError("identity_policies must be a list")
     context = case.get("context") or {}
-    if not isinstance(context, Mapping) or not all(
-        isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v))
-        for v in context.values()
-    ):
+    if not isinstance(context, Mapping) or not all(map(_context_value, context.values())):
         raise CaseError("context must map keys to a string or a list of strings")
     policies = PolicySet(
         identity=tuple(
@@ -87,6 +90,14 @@ def read_case(case: Any) -> tuple[Request, PolicySet]:
         session=_optional(case, "session_policy", "session"),
     )
     return Request(principal, action, resource, derive(principal, context)), policies
+
+
+def _context_value(value: Any) -> bool:
+    if type(value) is str:
+        return True
+    return isinstance(value, str) or (
+        isinstance(value, list) and all([isinstance(item, str) for item in value])
+    )
 
 
 def resource_policy_kind(resource: str) -> DocumentKind:
@@ -117,7 +128,7 @@ def _policy(doc: Any, kind: DocumentKind, where: str) -> Policy:
     result = _PARSED.get(key)
     if result is None:
         try:
-            result = parse_policy(key[0] if doc is _UNREAD else doc, kind)
+            result = parse_policy(doc, kind)
         except PolicyError as error:
             result = error
         if len(_PARSED) >= _POLICY_CACHE:
@@ -129,29 +140,25 @@ def _policy(doc: Any, kind: DocumentKind, where: str) -> Policy:
 
 
 class _Doc:
-    """A policy document as it stands in a case line: its JSON text, decoded only if new."""
+    """A policy document as it stands in a case line: its JSON text (the cache key), decoded."""
 
     __slots__ = ("text", "value")
 
-    def __init__(self, text: str, value: Any = None) -> None:
+    def __init__(self, text: str, value: Any) -> None:
         self.text = text
         self.value = value
 
 
-_UNREAD = object()  # a _Doc.value not decoded: its text was seen before
 _DOC_KEYS = frozenset({"resource_policy", "permissions_boundary", "session_policy"})
 _WS = re.compile(r"[ \t\n\r]*")
 _WS_CHARS = frozenset(" \t\n\r")
 _scan = json.JSONDecoder().scan_once
-_PREFIX = 48
-_RECENT: dict[str, list[str]] = {}  # document texts seen lately, by their first characters
 
 
 def _read_line(line: str) -> Any:
     """Decode a case line, keeping each policy document's own text as its cache key.
 
-    A document whose text was seen before is recognised in place and never decoded again;
-    this reader walks the top-level object and hands every other value to json's scanner.
+    This reader walks the top-level object and hands every value to json's scanner.
     """
     skip = _skip
     try:
@@ -195,20 +202,10 @@ def _fail(pos: int) -> Any:
 
 
 def _document(line: str, pos: int) -> tuple[Any, int]:
-    if line[pos] != "{":
-        return _scan(line, pos)  # null, or a JSON string holding the document
-    prefix = line[pos : pos + _PREFIX]
-    for text in _RECENT.get(prefix, ()):
-        if line.startswith(text, pos):
-            return _Doc(text, _UNREAD), pos + len(text)
     value, end = _scan(line, pos)
-    text = line[pos:end]
-    if len(_RECENT) >= _POLICY_CACHE:
-        _RECENT.clear()  # bounded, like the parsed-policy cache
-    seen = _RECENT.setdefault(prefix, [])
-    seen.insert(0, text)
-    del seen[8:]
-    return _Doc(text, value), end
+    if line[pos] != "{":
+        return value, end  # null, or a JSON string holding the document
+    return _Doc(line[pos:end], value), end
 
 
 def _documents(line: str, pos: int) -> tuple[list[Any], int]:
@@ -225,16 +222,51 @@ def _documents(line: str, pos: int) -> tuple[list[Any], int]:
     return docs, pos + 1
 
 
-def run(source: int, sink: BinaryIO) -> int:
-    """Answer every case line read from file descriptor `source`; returns how many."""
+def run(source: int, sink: BinaryIO, jobs: int = 1) -> int:
+    """Answer every case line read from file descriptor `source`; returns how many.
+
+    With `jobs` > 1, blocks of lines go to that many worker processes, at most two blocks
+    per worker in flight (memory stays flat); answers come back in order, and whatever is
+    in flight is written as soon as the input pauses, so a waiting writer gets its answers.
+    """
+    if jobs <= 1:
+        return sum(_write(sink, answer_lines(lines)) for lines in _chunks(source))
+    import multiprocessing  # only a parallel run pays for these imports
+    from concurrent.futures import ProcessPoolExecutor
+
     count = 0
-    for lines in _chunks(source):
-        answers = [answer_line(line) for line in lines if line.strip()]
-        if answers:
-            sink.write(("\n".join(answers) + "\n").encode())
-            sink.flush()
-            count += len(answers)
-    return count
+    pending: deque[Future[bytes]] = deque()
+    fork = multiprocessing.get_context("fork")  # workers start with everything imported
+    with ProcessPoolExecutor(jobs, mp_context=fork) as pool:
+        for lines in _chunks(source):
+            pending.append(pool.submit(answer_lines, lines))
+            in_flight = 2 * jobs if _ready(source) else 0
+            while pending and (len(pending) > in_flight or pending[0].done()):
+                count += _write(sink, pending.popleft().result())
+    return count + sum(_write(sink, done.result()) for done in pending)
+
+
+def default_jobs() -> int:
+    """How many worker processes a batch uses by default: one per CPU this process may use."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
+
+
+def answer_lines(lines: list[str]) -> bytes:
+    """The answers, one line each, to case lines (blank lines are no case and get none)."""
+    return "".join([f"{answer_line(line)}\n" for line in lines if line.strip()]).encode()
+
+
+def _write(sink: BinaryIO, answers: bytes) -> int:
+    if answers:
+        sink.write(answers)
+        sink.flush()
+    return answers.count(b"\n")
+
+
+def _ready(source: int) -> bool:
+    """Whether more input can be read at once (a file always can; a pipe may have to wait)."""
+    return bool(select.select([source], [], [], 0)[0])
 
 
 def _chunks(source: int) -> Iterator[list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import os
 import sys
@@ -45,6 +46,13 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--batch", metavar="FILE|-", help="JSONL cases from FILE or stdin")
+    parser.add_argument(
+        "--jobs",
+        metavar="N",
+        type=_positive,
+        default=batch.default_jobs(),
+        help="worker processes for --batch (default: one per CPU, %(default)s here)",
+    )
     parser.add_argument("--principal", metavar="ARN", help="the caller, e.g. a role session ARN")
     parser.add_argument("--action", metavar="ACTION", help="e.g. ecr:BatchGetImage")
     parser.add_argument("--resource", metavar="ARN", help='the resource ARN, or "*"')
@@ -68,7 +76,7 @@ def register(subparsers: Any) -> None:
 def simulate(args: argparse.Namespace) -> int:
     """Run the batch or the single request; the exit status says allowed, denied or error."""
     if args.batch:
-        return _run_batch(args.batch)
+        return _run_batch(args.batch, args.jobs)
     missing = [
         f"--{name}" for name in ("principal", "action", "resource") if not getattr(args, name)
     ]
@@ -93,14 +101,22 @@ def simulate(args: argparse.Namespace) -> int:
     return EXIT_ALLOWED if decision.allowed else EXIT_DENIED
 
 
-def _run_batch(source: str) -> int:
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _run_batch(source: str, jobs: int) -> int:
     try:
         fd = sys.stdin.fileno() if source == "-" else os.open(source, os.O_RDONLY)
     except OSError as error:
         print(f"ecr-lab simulate: {error}", file=sys.stderr)
         return EXIT_ERROR
+    gc.freeze()  # what is loaded now lives as long as the batch: no collection need scan it
     try:
-        batch.run(fd, sys.stdout.buffer)
+        batch.run(fd, sys.stdout.buffer, jobs)
     finally:
         if source != "-":
             os.close(fd)

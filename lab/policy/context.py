@@ -10,6 +10,7 @@ condition keys case-insensitively.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 from lab.policy.model import ContextValue
 from lab.policy.principals import caller_from
@@ -41,29 +42,39 @@ def derive(
     """
     given = {key.lower(): _value(value) for key, value in (supplied or {}).items()}
     supplied_arn = given.get("aws:principalarn")
-    caller = caller_from(
-        principal, role_arn or (supplied_arn if isinstance(supplied_arn, str) else None)
-    )
-    context: dict[str, ContextValue] = {}
-    if caller.type == "Service":
-        context["aws:principalisawsservice"] = "true"
-        context["aws:principalservicename"] = caller.arn
-        context.update(given)
-        return context
-    context["aws:principalisawsservice"] = "false"
-    context["aws:principaltype"] = _PRINCIPAL_TYPE[caller.type]
-    if caller.account:
-        context["aws:principalaccount"] = caller.account
-        context["aws:principalarn"] = _principal_arn(caller.type, caller.arn, caller.role_arn)
-    userid = _userid(caller.type, caller.account, caller.arn, user_id)
-    if userid:
-        context["aws:userid"] = userid
-    if caller.type == "User":
-        context["aws:username"] = caller.name
-    for key, value in (tags or {}).items():
-        context[f"aws:principaltag/{key.lower()}"] = value
+    role_hint = role_arn or (supplied_arn if isinstance(supplied_arn, str) else None)
+    context = dict(_principal_keys(principal, role_hint, user_id))
+    if tags and caller_from(principal, role_hint).type != "Service":
+        for key, value in tags.items():
+            context[f"aws:principaltag/{key.lower()}"] = value
     context.update(given)
     return context
+
+
+@lru_cache(maxsize=4096)
+def _principal_keys(
+    principal: str, role_arn: str | None, user_id: str | None
+) -> tuple[tuple[str, ContextValue], ...]:
+    """The keys AWS derives from the principal alone; a batch asks for the same few often."""
+    caller = caller_from(principal, role_arn)
+    if caller.type == "Service":
+        return (
+            ("aws:principalisawsservice", "true"),
+            ("aws:principalservicename", caller.arn),
+        )
+    keys: list[tuple[str, ContextValue]] = [
+        ("aws:principalisawsservice", "false"),
+        ("aws:principaltype", _PRINCIPAL_TYPE[caller.type]),
+    ]
+    if caller.account:
+        keys.append(("aws:principalaccount", caller.account))
+        keys.append(("aws:principalarn", _principal_arn(caller.type, caller.arn, caller.role_arn)))
+    userid = _userid(caller.type, caller.account, caller.arn, user_id)
+    if userid:
+        keys.append(("aws:userid", userid))
+    if caller.type == "User":
+        keys.append(("aws:username", caller.name))
+    return tuple(keys)
 
 
 def _value(value: str | list[str] | tuple[str, ...]) -> ContextValue:

@@ -76,7 +76,11 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
             applies = False
             seen: tuple[tuple[ContextValue | None, bool], ...] = ()
             if named != NO_MATCH and action_ok and resource_ok:
-                applies, seen = check_conditions(statement.condition, context, substitute)
+                applies, seen = (
+                    check_conditions(statement.condition, context, substitute)
+                    if statement.condition
+                    else (True, ())
+                )
             ref = _ref(kind, index, statement.index, statement.sid, policy.name)
             records.append(
                 StatementRecord(

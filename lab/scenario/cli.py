@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from lab.server.client import endpoint_from_env
+from lab.server.config import endpoint_from_env
 
 FORMATS = ("table", "json", "junit", "html")
 # The commands import their machinery when run, so `ecr-lab --help` stays fast.

@@ -8,8 +8,13 @@ import shlex
 import sys
 from pathlib import Path
 
-from lab.server.client import DEFAULT_PORT, endpoint_from_env, health, session
-from lab.server.config import DEFAULT_ACCOUNT, DEFAULT_REGION, LabConfig
+from lab.server.config import (
+    DEFAULT_ACCOUNT,
+    DEFAULT_PORT,
+    DEFAULT_REGION,
+    LabConfig,
+    endpoint_from_env,
+)
 
 
 def default_state_dir() -> Path:
@@ -106,6 +111,8 @@ def export_lines(answer: dict) -> list[str]:
 
 
 def run_env(args: argparse.Namespace) -> int:
+    from lab.server.client import health, session
+
     try:
         region = health(args.endpoint)["region"]
         answer = session(args.endpoint, args.principal, region)

@@ -11,13 +11,6 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-DEFAULT_PORT = 4577
-DEFAULT_ENDPOINT = f"http://127.0.0.1:{DEFAULT_PORT}"
-
-
-def endpoint_from_env() -> str:
-    return os.environ.get("ECR_LAB_ENDPOINT", DEFAULT_ENDPOINT)
-
 
 def admin_keys() -> tuple[str, str]:
     return (

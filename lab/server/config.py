@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_ACCOUNT = "000000000000"  # LocalStack's default account, so both upstreams agree
 DEFAULT_REGION = "us-east-1"
+DEFAULT_PORT = 4577
 MAX_API_BODY = 10 * 1024 * 1024  # larger ECR/IAM/STS bodies get RequestEntityTooLarge
 
 
@@ -22,3 +24,8 @@ class LabConfig:
     region: str = DEFAULT_REGION
     admin_access_key: str = "test"
     admin_secret_key: str = "test"
+
+
+def endpoint_from_env() -> str:
+    """The running lab's URL: $ECR_LAB_ENDPOINT, else the default port on loopback."""
+    return os.environ.get("ECR_LAB_ENDPOINT", f"http://127.0.0.1:{DEFAULT_PORT}")
