@@ -22,9 +22,11 @@ The fixture's value, an ``EcrLab``
 
 - ``session(principal=None) -> boto3.Session``: ``None`` is the account root (the admin); a
   scenario instance name (``"instance1"``) is that instance's instance-profile session; a role
-  ARN is a session of that role as EC2 issues it to an instance (the role must trust
-  ``ec2.amazonaws.com``, else AWS's ``AccessDenied``). Its clients go to the lab by default and
-  never read ``~/.aws`` or ``AWS_*`` variables.
+  ARN gives a session of that role as issued to the service its trust policy names: EC2 (an
+  instance's session, ``.../i-...``), Lambda (named after the function: the role's name) or
+  ECS tasks (named after a task ID); a role no such service may assume gets AWS's
+  ``AccessDenied``. Its clients go to the lab by default and never read ``~/.aws`` or
+  ``AWS_*`` variables.
 - ``client(service, principal=None)``: ``session(principal).client(service)``.
 - ``deploy(scenario) -> {role key: role ARN}``: a scenario name, file or ``Scenario``; a lab not
   started yet starts in the scenario's region.
@@ -45,12 +47,11 @@ test. Importing this module costs nothing: the lab loads when a test first uses 
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 from collections.abc import Callable, Iterator
 from functools import cache
-from os import PathLike, devnull
+from os import PathLike
 from pathlib import Path
 from tempfile import mkdtemp
 from typing import TYPE_CHECKING, Any
@@ -59,8 +60,6 @@ import pytest
 
 if TYPE_CHECKING:
     import boto3
-    from botocore.hooks import HierarchicalEmitter
-    from botocore.loaders import Loader
 
     from lab.scenario.model import Scenario
     from lab.server.app import Lab
@@ -149,30 +148,18 @@ class EcrLab:
 def lab_session(answer: dict[str, Any]) -> boto3.Session:
     """A boto3 session from the lab's session answer (`Lab.session_for`), isolated from the
     user's AWS configuration, whose clients and resources default to the lab's endpoint."""
-    import botocore.session
-    from botocore.configprovider import BOTOCORE_DEFAUT_SESSION_VARIABLES
+    from lab.botocore_session import isolated_session, shared_loader
 
-    # Every setting keeps its default but reads no AWS_* variable and no ~/.aws file.
-    isolated = {
-        name: (config, None, default, cast)
-        for name, (config, _, default, cast) in BOTOCORE_DEFAUT_SESSION_VARIABLES.items()
-    }
-    isolated["config_file"] = isolated["credentials_file"] = (None, None, devnull, None)
-    events = copy.copy(_builtin_events())
-    core = botocore.session.Session(
-        session_vars=isolated, event_hooks=events, include_builtin_handlers=False
-    )
-    loader = _shared_loader()
-    core.register_component("data_loader", loader)
     session = _session_class()(
         answer["endpointUrl"],
         aws_access_key_id=answer["accessKeyId"],
         aws_secret_access_key=answer["secretAccessKey"],
         aws_session_token=answer["sessionToken"],
         region_name=answer["region"],
-        botocore_session=core,
+        botocore_session=isolated_session(),
     )
-    # boto3.Session appends its data path to the loader each time: keep one of each.
+    # boto3.Session appends its data path to the shared loader each time: keep one of each.
+    loader = shared_loader()
     loader.search_paths[:] = dict.fromkeys(loader.search_paths)
     return session
 
@@ -196,25 +183,6 @@ def _session_class() -> type[boto3.Session]:
             return super().resource(*args, **kwargs)
 
     return LabSession
-
-
-@cache
-def _shared_loader() -> Loader:
-    """One botocore loader for every session: service models load once (~20 ms each)."""
-    from botocore.loaders import create_loader
-
-    return create_loader()
-
-
-@cache
-def _builtin_events() -> HierarchicalEmitter:
-    """botocore's built-in event handlers, registered once (~40 ms per session) then copied."""
-    import botocore.session
-    from botocore.hooks import HierarchicalEmitter
-
-    events = HierarchicalEmitter()
-    botocore.session.Session(event_hooks=events)  # registers the built-in handlers on `events`
-    return events
 
 
 def _start(account: str | None, region: str | None) -> RunningLab:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from lab.cfn.cli import TUTORIAL_TEMPLATE
 from lab.cfn.stack import _creation_order, generated_name, template_location
 from lab.cfn.template import TemplateError, load_template, references, resolve
 
-ROOT = Path(__file__).resolve().parents[1]
-CFN = ROOT / "cfn"
+CFN = TUTORIAL_TEMPLATE.parent
 
 
 def test_short_forms_become_long_forms_and_dates_stay_strings() -> None:

@@ -13,11 +13,17 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from lab.botocore_session import shared_loader
 from lab.errors import AwsError
-from lab.pytest_plugin import EcrLab, _shared_loader
+from lab.pytest_plugin import EcrLab
 from tests.tutorial import EC2_TRUST
 
 LAMBDA_TRUST = EC2_TRUST.replace("ec2.amazonaws.com", "lambda.amazonaws.com")
+ECS_TRUST = EC2_TRUST.replace("ec2.amazonaws.com", "ecs-tasks.amazonaws.com")
+# Trusts the account's own principals only: no AWS service may assume it.
+NO_SERVICE_TRUST = EC2_TRUST.replace(
+    '{"Service": ["ec2.amazonaws.com"]}', '{"AWS": "arn:aws:iam::000000000000:root"}'
+)
 INSTANCE_ID = r"i-[0-9a-f]{17}"
 
 
@@ -169,11 +175,10 @@ def test_a_role_arn_gives_an_instance_profile_session(ecr_lab_shared: EcrLab) ->
     assert me["UserId"].startswith(role["Role"]["RoleId"] + ":i-")
 
 
-def test_a_role_that_does_not_trust_ec2_gets_no_instance_session(
-    ecr_lab_shared: EcrLab,
-) -> None:
+def test_a_role_that_no_service_may_assume_gets_no_session(ecr_lab_shared: EcrLab) -> None:
     iam = ecr_lab_shared.client("iam")
-    arn = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"]["Arn"]
+    trust = NO_SERVICE_TRUST
+    arn = iam.create_role(RoleName="people", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
 
     with pytest.raises(AwsError) as refused:
         ecr_lab_shared.session(arn)
@@ -182,6 +187,21 @@ def test_a_role_that_does_not_trust_ec2_gets_no_instance_session(
     assert str(refused.value.message) == (
         f"User: ec2.amazonaws.com is not authorized to perform: sts:AssumeRole on resource: {arn}"
     )
+
+
+@pytest.mark.parametrize(
+    ("trust", "session_name"), [(LAMBDA_TRUST, "fn"), (ECS_TRUST, "[0-9a-f]{32}")]
+)
+def test_a_role_arn_gives_the_session_of_the_service_its_trust_policy_names(
+    ecr_lab_shared: EcrLab, trust: str, session_name: str
+) -> None:
+    iam = ecr_lab_shared.client("iam")
+    arn = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+
+    me = ecr_lab_shared.client("sts", arn).get_caller_identity()["Arn"]
+
+    account = ecr_lab_shared.account
+    assert re.fullmatch(rf"arn:aws:sts::{account}:assumed-role/fn/{session_name}", me)
 
 
 def test_an_unknown_principal_name_is_refused(ecr_lab_shared: EcrLab) -> None:
@@ -234,9 +254,9 @@ def test_deploy_refuses_a_scenario_of_another_region(ecr_lab_shared: EcrLab) -> 
 
 def test_sessions_share_one_model_loader_without_growing_it(ecr_lab_shared: EcrLab) -> None:
     ecr_lab_shared.session()
-    before = list(_shared_loader().search_paths)
+    before = list(shared_loader().search_paths)
 
     for _ in range(3):
         ecr_lab_shared.session().client("ecr")
 
-    assert _shared_loader().search_paths == before
+    assert shared_loader().search_paths == before

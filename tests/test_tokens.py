@@ -145,3 +145,26 @@ def test_state_directories_have_different_keys(tmp_path: Path) -> None:
 def test_short_key_is_refused() -> None:
     with pytest.raises(ValueError):
         TokenIssuer(b"short")
+
+
+def test_rotating_the_key_refuses_earlier_tokens_also_after_a_restart(tmp_path: Path) -> None:
+    issuer = TokenIssuer.load(tmp_path)
+    before, _ = issuer.issue(SESSION, now=NOW)
+
+    issuer.rotate()
+    after, _ = issuer.issue(SESSION, now=NOW)
+
+    assert reason(basic(before), issuer=issuer) == "forged"
+    assert issuer.verify_basic(basic(after), now=NOW) == SESSION
+    restarted = TokenIssuer.load(tmp_path)
+    assert reason(basic(before), issuer=restarted) == "forged"
+    assert restarted.verify_basic(basic(after), now=NOW) == SESSION
+
+
+def test_rotating_an_in_memory_key() -> None:
+    issuer = TokenIssuer(b"m" * 32)
+    token, _ = issuer.issue(SESSION, now=NOW)
+
+    issuer.rotate()
+
+    assert reason(basic(token), issuer=issuer) == "forged"

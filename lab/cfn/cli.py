@@ -1,16 +1,20 @@
-"""`ecr-lab deploy-cfn TEMPLATE`: deploy CloudFormation onto a fresh lab, then the demo's checks."""
+"""`ecr-lab deploy-cfn [TEMPLATE]`: deploy CloudFormation onto a fresh lab, then check it."""
 
 from __future__ import annotations
 
 import argparse
 import tempfile
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lab.scenario.model import Scenario
     from lab.scenario.report import Report
+
+# The tutorial's templates (a root stack and its nested stacks), shipped as package data.
+TUTORIAL_TEMPLATE = Path(str(resources.files("lab.cfn") / "builtin" / "fa-085.yaml"))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "instances log in, push and pull as `ecr-lab demo` does. Exit status 0 exactly when "
         "every cell matches the expected matrix.",
     )
-    parser.add_argument("template", type=Path, metavar="TEMPLATE")
+    parser.add_argument(
+        "template",
+        type=Path,
+        nargs="?",
+        default=TUTORIAL_TEMPLATE,
+        metavar="TEMPLATE",
+        help="the root template (default: the tutorial's, shipped with the lab)",
+    )
     parser.add_argument(
         "--parameter", action="append", default=[], metavar="K=V", help="repeatable"
     )

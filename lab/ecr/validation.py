@@ -16,9 +16,9 @@ import re
 from functools import cache
 from typing import Any
 
-import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from lab.botocore_session import service_model as botocore_service_model
 from lab.ecr.errors import invalid_parameter, unknown_operation
 from lab.errors import AwsError
 
@@ -26,10 +26,9 @@ from lab.errors import AwsError
 _OWN_WORDING = {"repositoryName"}
 
 
-@cache
 def service_model() -> ServiceModel:
-    """botocore's model of the ECR API (loaded once)."""
-    return botocore.session.get_session().get_service_model("ecr")
+    """botocore's model of the ECR API (loaded once, isolated from the user's AWS config)."""
+    return botocore_service_model("ecr")
 
 
 def operation_model(operation: str) -> OperationModel:

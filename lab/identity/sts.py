@@ -1,4 +1,4 @@
-"""The lab's own STS: AssumeRole authorized by the engine, instance-profile sessions, whoami.
+"""The lab's own STS: AssumeRole authorized by the engine, service sessions, whoami.
 
 Sources: STS API reference, AssumeRole
 (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html): DurationSeconds
@@ -14,18 +14,24 @@ Messages as AWS answers them (quoted in public bug reports):
 - constraint errors "1 validation error detected: Value 'a:b' at 'roleSessionName' failed to
   satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
   (JuliaCloud/AWSCore.jl#38, getmoto/moto#9218); the constraints come from botocore's model.
+
+A service session is a role assumed by an AWS service for its workload, each named as the
+service names it: EC2 after the instance ID (the tutorial's denial message), Lambda after
+the function ("assumed-role/${RoleName}/${FunctionName}", bluesentry/bucket-antivirus-function
+#109), ECS after the task ID ("the session ID is the task ID", aws/amazon-ecs-agent#3498).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import secrets
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
-import botocore.session
 from botocore.model import Shape
 
+from lab.botocore_session import service_model
 from lab.errors import AwsError
 from lab.identity.credentials import Credential, CredentialStore, Identity
 from lab.identity.directory import IamDirectory, RoleInfo
@@ -40,6 +46,8 @@ ROLE_CHAINING_LIMIT = 3600
 # "expire after about 6.5 hours"; an IMDS sample in gist floehopper/3b75ae5a... spans 6 h 24 min).
 INSTANCE_PROFILE_DURATION = 6 * 3600
 EC2_SERVICE = "ec2.amazonaws.com"
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+ECS_TASKS_SERVICE = "ecs-tasks.amazonaws.com"
 _ROOT_REFUSED = "Roles may not be assumed by root accounts."
 _MAX_DURATION = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
 _CHAINING = (
@@ -50,8 +58,7 @@ _CHAINING = (
 
 @cache
 def _assume_role_input() -> Shape:
-    model = botocore.session.get_session().get_service_model("sts")
-    return model.operation_model("AssumeRole").input_shape
+    return service_model("sts").operation_model("AssumeRole").input_shape
 
 
 def _java_pattern(pattern: str) -> re.Pattern[str] | None:
@@ -122,6 +129,25 @@ def _denied(principal: str, action: str, resource: str) -> AwsError:
     )
 
 
+def new_instance_id() -> str:
+    """An EC2 instance ID: `i-` and 17 hex digits."""
+    return "i-" + secrets.token_hex(9)[:17]
+
+
+def new_task_id() -> str:
+    """An ECS task ID: 32 hex digits (the last part of a task ARN)."""
+    return secrets.token_hex(16)
+
+
+# service principal -> (the session name it gives a role, its session's lifetime). Lambda's
+# function is named after the role: the lab runs no function, and a role name fits a session's.
+SERVICE_SESSIONS: dict[str, tuple[Callable[[RoleInfo], str], int]] = {
+    EC2_SERVICE: (lambda _: new_instance_id(), INSTANCE_PROFILE_DURATION),
+    LAMBDA_SERVICE: (lambda role: role.name, DEFAULT_DURATION),
+    ECS_TASKS_SERVICE: (lambda _: new_task_id(), DEFAULT_DURATION),
+}
+
+
 class Sts:
     """STS for the lab's account: sessions come from `credentials`, roles from `directory`."""
 
@@ -174,23 +200,56 @@ class Sts:
         credential = self._credentials.issue_session(identity, duration)
         return _assume_role_output(credential)
 
-    def instance_session(self, role_arn: str, instance_id: str) -> Credential:
-        """What EC2 does for an instance profile: ec2.amazonaws.com assumes the role.
+    def service_session(
+        self,
+        role_arn: str,
+        service_principal: str,
+        session_name: str,
+        duration: int = DEFAULT_DURATION,
+    ) -> Credential:
+        """What an AWS service does for its workload: `service_principal` assumes the role.
 
-        The trust policy must allow the service principal; the session is named after the
-        instance and lasts INSTANCE_PROFILE_DURATION (no role-chaining or MaxSessionDuration cap).
+        The trust policy must allow that service principal; no role-chaining or
+        MaxSessionDuration cap applies (IAM: "not subject to the specified maximum session
+        duration" for EC2's instance-profile credentials).
+        """
+        role = self._directory.role(role_arn)
+        if role is None:
+            raise _denied(service_principal, "sts:AssumeRole", role_arn)
+        if not self._trusts(role, service_principal):
+            raise _denied(service_principal, "sts:AssumeRole", role.arn)
+        instance = session_name if service_principal == EC2_SERVICE else None
+        identity = _session_identity(
+            role,
+            session_name,
+            None,
+            dict(role.tags),
+            source=service_principal,
+            source_instance=instance,
+        )
+        return self._credentials.issue_session(identity, duration)
+
+    def instance_session(self, role_arn: str, instance_id: str) -> Credential:
+        """EC2's instance-profile session: named after the instance, INSTANCE_PROFILE_DURATION."""
+        return self.service_session(role_arn, EC2_SERVICE, instance_id, INSTANCE_PROFILE_DURATION)
+
+    def role_session(self, role_arn: str) -> Credential:
+        """A session of the role as issued to the first service its trust policy allows
+        (EC2, then Lambda, then ECS tasks), named as that service names its sessions.
+
+        A role that trusts none of them is refused as EC2 would be refused.
         """
         role = self._directory.role(role_arn)
         if role is None:
             raise _denied(EC2_SERVICE, "sts:AssumeRole", role_arn)
-        request = Request(EC2_SERVICE, "sts:AssumeRole", role.arn, derive(EC2_SERVICE))
-        if not evaluate(request, PolicySet(resource=self._directory.trust_policy(role))).allowed:
-            raise _denied(EC2_SERVICE, "sts:AssumeRole", role.arn)
-        identity = _session_identity(role, instance_id, None, dict(role.tags))
-        identity = Identity(
-            **{**identity.__dict__, "source": EC2_SERVICE, "source_instance": instance_id}
-        )
-        return self._credentials.issue_session(identity, INSTANCE_PROFILE_DURATION)
+        service = next((s for s in SERVICE_SESSIONS if self._trusts(role, s)), EC2_SERVICE)
+        name, duration = SERVICE_SESSIONS[service]
+        return self.service_session(role_arn, service, name(role), duration)
+
+    def _trusts(self, role: RoleInfo, service_principal: str) -> bool:
+        request = Request(service_principal, "sts:AssumeRole", role.arn, derive(service_principal))
+        trust = PolicySet(resource=self._directory.trust_policy(role))
+        return evaluate(request, trust).allowed
 
     def get_caller_identity(self, caller: Identity) -> dict[str, Any]:
         """sts:GetCallerIdentity: needs no permission (AWS: it cannot be denied)."""

@@ -60,13 +60,21 @@ def _unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _new_key(path: Path) -> bytes:
+    """A new random key, written to `path` before it is used."""
+    key = secrets.token_bytes(32)
+    write_json_atomic(path, {"key": key.hex()})
+    return key
+
+
 class TokenIssuer:
     """Issues and checks registry tokens with one HMAC key."""
 
-    def __init__(self, secret_key: bytes) -> None:
+    def __init__(self, secret_key: bytes, key_file: Path | None = None) -> None:
         if len(secret_key) < 32:
             raise ValueError("a token key needs at least 32 bytes")
         self._key = secret_key
+        self._key_file = key_file
 
     @classmethod
     def load(cls, state_dir: Path) -> TokenIssuer:
@@ -74,9 +82,12 @@ class TokenIssuer:
         path = Path(state_dir) / _KEY_FILE
         stored = read_json(path)
         if stored is None:
-            stored = {"key": secrets.token_hex(32)}
-            write_json_atomic(path, stored)
-        return cls(bytes.fromhex(stored["key"]))
+            return cls(_new_key(path), path)
+        return cls(bytes.fromhex(stored["key"]), path)
+
+    def rotate(self) -> None:
+        """A new key (kept where the old one was): every token issued so far is refused."""
+        self._key = _new_key(self._key_file) if self._key_file else secrets.token_bytes(32)
 
     def issue(
         self, identity: Identity, now: datetime | None = None, *, access_key_id: str | None = None

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import boto3
 from botocore.exceptions import ClientError
 
+from lab.botocore_session import shared_client
 from lab.scenario.image import build_image
 from lab.scenario.registry_client import RegistryClient, RegistryRefusal
 
@@ -67,13 +67,13 @@ def refused_action(message: str) -> str | None:
 
 def get_login_password(session: Session) -> str:
     """`aws ecr get-login-password`: GetAuthorizationToken, decoded to its password."""
-    ecr = boto3.client(
+    ecr = shared_client(
         "ecr",
-        endpoint_url=session.endpoint_url,
-        region_name=session.region,
-        aws_access_key_id=session.access_key_id,
-        aws_secret_access_key=session.secret_access_key,
-        aws_session_token=session.session_token,
+        session.region,
+        session.endpoint_url,
+        session.access_key_id,
+        session.secret_access_key,
+        session.session_token,
     )
     try:
         data = ecr.get_authorization_token()["authorizationData"][0]

@@ -11,22 +11,19 @@ import json
 from dataclasses import replace
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from lab.botocore_session import shared_client
 from lab.scenario.model import Scenario, policy_text
 from lab.server.app import Instance, Lab
 from lab.server.config import LabConfig
 
 
 def admin_client(lab: Lab, service: str) -> Any:
-    """A boto3 client for the lab, signed with the admin's keys."""
-    return boto3.client(
-        service,
-        endpoint_url=lab.endpoint_url,
-        region_name=lab.config.region,
-        aws_access_key_id=lab.config.admin_access_key,
-        aws_secret_access_key=lab.config.admin_secret_key,
+    """A client for the lab, signed with the admin's keys (kept: one per lab and service)."""
+    config = lab.config
+    return shared_client(
+        service, config.region, lab.endpoint_url, config.admin_access_key, config.admin_secret_key
     )
 
 

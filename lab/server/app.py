@@ -12,7 +12,6 @@ import functools
 import hashlib
 import logging
 import re
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +169,7 @@ class Lab:
                 del self.accounts[account]
         self.directory.invalidate()
         self.credentials.reset(keep=self.config.admin_access_key)
+        self.tokens.rotate()  # registry tokens issued before the reset stop working
         self.ecr.reset()
         self.instances.clear()
 
@@ -409,9 +409,8 @@ class Lab:
         elif principal in self.accounts:  # another account's admin, by account id
             credential = self.credentials.lookup(self.accounts[principal].admin_access_key)
         elif principal.startswith("arn:aws:iam::") and ":role/" in principal:
-            instance_id = "i-" + secrets.token_hex(9)[:17]
-            owner = self.account_of(principal.split(":")[4])
-            credential = owner.sts.instance_session(principal, instance_id)
+            # as issued to the service the role's trust policy names (EC2, Lambda, ECS tasks)
+            credential = self.account_of(principal.split(":")[4]).sts.role_session(principal)
         else:
             known = ", ".join(["admin", *sorted(self.instances)])
             raise AwsError(

@@ -11,24 +11,17 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-import botocore.session
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import OperationModel, Shape
 
+from lab.botocore_session import service_model
 from lab.errors import AwsError
 from lab.http import HttpResponse
 
 ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
-
-
-@cache
-def service_model(name: str) -> ServiceModel:
-    """botocore's model of an AWS service (cached: loading one takes tens of milliseconds)."""
-    return botocore.session.get_session().get_service_model(name)
 
 
 def operation_model(service: str, operation: str) -> OperationModel | None:

@@ -6,20 +6,20 @@ they differ only in how a signed request travels (`_send`): into moto in process
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Any, Protocol
 
-import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSPreparedRequest, AWSRequest, AWSResponse
 from botocore.client import BaseClient
 from botocore.compat import HTTPHeaders
 from botocore.config import Config
 from botocore.credentials import Credentials
+
+from lab.botocore_session import create_client
 
 Headers = Sequence[tuple[str, str]]
 
@@ -40,11 +40,6 @@ _DROPPED_ON_FORWARD = frozenset(
         "keep-alive",
     }
 )
-
-
-# One botocore session for every upstream: it caches the service models (~0.2 s per load).
-_SESSION = botocore.session.Session()
-_SESSION_LOCK = threading.Lock()  # botocore sessions are not thread-safe
 
 
 @dataclass(frozen=True)
@@ -96,18 +91,14 @@ class SigningUpstream(ABC):
 
     def client(self, service: str) -> BaseClient:
         """A new botocore client for `service`; callers keep it (creating one costs ~20 ms)."""
-        with _SESSION_LOCK:
-            client = _SESSION.create_client(
-                service,
-                region_name=self.region,
-                endpoint_url=self._endpoint_url,
-                aws_access_key_id=self._credentials.access_key,
-                aws_secret_access_key=self._credentials.secret_key,
-                # Our own _send retries; AWS_ENDPOINT_URL* must not redirect the lab's admin.
-                config=Config(
-                    retries={"total_max_attempts": 1}, ignore_configured_endpoint_urls=True
-                ),
-            )
+        client = create_client(
+            service,
+            region=self.region,
+            endpoint_url=self._endpoint_url,
+            access_key_id=self._credentials.access_key,
+            secret_access_key=self._credentials.secret_key,
+            config=Config(retries={"total_max_attempts": 1}),  # our own _send retries
+        )
         # Registered on this client's own event copy: other boto3 clients are untouched.
         client.meta.events.register("before-send", self._answer)
         return client

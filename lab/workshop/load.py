@@ -1,4 +1,4 @@
-"""Exercise folders (`exercises/NN-slug/`): exercise.yaml, starter.json, solution.json.
+"""Exercise folders (`lab/workshop/builtin/NN-slug/`): exercise.yaml, starter.json, solution.json.
 
 exercise.yaml:
 
@@ -21,14 +21,15 @@ Exactly one document is EDIT: the student's file takes its place.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from lab.scenario import yamlfile
 from lab.workshop.model import EDIT, Cell, Exercise, Repository, Role
 
-# The exercises that ship with the lab, next to the package in the checkout.
-EXERCISES = Path(__file__).resolve().parents[2] / "exercises"
+# The exercises that ship with the lab, as package data (also in an installed package).
+EXERCISES = Path(str(resources.files("lab.workshop") / "builtin"))
 
 
 class ExerciseError(ValueError):
