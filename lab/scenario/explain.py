@@ -7,14 +7,12 @@ explanation never disagrees with what a client saw.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from lab.ecr.validation import operation_model
 from lab.identity.credentials import Identity
 from lab.policy.explain import render_text
 from lab.policy.model import Decision, Request, StatementRef
 from lab.server.app import Lab
-from lab.server.authorize import Call, request_context
+from lab.server.authorize import Call
 
 # The IAM actions each registry operation needs, in the order docker's requests ask for them
 # (FACTS "Registry protocol"): login is GetAuthorizationToken; push POSTs, PATCHes, PUTs the
@@ -57,18 +55,9 @@ def repository_scoped(action: str) -> bool:
 
 def call_for(lab: Lab, identity: Identity, action: str, repository: str) -> Call:
     """The authorization question the front door asks for `action` on `repository`."""
-    account, region = lab.config.account, lab.config.region
     if not repository_scoped(action):
-        return Call(identity, action, "*", CLIENT_IP, region)
-    return Call(
-        identity,
-        action,
-        f"arn:aws:ecr:{region}:{account}:repository/{repository}",
-        CLIENT_IP,
-        region,
-        resource_policy=lab.ecr.repository_policy(account, region, repository),
-        resource_tags=lab.ecr.repository_tags(account, region, repository),
-    )
+        return Call(identity, action, "*", CLIENT_IP, lab.config.region)
+    return lab.repository_call(identity, action, lab.config.account, repository, CLIENT_IP)
 
 
 def instance_identity(lab: Lab, instance: str) -> Identity:
@@ -79,10 +68,7 @@ def instance_identity(lab: Lab, instance: str) -> Identity:
 
 def explain(lab: Lab, identity: Identity, action: str, repository: str) -> tuple[Request, Decision]:
     """The Authorizer's decision on one action, with the request it evaluated."""
-    call = call_for(lab, identity, action, repository)
-    now = dt.datetime.now(dt.UTC)
-    request = Request(identity.arn, call.action, call.resource, request_context(call, now))
-    return request, lab.authorizer.decide(call, now)
+    return lab.authorizer.explain(call_for(lab, identity, action, repository))
 
 
 def explain_text(lab: Lab, identity: Identity, action: str, repository: str) -> str:

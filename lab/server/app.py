@@ -285,15 +285,8 @@ class Lab:
             goal = registry_match(request.method, request.path, request.query)
             account, region = self.registry_account(request.header("host")), self.config.region
             if goal.action:
-                name = goal.repository
-                call = Call(
-                    caller,
-                    goal.action,
-                    f"arn:aws:ecr:{region}:{account}:repository/{name}",
-                    request.client_ip,
-                    region,
-                    resource_policy=self.ecr.repository_policy(account, region, name),
-                    resource_tags=self.ecr.repository_tags(account, region, name),
+                call = self.repository_call(
+                    caller, goal.action, account, goal.repository or "", request.client_ip
                 )
                 decision = await asyncio.to_thread(self.authorizer.decide, call)
                 if not decision.allowed:
@@ -374,6 +367,21 @@ class Lab:
             resource_policy=policy,
             resource_tags=tags,
             request_tags=request_tags,
+        )
+
+    def repository_call(
+        self, caller: Identity, action: str, account: str, name: str, client_ip: str
+    ) -> Call:
+        """The authorization question for `action` on one repository of this lab's region."""
+        region = self.config.region
+        return Call(
+            caller,
+            action,
+            f"arn:aws:ecr:{region}:{account}:repository/{name}",
+            client_ip,
+            region,
+            resource_policy=self.ecr.repository_policy(account, region, name),
+            resource_tags=self.ecr.repository_tags(account, region, name),
         )
 
     def require(self, call: Call, code: str) -> None:

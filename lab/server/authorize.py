@@ -35,6 +35,7 @@ class Call:
     resource_policy: str | None = None
     resource_tags: Mapping[str, str] = field(default_factory=dict)
     request_tags: Mapping[str, str] | None = None
+    context: Mapping[str, str | list[str]] = field(default_factory=dict)  # e.g. aws:SourceVpce
 
 
 @lru_cache(maxsize=1024)
@@ -55,6 +56,7 @@ def request_context(call: Call, now: dt.datetime) -> dict[str, ContextValue]:
     if call.request_tags is not None:
         supplied.update({f"aws:RequestTag/{k}": v for k, v in call.request_tags.items()})
         supplied["aws:TagKeys"] = list(call.request_tags)
+    supplied.update(call.context)
     identity = call.identity
     return derive(
         identity.arn,
@@ -82,17 +84,20 @@ class Authorizer:
 
     def decide(self, call: Call, now: dt.datetime | None = None) -> Decision:
         """The engine's decision; any failure on the way is a denial (fail closed)."""
+        return self.explain(call, now)[1]
+
+    def explain(self, call: Call, now: dt.datetime | None = None) -> tuple[Request, Decision]:
+        """The request the engine evaluated and its decision (fail closed, as `decide`)."""
+        request = Request(call.identity.arn, call.action, call.resource)
         try:
             now = now or dt.datetime.now(dt.UTC)
+            request = replace(request, context=request_context(call, now))
             policies = self._identity_policies(call.identity)
             if call.resource_policy is not None:
                 policies = replace(policies, resource=_repository_policy(call.resource_policy))
-            request = Request(
-                call.identity.arn, call.action, call.resource, request_context(call, now)
-            )
-            return evaluate(request, policies)
+            return request, evaluate(request, policies)
         except Exception as exc:  # fail closed: report, then deny
             if isinstance(exc, AwsError) and exc.code == "ServiceUnavailable":
                 raise  # the IAM directory is unreachable: tell the caller so (still no allow)
             log.exception("authorization failed for %s %s", call.action, call.resource)
-            return deny_on_error(call, type(exc).__name__)
+            return request, deny_on_error(call, type(exc).__name__)

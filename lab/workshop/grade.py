@@ -18,11 +18,10 @@ from lab.identity.credentials import Identity
 from lab.lint.checks import lint
 from lab.lint.findings import Finding
 from lab.policy.document import PolicyError, parse_policy
-from lab.policy.evaluate import evaluate
 from lab.policy.explain import render_text
-from lab.policy.model import Decision, Policy, PolicySet, Request
+from lab.policy.model import Policy, PolicySet
 from lab.scenario.explain import actions_of, repository_scoped
-from lab.server.authorize import Call, request_context
+from lab.server.authorize import Authorizer, Call
 from lab.workshop.model import EDIT, Cell, Exercise, Role
 
 CLIENT_IP = "127.0.0.1"
@@ -84,9 +83,7 @@ def _cell(exercise: Exercise, cell: Cell, text: str, now: dt.datetime) -> CellRe
     repository = exercise.repositories[cell.repository]
     policy_text = _document(repository.policy, text)
     identity = _session(role)
-    policies = PolicySet(identity=_identity_policies(role, text))
-    if policy_text is not None:
-        policies = PolicySet(policies.identity, parse_policy(policy_text, "repository"))
+    identity_policies = PolicySet(identity=_identity_policies(role, text))
     explanation = ""
     for action in actions_of(cell.operation):
         resource = repository.arn if repository_scoped(action) else "*"
@@ -98,10 +95,9 @@ def _cell(exercise: Exercise, cell: Cell, text: str, now: dt.datetime) -> CellRe
             repository.region,
             resource_policy=policy_text,
             resource_tags=repository.tags,
+            context=cell.context,
         )
-        context = request_context(call, now) | {k.lower(): v for k, v in cell.context.items()}
-        request = Request(identity.arn, action, resource, context)
-        decision: Decision = evaluate(request, policies)
+        request, decision = Authorizer(lambda _: identity_policies).explain(call, now)
         explanation = render_text(request, decision)
         if not decision.allowed:
             return CellResult(cell, "denied", decision.message, explanation)
