@@ -1,10 +1,14 @@
 """Benchmark `ecr-lab simulate --batch` against the iam-simulate oracle on the same cases.
 
 Usage: .venv/bin/python scripts/bench_policy.py [--cases 20000] [--seed 20261128] [--jobs N]
+[--policy-sets 20]
 Needs node and `npm ci --prefix tests/oracle`. Prints evaluations/s end to end, without process
 start-up (measured as a run on no cases) and per CPU second (steady on a busy machine), the
 engine/oracle ratios, and each process's peak RSS. The engine runs `--jobs N` worker processes
 (default: one per CPU); the oracle is single-threaded, so the per CPU second ratio is the fair one.
+Two workloads: generated cases, nearly every one with its own policies; then "repeated policies",
+as a CI batch checks a few policy sets against many requests, where the decisions of both must
+also agree (but for the oracle's recorded departures from AWS).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the case generator and runners live with the tests
 
 from lab.policy.batch import default_jobs  # noqa: E402
-from tests.oracle.cases import generate  # noqa: E402
+from tests.oracle.cases import generate, generate_repeated  # noqa: E402
+from tests.oracle.known_bugs import explain  # noqa: E402
 from tests.oracle.processes import BatchRun, engine_command, oracle_command, run_batch  # noqa: E402
 
 TARGET_RATIO = 10.0
@@ -57,12 +63,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--jobs", type=int, default=default_jobs())
+    parser.add_argument("--policy-sets", type=int, default=20)
     args = parser.parse_args(argv)
-    cases = generate(args.cases, args.seed)
     engine_name = f"ecr-lab simulate -j{args.jobs}"
-    engine = measure(engine_name, [*engine_command(), "--jobs", str(args.jobs)], cases)
-    oracle = measure("iam-simulate (node)", oracle_command(), cases)
+    engine_cmd = [*engine_command(), "--jobs", str(args.jobs)]
+    cases = generate(args.cases, args.seed)
+    engine, oracle = compare(engine_name, engine_cmd, cases)
     print(f"{len(cases):,} cases, seed {args.seed}, load average {os.getloadavg()[0]:.1f}\n")
+    report(engine, oracle)
+    repeated = generate_repeated(args.cases, args.seed, args.policy_sets)
+    engine, oracle = compare(engine_name, engine_cmd, repeated)
+    print(
+        f"\nrepeated policies: {len(repeated):,} cases over {args.policy_sets} distinct policy "
+        f"sets, seed {args.seed}, load average {os.getloadavg()[0]:.1f}\n"
+    )
+    report(engine, oracle)
+    unexplained = report_agreement(repeated, engine.run, oracle.run)
+    return 1 if unexplained else 0
+
+
+def compare(engine_name: str, engine_cmd: list[str], cases: list[dict]) -> tuple[Measure, Measure]:
+    """The engine's and the oracle's measures on the same cases."""
+    return measure(engine_name, engine_cmd, cases), measure(
+        "iam-simulate (node)", oracle_command(), cases
+    )
+
+
+def report(engine: Measure, oracle: Measure) -> None:
+    """Print the table, the engine/oracle ratios and the verdict against the target."""
     header = (
         "evaluator",
         "wall s",
@@ -89,7 +117,23 @@ def main(argv: list[str] | None = None) -> int:
     print("\nratio engine/oracle: " + ", ".join(f"{r:.1f}x {k}" for k, r in ratios.items()))
     verdict = "meets" if ratios["end to end"] >= TARGET_RATIO else "misses"
     print(f"target {TARGET_RATIO:.0f}x end to end: {verdict}")
-    return 0
+
+
+def report_agreement(cases: list[dict], engine: BatchRun, oracle: BatchRun) -> int:
+    """Print how often the decisions differ and why; returns the unexplained count (must be 0)."""
+    differ = [
+        (case, mine, theirs)
+        for case, mine, theirs in zip(cases, engine.answers, oracle.answers, strict=True)
+        if mine["decision"] != theirs["decision"]
+    ]
+    reasons = Counter(explain(*disagreement) for disagreement in differ)
+    unexplained = reasons.pop(None, 0)
+    recorded = ", ".join(f"{count} {name}" for name, count in reasons.most_common())
+    print(
+        f"decisions: {len(cases) - len(differ):,} agree, {len(differ) - unexplained:,} differ by"
+        f" recorded oracle bugs ({recorded or 'none'}), {unexplained} unexplained"
+    )
+    return unexplained
 
 
 if __name__ == "__main__":

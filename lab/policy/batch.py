@@ -18,6 +18,8 @@ import re
 import select
 from collections import deque
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from lab.policy.context import derive
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 _CHUNK = 1 << 16
 _POLICY_CACHE = 4096
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_quote = encode_basestring  # how _encode writes a string
 _decode = json.JSONDecoder().decode
 _PARSED: dict[tuple[str, DocumentKind], Policy | PolicyError] = {}
 
@@ -47,7 +50,22 @@ def answer_line(line: str) -> str:
         return _encode({"decision": "error", "error": str(error)})
     except Exception as error:  # fail closed: an unforeseen failure is an error, never an allow
         return _encode({"decision": "error", "error": f"{type(error).__name__}: {error}"})
-    return _encode(answer(decision))
+    return answer_json(decision)
+
+
+def answer_json(decision: Decision) -> str:
+    """`answer(decision)` as compact JSON text, written from a template: the same characters."""
+    matched = ",".join(
+        [
+            f'{{"policy":"{ref.policy}","index":{ref.index},"statement":{ref.statement},'
+            f'"sid":{"null" if ref.sid is None else _quote(ref.sid)}}}'
+            for ref in decision.matched
+        ]
+    )
+    return (
+        f'{{"decision":"{decision.outcome}","message":{_quote(decision.message)},'
+        f'"matched":[{matched}]}}'
+    )
 
 
 def answer(decision: Decision) -> dict[str, Any]:
@@ -100,6 +118,7 @@ def _context_value(value: Any) -> bool:
     )
 
 
+@lru_cache(maxsize=4096)
 def resource_policy_kind(resource: str) -> DocumentKind:
     """ECR repository policies have ECR's rules; any other resource gets the generic ones."""
     parts = resource.split(":", 5)
@@ -121,14 +140,18 @@ def _optional(case: Mapping[str, Any], key: str, kind: DocumentKind) -> Policy |
 
 def _policy(doc: Any, kind: DocumentKind, where: str) -> Policy:
     # Identical policies repeat across cases: parse each JSON text once, errors included.
+    text = None
     if isinstance(doc, _Doc):
-        key, doc = (doc.text, kind), doc.value
+        text = doc.text
+        key = (text, kind)
     else:
         key = (doc if isinstance(doc, str) else _encode(doc), kind)
     result = _PARSED.get(key)
     if result is None:
+        if text is not None:
+            doc = _decode(text) if doc.value is None else doc.value
         try:
-            result = parse_policy(doc, kind)
+            result = parse_policy(doc, kind, source=text)
         except PolicyError as error:
             result = error
         if len(_PARSED) >= _POLICY_CACHE:
@@ -140,7 +163,8 @@ def _policy(doc: Any, kind: DocumentKind, where: str) -> Policy:
 
 
 class _Doc:
-    """A policy document as it stands in a case line: its JSON text (the cache key), decoded."""
+    """A policy document as it stands in a case line: its JSON text (the cache key), and its
+    value, or None when the text was seen before (decoded only if its policy is not cached)."""
 
     __slots__ = ("text", "value")
 
@@ -149,6 +173,10 @@ class _Doc:
         self.value = value
 
 
+# Documents' texts seen before, by their first characters (policies often share a long start).
+_SEEN_DOCS: dict[str, deque[str]] = {}
+_HEAD = 96
+_SEEN_PER_HEAD = 8
 _DOC_KEYS = frozenset({"resource_policy", "permissions_boundary", "session_policy"})
 _WS = re.compile(r"[ \t\n\r]*")
 _WS_CHARS = frozenset(" \t\n\r")
@@ -202,10 +230,23 @@ def _fail(pos: int) -> Any:
 
 
 def _document(line: str, pos: int) -> tuple[Any, int]:
-    value, end = _scan(line, pos)
     if line[pos] != "{":
-        return value, end  # null, or a JSON string holding the document
-    return _Doc(line[pos:end], value), end
+        return _scan(line, pos)  # null, or a JSON string holding the document
+    # A JSON object ends where its own text does: a text seen before, found at pos, is all of it.
+    head = line[pos : pos + _HEAD]
+    seen = _SEEN_DOCS.get(head)
+    if seen is not None:
+        for text in seen:
+            if line.startswith(text, pos):
+                return _Doc(text, None), pos + len(text)
+    value, end = _scan(line, pos)
+    text = line[pos:end]
+    if seen is None:
+        if len(_SEEN_DOCS) >= _POLICY_CACHE:
+            _SEEN_DOCS.clear()  # bounded, as the parsed policies are
+        seen = _SEEN_DOCS[head] = deque(maxlen=_SEEN_PER_HEAD)
+    seen.append(text)
+    return _Doc(text, value), end
 
 
 def _documents(line: str, pos: int) -> tuple[list[Any], int]:
@@ -254,7 +295,9 @@ def default_jobs() -> int:
 
 def answer_lines(lines: list[str]) -> bytes:
     """The answers, one line each, to case lines (blank lines are no case and get none)."""
-    return "".join([f"{answer_line(line)}\n" for line in lines if line.strip()]).encode()
+    text = "".join([f"{answer_line(line)}\n" for line in lines if line.strip()])
+    # A lone surrogate (from a \ud800 escape) sits in a JSON string: write it back as that escape.
+    return text.encode(errors="backslashreplace")
 
 
 def _write(sink: BinaryIO, answers: bytes) -> int:

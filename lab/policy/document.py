@@ -127,11 +127,13 @@ def parse_policy(
     name: str | None = None,
     *,
     quota: str | None = None,
+    source: str | None = None,
 ) -> Policy:
     """Parse and validate `doc` (JSON text or a decoded object) as a policy of `kind`.
 
     `quota` names a size limit from QUOTAS ("managed", "inline_role", ...); repository and
-    trust policies always get theirs. Raises PolicyError.
+    trust policies always get theirs. `source` is the JSON text a decoded `doc` came from, if
+    known: one too short to exceed the quota spares measuring `doc`. Raises PolicyError.
     """
     quota = quota or _DEFAULT_QUOTA.get(kind)
     if isinstance(doc, str):
@@ -141,7 +143,7 @@ def parse_policy(
             doc = _decode(doc)
         except ValueError:
             raise PolicyError("not valid JSON") from None
-    elif quota is not None:
+    elif quota is not None and not _surely_within(source, QUOTAS[quota]):
         _check_size(_compact(doc), QUOTAS[quota])
     if not _is_mapping(doc):
         raise PolicyError("a policy is a JSON object")
@@ -198,6 +200,15 @@ def _is_mapping(value: Any) -> bool:
 
 def _first_unknown(raw: Mapping[str, Any], known: frozenset[str]) -> str:
     return sorted(set(raw) - known)[0]
+
+
+# Re-encoded compactly, one character of JSON text becomes at most 12: an astral character
+# becomes two \uXXXX escapes; a number (1e15 -> 1000000000000000.0) grows less, the rest shrinks.
+_MAX_GROWTH = 12
+
+
+def _surely_within(source: str | None, quota: SizeQuota) -> bool:
+    return source is not None and len(source) * _MAX_GROWTH <= quota.limit
 
 
 def _check_size(text: str, quota: SizeQuota) -> None:

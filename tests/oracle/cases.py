@@ -11,6 +11,7 @@ in NotResource, NotPrincipal without the caller's account).
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -167,17 +168,77 @@ def generate(n: int, seed: int) -> list[dict[str, Any]]:
     return [_tutorial_case(rng) if rng.random() < 0.1 else _case(rng) for _ in range(n)]
 
 
+POLICY_KEYS = ("identity_policies", "resource_policy", "permissions_boundary", "session_policy")
+
+
+def generate_repeated(n: int, seed: int, policy_sets: int = 20) -> list[dict[str, Any]]:
+    """Return n contract cases sharing `policy_sets` distinct policy sets, as a CI batch does.
+
+    A policy set (identity policies, resource policy, boundary, session policy) comes from one
+    generated case; each case pairs one set with a freshly drawn request and context, redrawn
+    until AWS could send that request under that set. The same (n, seed) gives the same cases.
+    """
+    rng = random.Random(seed)
+    sets = _policy_sets(rng, policy_sets)
+    cases: list[dict[str, Any]] = []
+    while len(cases) < n:
+        policies = rng.choice(sets)
+        request = _request(rng)
+        if not _can_carry(request, policies):
+            continue
+        case = {**request, **policies}
+        if context := _context(rng):
+            case["context"] = context
+        cases.append(case)
+    return cases
+
+
+def policy_set_key(case: dict[str, Any]) -> str:
+    """A case's policy set as one JSON text: equal texts, equal sets."""
+    return json.dumps({key: case.get(key) for key in POLICY_KEYS}, sort_keys=True)
+
+
+def _policy_sets(rng: random.Random, count: int) -> list[dict[str, Any]]:
+    """`count` distinct policy sets, drawn as `generate` draws its cases."""
+    found: dict[str, dict[str, Any]] = {}
+    while len(found) < count:
+        case = _tutorial_case(rng) if rng.random() < 0.1 else _case(rng)
+        policies = {key: case[key] for key in POLICY_KEYS if key in case}
+        found.setdefault(policy_set_key(policies), policies)
+    return list(found.values())
+
+
+def _can_carry(request: dict[str, str], policies: dict[str, Any]) -> bool:
+    """Whether AWS could evaluate this request under these policies, as `_case` ensures."""
+    principal = request["principal"]
+    # The root user carries no identity policies, boundary or session policy.
+    if principal.endswith(":root") and (
+        policies["identity_policies"]
+        or policies.keys() & {"permissions_boundary", "session_policy"}
+    ):
+        return False
+    if "session_policy" in policies and ":assumed-role/" not in principal:
+        return False
+    if request["resource"] == "*":
+        return policies["resource_policy"] is None
+    return all(_not_principal_is_complete(s, principal) for s in _statements(policies))
+
+
+def _statements(policies: dict[str, Any]) -> list[dict[str, Any]]:
+    resource_policy = policies["resource_policy"]
+    return [] if resource_policy is None else resource_policy["Statement"]
+
+
+def _not_principal_is_complete(statement: dict[str, Any], principal: str) -> bool:
+    """A NotPrincipal naming the caller's account names the caller too (`_not_principal_element`
+    keeps to AWS's complete form; the other cases AWS's docs leave open)."""
+    excluded = statement.get("NotPrincipal", {}).get("AWS", [])
+    return f"arn:aws:iam::{principal.split(':')[4]}:root" not in excluded or principal in excluded
+
+
 def _case(rng: random.Random) -> dict[str, Any]:
-    principal, account = _principal(rng)
-    action = rng.choice(REPOSITORY_ACTIONS) if rng.random() < 0.95 else GET_AUTHORIZATION_TOKEN
-    resource_account = account if rng.random() < 0.75 else (OTHER if account == HOME else HOME)
-    resource = (
-        "*"
-        if action == GET_AUTHORIZATION_TOKEN
-        else f"arn:aws:ecr:{rng.choice(REGIONS)}:{resource_account}:repository/"
-        f"{rng.choice(REPOSITORIES)}"
-    )
-    request = {"principal": principal, "action": action, "resource": resource}
+    request = _request(rng)
+    principal, resource = request["principal"], request["resource"]
     # The root user carries no identity policies, boundary or session policy (AWS allows none).
     is_root = principal.endswith(":root")
     count = 0 if is_root else rng.choices((0, 1, 2, 3), weights=(15, 50, 25, 10))[0]
@@ -196,6 +257,20 @@ def _case(rng: random.Random) -> dict[str, Any]:
     if context := _context(rng):
         case["context"] = context
     return case
+
+
+def _request(rng: random.Random) -> dict[str, str]:
+    """A principal, an action and a resource: a quarter of repositories in the other account."""
+    principal, account = _principal(rng)
+    action = rng.choice(REPOSITORY_ACTIONS) if rng.random() < 0.95 else GET_AUTHORIZATION_TOKEN
+    resource_account = account if rng.random() < 0.75 else (OTHER if account == HOME else HOME)
+    resource = (
+        "*"
+        if action == GET_AUTHORIZATION_TOKEN
+        else f"arn:aws:ecr:{rng.choice(REGIONS)}:{resource_account}:repository/"
+        f"{rng.choice(REPOSITORIES)}"
+    )
+    return {"principal": principal, "action": action, "resource": resource}
 
 
 def _tutorial_case(rng: random.Random) -> dict[str, Any]:

@@ -1,0 +1,111 @@
+"""The batch's fast paths give the answers the plain ones would: template JSON, documents seen
+before, the repository policy size check skipped for short texts, lone surrogates."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lab.policy import batch
+from lab.policy.model import Decision, StatementRef
+from tests.oracle.cases import generate, generate_repeated
+
+ROLE = "arn:aws:sts::111122223333:assumed-role/instance-role-1/i-0abc1234"
+REPOSITORY = "arn:aws:ecr:us-east-1:111122223333:repository/fa-085"
+# ECR's PolicyText quota in bytes (botocore's ECR model: max 10,240).
+REPOSITORY_QUOTA = 10240
+
+
+def _plain(decision: Decision) -> str:
+    return json.dumps(batch.answer(decision), ensure_ascii=False, separators=(",", ":"))
+
+
+def _line(case: dict) -> str:
+    return json.dumps(case, ensure_ascii=False, separators=(",", ":"))
+
+
+def _answers(*cases: dict) -> list[dict]:
+    return [json.loads(a) for a in batch.answer_lines([_line(c) for c in cases]).splitlines()]
+
+
+@pytest.mark.parametrize("cases", [generate(300, 5), generate_repeated(300, 5)])
+def test_template_answers_equal_json_dumps_on_generated_cases(cases: list[dict]) -> None:
+    for case in cases:
+        decision = batch.decide_case(case)
+        assert batch.answer_json(decision) == _plain(decision)
+
+
+@pytest.mark.parametrize(
+    "text", ['quote " and \\ backslash', "tab\tnew\nline\x01", "ünïcødé ✓ 😀", "\u2028", ""]
+)
+def test_template_answers_equal_json_dumps_on_awkward_strings(text: str) -> None:
+    refs = (StatementRef("resource", 0, 2, text), StatementRef("identity", 3, 0, None))
+    decision = Decision("explicit_deny", f"User: {text}", refs, "why", ())
+    assert batch.answer_json(decision) == _plain(decision)
+
+
+def test_a_lone_surrogate_answers_its_line_and_the_batch_goes_on() -> None:
+    lines = [
+        '{"principal":"arn:aws:iam::111122223333:user/\\ud800","action":"ecr:ListImages",'
+        '"resource":"*","identity_policies":[]}',
+        '{"principal":"arn:aws:iam::111122223333:user/a","action":"ecr:ListImages",'
+        '"resource":"*","identity_policies":[]}',
+    ]
+    first, second = [json.loads(a) for a in batch.answer_lines(lines).decode().splitlines()]
+    assert first["message"].startswith("User: arn:aws:iam::111122223333:user/\ud800 is not")
+    assert second["decision"] == "implicit_deny"
+
+
+def _repository_policy(sid: str) -> dict:
+    statement = {"Sid": sid, "Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+@pytest.mark.parametrize("astral", [700, 845, 846, 900])
+def test_repository_policy_quota_counts_the_compact_escaped_text(astral: int) -> None:
+    # Each astral character is 1 in the case's text and 12 bytes re-encoded: the short-text
+    # shortcut must never pass a policy the full measure rejects.
+    policy = _repository_policy("😀" * astral)
+    size = len(json.dumps(policy, separators=(",", ":")).encode())
+    case = {
+        "principal": ROLE,
+        "action": "ecr:BatchGetImage",
+        "resource": REPOSITORY,
+        "identity_policies": [],
+        "resource_policy": policy,
+    }
+    batch._PARSED.clear()
+    (answer,) = _answers(case)
+    assert (answer["decision"] == "error") == (size > REPOSITORY_QUOTA), (size, answer)
+
+
+def test_documents_seen_before_are_read_again_when_their_policies_are_forgotten() -> None:
+    cases = generate_repeated(200, 11)
+    expected = [batch.answer_json(batch.decide_case(case)) for case in cases]
+    batch.answer_lines([_line(c) for c in cases])  # every document is now seen
+    batch._PARSED.clear()
+    got = batch.answer_lines([_line(c) for c in cases]).decode().splitlines()
+    assert got == expected
+
+
+def test_many_documents_sharing_a_long_start_are_told_apart() -> None:
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "ecr:PutImage"}
+    shared = {"Version": "2012-10-17", "Statement": [deny]}
+    cases = [
+        {
+            "principal": ROLE,
+            "action": action,
+            "resource": REPOSITORY,
+            "identity_policies": [],
+            "resource_policy": {
+                **shared,
+                "Statement": [deny, {**deny, "Effect": "Allow", "Action": action}],
+            },
+        }
+        for action in [f"ecr:Action{i}" for i in range(20)] * 2
+    ]
+    assert [a["decision"] for a in _answers(*cases)] == ["allowed"] * len(cases)
+    # The same documents, asked about another action, answer for themselves.
+    other = [{**case, "action": "ecr:PutImage"} for case in cases]
+    assert [a["decision"] for a in _answers(*other)] == ["explicit_deny"] * len(cases)
