@@ -329,3 +329,24 @@ def test_matched_statements_are_the_deciding_ones(policies: PolicySet, target: s
         assert decision.message == "" and all(applying[r] == "Allow" for r in decision.matched)
     else:
         assert decision.matched == () and "because no" in decision.message
+
+
+def test_aws_managed_policies_are_not_another_accounts_resources() -> None:
+    """`arn:aws:iam::aws:policy/...` belongs to AWS, not to another account: the root user
+    reads it in its own right, and a role needs only an identity allow (no resource policy
+    exists for IAM policies; IAM user guide, "Policy evaluation logic")."""
+    resource = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"
+    root = evaluate(
+        Request("arn:aws:iam::111122223333:root", "iam:GetPolicy", resource), PolicySet()
+    )
+    assert root.outcome == "allowed"
+    reader = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "iam:GetPolicy", "Resource": "*"}],
+        },
+        "identity",
+    )
+    session = "arn:aws:sts::111122223333:assumed-role/reader/s"
+    decision = evaluate(Request(session, "iam:GetPolicy", resource), PolicySet(identity=(reader,)))
+    assert decision.outcome == "allowed"

@@ -273,8 +273,11 @@ def _lacking(granted: bool, boundary_ok: bool, session_ok: bool) -> PolicyKind |
 
 
 def _resource_account(resource: str) -> str:
+    """The 12-digit account that owns `resource`; "" for "*" and for AWS's own resources
+    (`arn:aws:iam::aws:policy/...`), which any account's identity policies may reach."""
     parts = resource.split(":", 5)
-    return parts[4] if len(parts) == 6 else ""
+    account = parts[4] if len(parts) == 6 else ""
+    return account if account.isdigit() else ""
 
 
 def _message(request: Request, reason: str) -> str:
