@@ -87,7 +87,7 @@ def test_lockout_is_detected_by_lint_and_explained_by_the_engine() -> None:
     assert [f.issue_code for f in result.findings] == ["LOCKOUT_RISK"]
     admin = next(c for c in result.cells if c.cell.principal == "Admin")
     assert "with an explicit deny in a resource-based policy" in admin.message
-    assert "=> resource-based policy, statement 2 Sid 'OnlyTheTwoRoles': Deny, applies" in (
+    assert "=> resource-based policy, statement 3 Sid 'OnlyTheTwoRoles': Deny, applies" in (
         admin.explanation
     )
 

@@ -109,5 +109,5 @@ def test_explanation_shows_the_deciding_statement_and_the_values_it_saw() -> Non
     assert (
         f"ArnEquals aws:PrincipalArn: policy ['{ROLES[0]}'] vs request '{ROLES[0]}' -> true" in text
     )
-    assert "=> resource-based policy, statement 0: Deny, applies" in text
-    assert "identity-based policy #0 (AmazonEC2ContainerRegistryFullAccess), statement 0" in text
+    assert "=> resource-based policy, statement 1: Deny, applies" in text
+    assert "identity-based policy #1 (AmazonEC2ContainerRegistryFullAccess), statement 1" in text

@@ -204,4 +204,4 @@ def test_policy_error_names_its_place() -> None:
     with pytest.raises(PolicyError) as caught:
         parse_policy(doc(ALLOW_ALL, {**ALLOW_ALL, "Action": "nope"}), "identity")
     assert (caught.value.statement, caught.value.element) == (1, "Action")
-    assert str(caught.value).startswith("statement 1 Action:")
+    assert str(caught.value).startswith("statement 2 Action:")  # counted from 1

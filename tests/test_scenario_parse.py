@@ -142,7 +142,7 @@ def test_invalid_statement_named_by_its_own_line() -> None:
         "        - {Effect: Deny, Principal: '*', Action: '*'}\n"
         "        - {Effect: Maybe, Principal: '*', Action: '*'}\n",
     )
-    assert error_of(text).startswith("s.yaml:17: repository app policy: statement 1")
+    assert error_of(text).startswith("s.yaml:17: repository app policy: statement 2")
 
 
 def test_expectation_must_name_repository_when_several() -> None:

@@ -102,7 +102,8 @@ class PolicyError(ValueError):
         iam_message: str = SYNTAX_ERROR,
         limit_exceeded: bool = False,
     ) -> None:
-        place = "policy" if statement is None else f"statement {statement}"
+        # statements are counted from 1 in messages, as people read them
+        place = "policy" if statement is None else f"statement {statement + 1}"
         if element:
             place += f" {element}"
         super().__init__(f"{place}: {reason}")

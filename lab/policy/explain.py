@@ -44,7 +44,7 @@ def _statement(trace: StatementTrace, decided: bool) -> list[str]:
     ref = trace.ref
     label = _POLICY_LABELS[ref.policy]
     if ref.policy == "identity":
-        label += f" #{ref.index}"
+        label += f" #{ref.index + 1}"
     if ref.policy_name:
         label += f" ({ref.policy_name})"
     sid = f" Sid {ref.sid!r}" if ref.sid else ""
@@ -55,7 +55,7 @@ def _statement(trace: StatementTrace, decided: bool) -> list[str]:
         f"resource {_mark(trace.resource_matched)}"
     )
     lines = [
-        f"{marker}{label}, statement {ref.statement}{sid}: {trace.effect}, {verdict}",
+        f"{marker}{label}, statement {ref.statement + 1}{sid}: {trace.effect}, {verdict}",
         f"     {checks}",
     ]
     if trace.principal_matched and trace.action_matched and trace.resource_matched:
