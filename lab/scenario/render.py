@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
-from rich.table import Table
-from rich.text import Text
-
 from lab.scenario.report import Check, Report
+
+if TYPE_CHECKING:  # rich loads only for the table (~0.1 s): JSON, JUnit and HTML need none
+    from rich.table import Table
+    from rich.text import Text
 
 _STYLE = {"allowed": "green", "denied": "red", "error": "yellow"}
 
 
 def _cell(check: Check | None) -> Text:
+    from rich.text import Text
+
     if check is None:
         return Text("-", style="dim")
     mark = "✓" if check.ok else "✗ expected " + check.expected
@@ -26,6 +30,8 @@ def _cell(check: Check | None) -> Text:
 
 def table(report: Report) -> Table:
     """Principals down, operations across; each cell the outcome, the message, and why."""
+    from rich.table import Table
+
     verdict = "every cell as expected" if report.ok else "MISMATCH"
     result = Table(
         title=f"{report.scenario}: expected versus actual ({report.client} client)",

@@ -16,8 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 from botocore.awsrequest import AWSPreparedRequest, HeadersDict
@@ -26,12 +25,18 @@ from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.core.config import default_user_config
-from moto.iam.models import AWSManagedPolicy, ManagedPolicy
+from moto.iam.models import AWSManagedPolicy
 from moto.moto_api._internal import mock_random
 
 from lab.errors import AwsError
 from lab.upstream.base import SigningUpstream, UpstreamResponse
 from lab.upstream.journal import Journal, JournalEntry, is_write, operation_name
+from lab.upstream.managed_policies import (
+    PARTITION,
+    as_shipped,
+    new_iam_backend,
+    without_loading_managed_policies,
+)
 
 JOURNAL_FILE = "upstream-journal.jsonl"
 # moto's admin accepts any key pair; these are the lab's usual ones.
@@ -125,20 +130,21 @@ class EmbeddedMoto(SigningUpstream):
     def _renew_iam(self) -> bool:
         """Empty the account's IAM but keep AWS's managed policies (loading them takes ~0.3 s).
 
-        False when there is nothing to keep: no backend yet, or a client changed a managed
-        policy (moto lets clients tag or version them; AWS does not).
+        False when there is nothing to keep: no backend yet, a stand-in without them, or a
+        client changed a managed policy (moto lets clients tag or version them; AWS does not).
         """
         regions = dict.get(get_backend("iam"), self.account)  # dict.get: creates nothing
-        backend = dict.get(regions, "aws") if regions is not None and len(regions) == 1 else None
-        if backend is None or not all(map(_as_shipped, backend.aws_managed_policies)):
+        only = regions is not None and len(regions) == 1
+        backend = dict.get(regions, PARTITION) if only else None
+        kept = backend.aws_managed_policies if backend is not None else []
+        if not kept or not all(map(as_shipped, kept)):
             return False
-        kept = backend.aws_managed_policies
         by_arn = {
             arn: policy
             for arn, policy in backend.managed_policies.items()
             if isinstance(policy, AWSManagedPolicy)  # computing ARNs anew costs ~15 ms
         }
-        with _without_loading_managed_policies():
+        with without_loading_managed_policies():
             backend.reset()  # moto's own reset: a new IAMBackend in the same object
         for policy in kept:
             policy.attachment_count = 0
@@ -184,29 +190,21 @@ class EmbeddedMoto(SigningUpstream):
         return UpstreamResponse(int(status), pairs, raw)
 
     def _ensure_backend(self, service: str) -> None:
-        """Create the backend outside the seeded section: its set-up draws random numbers too."""
+        """Create the backends outside the seeded section: their set-up draws random numbers too."""
+        if service == "iam":
+            self._ensure_iam()
+            return
         backends = get_backend(service)[self.account]  # type: ignore[call-overload]
         backends[self.region if self.region in backends else "global"]
 
-
-def _as_shipped(policy: ManagedPolicy) -> bool:
-    """True while an AWS managed policy is as moto loaded it (attachments aside)."""
-    only_version = [version.version_id for version in policy.versions]
-    first_unused = int(policy.default_version_id.lstrip("v")) + 1
-    return (
-        not policy.tags
-        and only_version == [policy.default_version_id]
-        and policy.next_version_num == first_unused
-    )
-
-
-@contextmanager
-def _without_loading_managed_policies() -> Iterator[None]:
-    """moto's IAM set-up skips AWS's managed policies meanwhile (call with _MOTO_LOCK held)."""
-    settings = default_user_config.setdefault("iam", {})
-    saved = settings.get("load_aws_managed_policies")
-    settings["load_aws_managed_policies"] = False
-    try:
-        yield
-    finally:
-        settings["load_aws_managed_policies"] = saved
+    def _ensure_iam(self) -> None:
+        """This account's IAM, and the IAM of account 123456789012, whose URL table moto's
+        dispatch reads (creating it, managed policies and all, when missing): for another
+        account's lab a stand-in without them does, which that account's own lab replaces."""
+        iam = get_backend("iam")
+        default = iam[DEFAULT_ACCOUNT_ID]
+        if self.account != DEFAULT_ACCOUNT_ID and dict.get(default, PARTITION) is None:
+            new_iam_backend(default, with_policies=False)
+        own = dict.get(iam[self.account], PARTITION)  # dict.get: creates nothing
+        if own is None or not own.aws_managed_policies:  # none yet, or a stand-in
+            new_iam_backend(iam[self.account])
