@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import json
 import os
 import socket
@@ -41,6 +40,8 @@ from botocore.config import Config
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lab.ecr.blobs import digest_of  # noqa: E402
+from lab.ecr.push import docker_manifest, push_layer  # noqa: E402
 from lab.server.client import session as lab_session  # noqa: E402
 
 REGION = "us-east-1"
@@ -160,47 +161,14 @@ def peak_rss_mib(pid: int) -> float:
 # ---- seeding ----------------------------------------------------------------------------------
 
 
-def _digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _upload_layer(ecr: Any, repository: str, data: bytes) -> str:
-    upload = ecr.initiate_layer_upload(repositoryName=repository)["uploadId"]
-    ecr.upload_layer_part(
-        repositoryName=repository,
-        uploadId=upload,
-        partFirstByte=0,
-        partLastByte=len(data) - 1,
-        layerPartBlob=data,
-    )
-    digest = _digest(data)
-    ecr.complete_layer_upload(repositoryName=repository, uploadId=upload, layerDigests=[digest])
-    return digest
-
-
 def seed_image(ecr: Any, repository: str, *, upload_layers: bool) -> None:
     """A repository with one image tagged v1 (moto needs no layers uploaded)."""
     ecr.create_repository(repositoryName=repository)
     config, layer = b'{"architecture":"amd64","os":"linux"}', base64.b64encode(os.urandom(512))
     if upload_layers:
-        _upload_layer(ecr, repository, config)
-        _upload_layer(ecr, repository, layer)
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": MANIFEST_TYPE,
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": len(config),
-            "digest": _digest(config),
-        },
-        "layers": [
-            {
-                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                "size": len(layer),
-                "digest": _digest(layer),
-            }
-        ],
-    }
+        push_layer(ecr, repository, config)
+        push_layer(ecr, repository, layer)
+    manifest = docker_manifest(digest_of(config), len(config), {digest_of(layer): len(layer)})
     ecr.put_image(
         repositoryName=repository,
         imageManifest=json.dumps(manifest),

@@ -1,4 +1,4 @@
-"""Shared fixtures: a real lab on a loopback port, and clients pointed at it."""
+"""Shared fixtures: a real lab on a loopback port, clients pointed at it, and lab.ecr on its own."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
+from tests.ecr_support import REPO, fast_dir, make_ecr
+from tests.ecr_support import client as ecr_client
+
 if TYPE_CHECKING:
+    from lab.ecr.service import Ecr
     from lab.server.run import RunningLab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,3 +38,24 @@ def client(running: RunningLab, service: str, **credentials: str):
         region_name=running.lab.config.region,
         **keys,
     )
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Iterator[Path]:
+    """A state directory for lab.ecr, on tmpfs when there is one."""
+    with fast_dir(tmp_path) as path:
+        yield path
+
+
+@pytest.fixture
+def service(state_dir: Path) -> Ecr:
+    """An Ecr on `state_dir`."""
+    return make_ecr(state_dir)
+
+
+@pytest.fixture
+def ecr(service: Ecr):
+    """A boto3 ECR client answered by `service`, with the repository REPO created."""
+    answered = ecr_client(service)
+    answered.create_repository(repositoryName=REPO)
+    return answered

@@ -7,7 +7,6 @@ error codes) exactly as against AWS; only the HTTP hop is replaced by a direct c
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +19,9 @@ from typing import Any
 import boto3
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
+from lab.ecr.blobs import digest_of
+from lab.ecr.manifests import DOCKER_MANIFEST_V2
+from lab.ecr.push import docker_manifest, push_layer
 from lab.ecr.service import Ecr
 from lab.errors import AwsError
 
@@ -27,7 +29,8 @@ ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"
 REGION = "ap-northeast-1"
 HOST = "127.0.0.1:5000"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+REPO = "fa-085"
+DOCKER_MANIFEST = DOCKER_MANIFEST_V2
 
 
 def rejecting_validator(text: str) -> None:
@@ -103,50 +106,12 @@ def client(ecr: Ecr, account: str = ACCOUNT, region: str = REGION) -> Any:
     return ecr_client
 
 
-def sha256(data: bytes) -> str:
-    """`sha256:<hex>` of `data`."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def push_layer(ecr_client: Any, repository: str, data: bytes) -> str:
-    """Upload `data` as one layer through the ECR API; its digest."""
-    upload = ecr_client.initiate_layer_upload(repositoryName=repository)["uploadId"]
-    ecr_client.upload_layer_part(
-        repositoryName=repository,
-        uploadId=upload,
-        partFirstByte=0,
-        partLastByte=len(data) - 1,
-        layerPartBlob=data,
-    )
-    digest = sha256(data)
-    ecr_client.complete_layer_upload(
-        repositoryName=repository, uploadId=upload, layerDigests=[digest]
-    )
-    return digest
+sha256 = digest_of  # `sha256:<hex>` of the bytes
 
 
 def manifest_for(config: str, layers: dict[str, int]) -> str:
     """A Docker v2 image manifest referencing `config` and `layers` (digest -> size)."""
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": DOCKER_MANIFEST,
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": 2,
-                "digest": config,
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": s,
-                    "digest": d,
-                }
-                for d, s in layers.items()
-            ],
-        },
-        indent=3,
-    )
+    return json.dumps(docker_manifest(config, 2, layers), indent=3)
 
 
 def push_image(ecr_client: Any, repository: str, tag: str | None, seed: bytes = b"layer") -> str:

@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
+from tests.tutorial import EC2_TRUST
 
 pytestmark = pytest.mark.slow
 
@@ -30,16 +31,6 @@ REGION = "ap-northeast-1"
 REPOSITORY = "shared"
 REPOSITORY_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT_B}:repository/{REPOSITORY}"
 PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-EC2_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "ec2.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
 
 def _client(running: RunningLab, service: str, key: str, secret: str, token: str | None = None):
@@ -65,9 +56,7 @@ def lab(tmp_path: Path) -> Iterator[RunningLab]:
 def _role(running: RunningLab, name: str, identity_actions: list[str]) -> str:
     """A role in account A with an identity policy on B's repository; its ARN."""
     iam = _client(running, "iam", "test", "test")
-    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(EC2_TRUST))["Role"][
-        "Arn"
-    ]
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=EC2_TRUST)["Role"]["Arn"]
     statements: list[dict[str, Any]] = [
         {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}
     ]

@@ -13,10 +13,10 @@ from lab.identity.credentials import Identity, root_identity
 from lab.identity.directory import IamDirectory, name_from_arn
 from lab.policy.model import PolicySet
 from lab.upstream.embedded import EmbeddedMoto
+from tests.tutorial import EC2_TRUST
 
 ACCOUNT = "123456789012"
 # Spacing kept on purpose: the directory must hand back IAM's text, not a re-serialisation.
-TRUST = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'  # noqa: E501
 ECR_FULL = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"
 
 
@@ -41,7 +41,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedMo
     iam.create_role(
         RoleName="instance",
         Path="/lab/",
-        AssumeRolePolicyDocument=TRUST,
+        AssumeRolePolicyDocument=EC2_TRUST,
         MaxSessionDuration=7200,
         PermissionsBoundary=boundary,
         Tags=[{"Key": "team", "Value": "blue"}],
@@ -78,7 +78,7 @@ def test_role_documents_are_iams_text(world: tuple[EmbeddedMoto, IamDirectory]) 
     _, directory = world
     role = directory.role("instance")
     assert role is not None
-    assert role.trust_policy == TRUST
+    assert role.trust_policy == EC2_TRUST
     assert role.boundary_policy == _allow("ecr:*")
     names = [name for name, _ in role.policies]
     assert names == ["AmazonEC2ContainerRegistryFullAccess", "mine", "inline"]
@@ -105,7 +105,7 @@ def test_cache_holds_until_invalidate(world: tuple[EmbeddedMoto, IamDirectory]) 
     upstream, directory = world
     iam = upstream.client("iam")
     assert directory.role("later") is None
-    iam.create_role(RoleName="later", AssumeRolePolicyDocument=TRUST)
+    iam.create_role(RoleName="later", AssumeRolePolicyDocument=EC2_TRUST)
     assert directory.role("later") is None  # cached miss
     directory.invalidate()
     assert directory.role("later") is not None
@@ -161,7 +161,7 @@ def test_name_from_arn() -> None:
 def test_directory_survives_an_upstream_restart(tmp_path: Path) -> None:
     other = "210987654321"  # another account: the module's world stays untouched
     first = EmbeddedMoto(tmp_path, "ap-northeast-1", account=other)
-    first.client("iam").create_role(RoleName="durable", AssumeRolePolicyDocument=TRUST)
+    first.client("iam").create_role(RoleName="durable", AssumeRolePolicyDocument=EC2_TRUST)
     before = IamDirectory(first).role("durable")
     first.close()
     after = IamDirectory(EmbeddedMoto(tmp_path, "ap-northeast-1", account=other)).role("durable")

@@ -12,35 +12,15 @@ from tests.ecr_support import (
     ACCOUNT,
     DOCKER_MANIFEST,
     REGION,
+    REPO,
     client,
     error_of,
-    fast_dir,
     make_ecr,
     manifest_for,
     push_image,
     push_layer,
     sha256,
 )
-
-REPO = "fa-085"
-
-
-@pytest.fixture
-def state_dir(tmp_path):
-    with fast_dir(tmp_path) as path:
-        yield path
-
-
-@pytest.fixture
-def service(state_dir):
-    return make_ecr(state_dir)
-
-
-@pytest.fixture
-def ecr(service):
-    ecr_client = client(service)
-    ecr_client.create_repository(repositoryName=REPO)
-    return ecr_client
 
 
 def test_image_digest_is_sha256_of_the_exact_manifest_bytes_not_moto_layer_join(ecr):

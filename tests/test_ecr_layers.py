@@ -12,34 +12,14 @@ from tests.ecr_support import (
     ACCOUNT,
     HOST,
     REGION,
+    REPO,
     client,
     error_of,
-    fast_dir,
     make_ecr,
     push_image,
     push_layer,
     sha256,
 )
-
-REPO = "fa-085"
-
-
-@pytest.fixture
-def state_dir(tmp_path):
-    with fast_dir(tmp_path) as path:
-        yield path
-
-
-@pytest.fixture
-def service(state_dir):
-    return make_ecr(state_dir)
-
-
-@pytest.fixture
-def ecr(service):
-    ecr_client = client(service)
-    ecr_client.create_repository(repositoryName=REPO)
-    return ecr_client
 
 
 def _part(ecr, upload, first, data):

@@ -7,9 +7,8 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.ecr_support import ACCOUNT, client, error_of, fast_dir, make_ecr
+from tests.ecr_support import ACCOUNT, REPO, error_of
 
-REPO = "fa-085"
 LIFECYCLE = json.dumps(
     {
         "rules": [
@@ -26,14 +25,6 @@ LIFECYCLE = json.dumps(
         ]
     }
 )
-
-
-@pytest.fixture
-def ecr(tmp_path):
-    with fast_dir(tmp_path) as path:
-        ecr_client = client(make_ecr(path))
-        ecr_client.create_repository(repositoryName=REPO)
-        yield ecr_client
 
 
 def test_repository_policy_set_get_delete(ecr):
@@ -54,16 +45,40 @@ def test_missing_repository_policy_is_repository_policy_not_found(ecr):
     )
 
 
-def test_the_policy_validator_decides_and_nothing_is_stored_on_rejection(ecr):
+@pytest.mark.parametrize(
+    ("put", "field", "member", "text", "constraint", "get"),
+    [
+        pytest.param(
+            "set_repository_policy",
+            "policyText",
+            "PolicyText",
+            "{not json",
+            "Invalid repository policy provided",  # the policy engine's validator decides
+            "get_repository_policy",
+            id="repository",
+        ),
+        pytest.param(
+            "put_lifecycle_policy",
+            "lifecyclePolicyText",
+            "LifecyclePolicyText",
+            "x" * 100,
+            "Lifecycle policy validation failure: Could not map policyString into LifecyclePolicy.",
+            "get_lifecycle_policy",
+            id="lifecycle",
+        ),
+    ],
+)
+def test_a_rejected_policy_is_invalid_parameter_and_nothing_is_stored(
+    ecr, put, field, member, text, constraint, get
+):
     with pytest.raises(ClientError) as caught:
-        ecr.set_repository_policy(repositoryName=REPO, policyText="{not json")
+        getattr(ecr, put)(repositoryName=REPO, **{field: text})
     assert error_of(caught) == (
         "InvalidParameterException",
-        "Invalid parameter at 'PolicyText' failed to satisfy constraint: "
-        "'Invalid repository policy provided'",
+        f"Invalid parameter at '{member}' failed to satisfy constraint: '{constraint}'",
     )
     with pytest.raises(ClientError):
-        ecr.get_repository_policy(repositoryName=REPO)
+        getattr(ecr, get)(repositoryName=REPO)
 
 
 def test_policy_of_a_missing_repository_is_repository_not_found(ecr):
@@ -87,14 +102,4 @@ def test_lifecycle_policy_put_get_delete(ecr):
         "LifecyclePolicyNotFoundException",
         f"Lifecycle policy does not exist for the repository with name '{REPO}' in the "
         f"registry with id '{ACCOUNT}'",
-    )
-
-
-def test_lifecycle_policy_that_is_not_a_policy_is_rejected(ecr):
-    with pytest.raises(ClientError) as caught:
-        ecr.put_lifecycle_policy(repositoryName=REPO, lifecyclePolicyText="x" * 100)
-    assert error_of(caught) == (
-        "InvalidParameterException",
-        "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: "
-        "'Lifecycle policy validation failure: Could not map policyString into LifecyclePolicy.'",
     )

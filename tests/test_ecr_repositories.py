@@ -14,20 +14,13 @@ from tests.ecr_support import (
     REGION,
     client,
     error_of,
-    fast_dir,
     make_ecr,
     push_image,
 )
 
 
 @pytest.fixture
-def state_dir(tmp_path):
-    with fast_dir(tmp_path) as path:
-        yield path
-
-
-@pytest.fixture
-def ecr(state_dir):
+def ecr(state_dir):  # no repository yet, and a fixed clock
     return client(make_ecr(state_dir, clock=lambda: 1700000000.5))
 
 

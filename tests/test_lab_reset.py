@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
+from lab.ecr.push import push_layer
 from lab.errors import AwsError
 from lab.pytest_plugin import EcrLab
 from lab.server.app import Lab
@@ -16,21 +16,6 @@ from lab.upstream.embedded import JOURNAL_FILE, EmbeddedMoto
 from tests.tutorial import EC2_TRUST
 
 FULL_ACCESS = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"
-
-
-def push_layer(ecr, repository: str, data: bytes) -> str:
-    """Upload one layer through the ECR API; its digest."""
-    upload = ecr.initiate_layer_upload(repositoryName=repository)["uploadId"]
-    ecr.upload_layer_part(
-        repositoryName=repository,
-        uploadId=upload,
-        partFirstByte=0,
-        partLastByte=len(data) - 1,
-        layerPartBlob=data,
-    )
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    ecr.complete_layer_upload(repositoryName=repository, uploadId=upload, layerDigests=[digest])
-    return digest
 
 
 def files_under(folder: Path) -> list[Path]:

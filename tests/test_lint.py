@@ -11,45 +11,16 @@ import pytest
 from lab.cli import main
 from lab.lint.checks import has_errors, lint
 from lab.lint.findings import Finding
+from tests.tutorial import PULL_ACTIONS, repository_policy
 
 ROLE1 = "arn:aws:iam::123456789012:role/fa-085-InstanceRole1"
 ROLE2 = "arn:aws:iam::123456789012:role/fa-085-InstanceRole2"
-PUSH = [
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:CompleteLayerUpload",
-    "ecr:InitiateLayerUpload",
-    "ecr:PutImage",
-    "ecr:UploadLayerPart",
-]
-PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 # The tutorial's repository policy (FACTS: three Deny statements, all Principal "*").
-TUTORIAL = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Deny",
-            "Principal": "*",
-            "NotAction": PUSH,
-            "Condition": {"ArnEquals": {"aws:PrincipalArn": ROLE1}},
-        },
-        {
-            "Effect": "Deny",
-            "Principal": "*",
-            "NotAction": PULL,
-            "Condition": {"ArnEquals": {"aws:PrincipalArn": ROLE2}},
-        },
-        {
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "*",
-            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": [ROLE1, ROLE2]}},
-        },
-    ],
-}
+TUTORIAL = json.loads(repository_policy(ROLE1, ROLE2))
 PULL_FOR_ROLE = {
     "Effect": "Allow",
     "Principal": {"AWS": ROLE2},
-    "Action": PULL,
+    "Action": PULL_ACTIONS,
 }
 
 
@@ -89,7 +60,7 @@ def test_a_deny_of_image_actions_only_is_no_lockout() -> None:
     statement = {
         "Effect": "Deny",
         "Principal": "*",
-        "Action": PULL,
+        "Action": PULL_ACTIONS,
         "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-0abc"}},
     }
     assert lint(policy(statement)) == []
@@ -187,7 +158,7 @@ def test_allow_with_not_action() -> None:
 
 
 def test_allow_with_not_principal() -> None:
-    statement = {"Effect": "Allow", "NotPrincipal": {"AWS": ROLE1}, "Action": PULL}
+    statement = {"Effect": "Allow", "NotPrincipal": {"AWS": ROLE1}, "Action": PULL_ACTIONS}
     assert codes(lint(policy(statement))) == [
         ("SECURITY_WARNING", "ALLOW_WITH_NOT_PRINCIPAL", "Statement[0].NotPrincipal")
     ]
@@ -213,7 +184,7 @@ def test_invalid_json_reports_line_and_column() -> None:
 
 
 def test_identity_policy_with_a_principal_is_unsupported() -> None:
-    statement = {"Effect": "Allow", "Principal": "*", "Action": PULL, "Resource": "*"}
+    statement = {"Effect": "Allow", "Principal": "*", "Action": PULL_ACTIONS, "Resource": "*"}
     assert ("ERROR", "UNSUPPORTED_PRINCIPAL", "Statement[0].Principal") in codes(
         lint(policy(statement), "identity")
     )

@@ -6,7 +6,6 @@ written through the lab must land in LocalStack, and the tutorial's decisions ar
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import uuid
@@ -29,22 +28,11 @@ from tests.localstack_fixture import (  # noqa: F401 (fixtures "localstack", "pr
     private_localstack_fixture,
 )
 from tests.test_demo import assert_tutorial_outcome
+from tests.tutorial import EC2_TRUST
 
 pytestmark = pytest.mark.localstack
 
 ROOT = Path(__file__).resolve().parents[1]
-TRUST_EC2 = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
 
 
 def localstack_client(url: str, service: str) -> Any:
@@ -71,7 +59,7 @@ def test_a_role_created_through_the_lab_is_in_localstack(localstack: str, tmp_pa
     config = LabConfig(state_dir=tmp_path / "state", upstream=localstack)
     with RunningLab(config) as running:
         created = admin_client(running.lab, "iam").create_role(
-            RoleName=name, Path="/lab/", AssumeRolePolicyDocument=TRUST_EC2
+            RoleName=name, Path="/lab/", AssumeRolePolicyDocument=EC2_TRUST
         )["Role"]
     iam = localstack_client(localstack, "iam")
     try:

@@ -109,20 +109,21 @@ def test_unknown_access_key_is_unrecognized_client(running_lab: RunningLab) -> N
     )
 
 
-def test_wrong_secret_is_invalid_signature(running_lab: RunningLab) -> None:
-    ecr = client(running_lab, "ecr", aws_secret_access_key="not-the-secret")
+@pytest.mark.parametrize(
+    ("service", "operation", "expected"),
+    [
+        ("ecr", "describe_repositories", ("InvalidSignatureException", 400)),
+        ("iam", "list_roles", ("SignatureDoesNotMatch", 403)),
+    ],
+)
+def test_wrong_secret_is_the_protocols_signature_error(
+    running_lab: RunningLab, service: str, operation: str, expected: tuple[str, int]
+) -> None:
+    wrong = client(running_lab, service, aws_secret_access_key="not-the-secret")
     with pytest.raises(ClientError) as excinfo:
-        ecr.describe_repositories()
+        getattr(wrong, operation)()
     code, _, status = error_of(excinfo)
-    assert (code, status) == ("InvalidSignatureException", 400)
-
-
-def test_iam_wrong_secret_is_signature_does_not_match(running_lab: RunningLab) -> None:
-    iam = client(running_lab, "iam", aws_secret_access_key="not-the-secret")
-    with pytest.raises(ClientError) as excinfo:
-        iam.list_roles()
-    code, _, status = error_of(excinfo)
-    assert (code, status) == ("SignatureDoesNotMatch", 403)
+    assert (code, status) == expected
 
 
 def test_malformed_json_and_unknown_operation(running_lab: RunningLab) -> None:

@@ -22,21 +22,10 @@ from botocore.credentials import Credentials
 from lab.upstream import make_upstream
 from lab.upstream.embedded import JOURNAL_FILE, EmbeddedMoto
 from lab.upstream.journal import Journal, is_write, operation_name
+from tests.tutorial import EC2_TRUST
 
 REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
 ECR_FULL = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"
 SSM_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 PULL = json.dumps(
@@ -57,7 +46,7 @@ def upstream(tmp_path: Path) -> Iterator[EmbeddedMoto]:
 def test_roles_users_and_keys_survive_a_restart_with_the_same_ids(tmp_path: Path) -> None:
     first = EmbeddedMoto(tmp_path, REGION)
     iam = first.client("iam")
-    role = iam.create_role(RoleName="app", Path="/lab/", AssumeRolePolicyDocument=TRUST)["Role"]
+    role = iam.create_role(RoleName="app", Path="/lab/", AssumeRolePolicyDocument=EC2_TRUST)["Role"]
     iam.attach_role_policy(RoleName="app", PolicyArn=ECR_FULL)
     user = iam.create_user(UserName="bob")["User"]
     key = iam.create_access_key(UserName="bob")["AccessKey"]
@@ -81,7 +70,7 @@ def test_roles_users_and_keys_survive_a_restart_with_the_same_ids(tmp_path: Path
 
 def test_aws_managed_policies_of_the_tutorial_attach(upstream: EmbeddedMoto) -> None:
     iam = upstream.client("iam")
-    iam.create_role(RoleName="instance", AssumeRolePolicyDocument=TRUST)
+    iam.create_role(RoleName="instance", AssumeRolePolicyDocument=EC2_TRUST)
     for arn in (ECR_FULL, SSM_CORE):
         iam.attach_role_policy(RoleName="instance", PolicyArn=arn)
     attached = iam.list_attached_role_policies(RoleName="instance")["AttachedPolicies"]
@@ -93,11 +82,11 @@ def test_aws_managed_policies_of_the_tutorial_attach(upstream: EmbeddedMoto) -> 
 
 def test_reads_and_failures_are_not_journaled(upstream: EmbeddedMoto, tmp_path: Path) -> None:
     iam = upstream.client("iam")
-    iam.create_role(RoleName="once", AssumeRolePolicyDocument=TRUST)
+    iam.create_role(RoleName="once", AssumeRolePolicyDocument=EC2_TRUST)
     iam.get_role(RoleName="once")
     iam.list_roles()
     with pytest.raises(iam.exceptions.EntityAlreadyExistsException):
-        iam.create_role(RoleName="once", AssumeRolePolicyDocument=TRUST)
+        iam.create_role(RoleName="once", AssumeRolePolicyDocument=EC2_TRUST)
     entries = list(Journal(tmp_path / JOURNAL_FILE).entries())
     assert [operation_name(e.url, dict(e.headers), e.body) for e in entries] == ["CreateRole"]
 
@@ -116,12 +105,12 @@ def test_operation_names_and_writes() -> None:
 
 def test_a_torn_last_line_is_dropped_and_appends_continue(tmp_path: Path) -> None:
     first = EmbeddedMoto(tmp_path, REGION)
-    first.client("iam").create_role(RoleName="kept", AssumeRolePolicyDocument=TRUST)
+    first.client("iam").create_role(RoleName="kept", AssumeRolePolicyDocument=EC2_TRUST)
     first.close()
     with open(tmp_path / JOURNAL_FILE, "ab") as journal:
         journal.write(b'{"method":"POST","url":"https://iam.amaz')  # a crash mid-append
     second = EmbeddedMoto(tmp_path, REGION)
-    second.client("iam").create_role(RoleName="after", AssumeRolePolicyDocument=TRUST)
+    second.client("iam").create_role(RoleName="after", AssumeRolePolicyDocument=EC2_TRUST)
     second.close()
     names = {
         r["RoleName"] for r in EmbeddedMoto(tmp_path, REGION).client("iam").list_roles()["Roles"]
@@ -151,7 +140,7 @@ class _Recorder(BaseHTTPRequestHandler):
 
 
 def test_other_boto3_clients_in_the_process_are_not_intercepted(upstream: EmbeddedMoto) -> None:
-    upstream.client("iam").create_role(RoleName="only-in-moto", AssumeRolePolicyDocument=TRUST)
+    upstream.client("iam").create_role(RoleName="only-in-moto", AssumeRolePolicyDocument=EC2_TRUST)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -176,7 +165,7 @@ def _client_signed_create_role(name: str) -> tuple[list[tuple[str, str]], bytes]
             "Action": "CreateRole",
             "Version": "2010-05-08",
             "RoleName": name,
-            "AssumeRolePolicyDocument": TRUST,
+            "AssumeRolePolicyDocument": EC2_TRUST,
         }
     ).encode()
     request = AWSRequest(
@@ -235,7 +224,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 @pytest.mark.slow
 def test_an_acknowledged_write_survives_kill_9(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-c", _KILLED_WRITER, str(tmp_path), TRUST],
+        [sys.executable, "-c", _KILLED_WRITER, str(tmp_path), EC2_TRUST],
         capture_output=True,
         text=True,
         cwd=Path(__file__).resolve().parents[1],

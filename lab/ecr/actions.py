@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lab.ecr.errors import invalid_arn
+from lab.ecr.errors import INVALID_ARN
 from lab.ecr.model import REPOSITORY_ARN, repository_arn
 from lab.ecr.validation import operation_model, validate_input
 
@@ -38,7 +38,7 @@ def target(operation: str, params: dict[str, Any], *, account: str, region: str)
     if "resourceArn" in members:
         match = REPOSITORY_ARN.fullmatch(params["resourceArn"])
         if match is None:
-            raise invalid_arn()
+            raise INVALID_ARN()
         where = (match["account"], match["region"], match["name"])
         return Target(action, params["resourceArn"], where)
     if "repositoryNames" in members:  # DescribeRepositories

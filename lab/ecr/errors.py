@@ -1,212 +1,167 @@
-"""ECR's errors with ECR's own messages, one constructor per case.
+"""ECR's errors with ECR's own messages, declared once as data: a code and a message template.
 
 Messages quoted from AWS answers seen in the wild are marked (AWS); the few ECR has never been
 seen to print are marked (lab) and follow the wording of ECR's neighbouring messages.
+Raise one by calling it with its fields: `raise REPOSITORY_NOT_FOUND(name=..., registry_id=...)`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+from string import Formatter
 
 from lab.errors import AwsError
 
 
-def invalid_parameter(member: str, constraint: str) -> AwsError:
-    """(AWS) e.g. "Invalid parameter at 'imageIds' failed to satisfy constraint: '...'"."""
-    return AwsError(
-        "InvalidParameterException",
-        f"Invalid parameter at '{member}' failed to satisfy constraint: '{constraint}'",
-    )
+@dataclass(frozen=True)
+class EcrError:
+    """An ECR error code and its message template, whose `{fields}` are filled by name."""
+
+    code: str
+    template: str
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """The names the template asks for."""
+        return frozenset(name for _, name, _, _ in Formatter().parse(self.template) if name)
+
+    def __call__(self, **fields: str | Iterable[str] | None) -> AwsError:
+        """The error with `fields` written into its message, as ECR's Java prints them."""
+        if fields.keys() != self.fields:
+            raise TypeError(f"{self.code} takes {sorted(self.fields)}, not {sorted(fields)}")
+        return AwsError(
+            self.code, self.template.format_map({k: _java(v) for k, v in fields.items()})
+        )
 
 
-def repository_not_found(name: str, registry_id: str) -> AwsError:
-    """(AWS)"""
-    return AwsError(
-        "RepositoryNotFoundException",
-        f"The repository with name '{name}' does not exist in the registry with id '{registry_id}'",
-    )
+def _java(value: str | Iterable[str] | None) -> str:
+    # Java's String.valueOf: null for nothing, [a, b] for a list.
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return value
+    return f"[{', '.join(value)}]"
 
 
-def repository_already_exists(name: str, registry_id: str) -> AwsError:
-    """(AWS)"""
-    return AwsError(
-        "RepositoryAlreadyExistsException",
-        f"The repository with name '{name}' already exists in the registry with id '{registry_id}'",
-    )
+_IN_REGISTRY = "the repository with name '{name}' in the registry with id '{registry_id}'"
 
+# (AWS) e.g. "Invalid parameter at 'imageIds' failed to satisfy constraint: '...'".
+INVALID_PARAMETER = EcrError(
+    "InvalidParameterException",
+    "Invalid parameter at '{member}' failed to satisfy constraint: '{constraint}'",
+)
+# (AWS)
+REPOSITORY_NOT_FOUND = EcrError(
+    "RepositoryNotFoundException",
+    "The repository with name '{name}' does not exist in the registry with id '{registry_id}'",
+)
+# (AWS)
+REPOSITORY_ALREADY_EXISTS = EcrError(
+    "RepositoryAlreadyExistsException",
+    "The repository with name '{name}' already exists in the registry with id '{registry_id}'",
+)
+# (AWS) as Terraform and CloudFormation users quote it.
+REPOSITORY_NOT_EMPTY = EcrError(
+    "RepositoryNotEmptyException",
+    "The repository with name '{name}' in registry with id '{registry_id}' cannot be deleted "
+    "because it still contains images",
+)
+# (AWS)
+REPOSITORY_POLICY_NOT_FOUND = EcrError(
+    "RepositoryPolicyNotFoundException", "Repository policy does not exist for " + _IN_REGISTRY
+)
+# (AWS)
+LIFECYCLE_POLICY_NOT_FOUND = EcrError(
+    "LifecyclePolicyNotFoundException", "Lifecycle policy does not exist for " + _IN_REGISTRY
+)
+# (AWS) as terraform-provider-aws#35268 quotes DescribeImages.
+IMAGE_NOT_FOUND = EcrError(
+    "ImageNotFoundException",
+    "The image with imageId {{imageDigest:'{digest}', imageTag:'{tag}'}} does not exist within "
+    + _IN_REGISTRY,
+)
+# (AWS) PutImage of a manifest and tag that are already there.
+IMAGE_ALREADY_EXISTS = EcrError(
+    "ImageAlreadyExistsException",
+    "Image with digest '{digest}' and tag '{tag}' already exists in the repository with name "
+    "'{name}' in registry with id '{registry_id}'",
+)
+# (AWS) docker prints it after `tag invalid: `.
+IMAGE_TAG_ALREADY_EXISTS = EcrError(
+    "ImageTagAlreadyExistsException",
+    "The image tag '{tag}' already exists in the '{name}' repository and cannot be overwritten "
+    "because the repository is immutable.",
+)
+# (lab)
+IMAGE_DIGEST_DOES_NOT_MATCH = EcrError(
+    "ImageDigestDoesNotMatchException",
+    "The provided image digest '{digest}' does not match the digest '{computed}' that Amazon "
+    "ECR calculated for the image manifest",
+)
+# (AWS) the message oras-project/oras-py#54 quotes from a manifest push.
+LAYERS_NOT_FOUND_FOR_IMAGE = EcrError(
+    "LayersNotFoundException",
+    "Layers with digests '{digests}' required for pushing image into repository with name "
+    "'{name}' in the registry with id '{registry_id}' do not exist",
+)
+# (AWS) GetDownloadUrlForLayer, monken/aws-ecr-public#11.
+LAYER_NOT_FOUND = EcrError(
+    "LayersNotFoundException",
+    "The layer with digest '{digest}' does not exist within " + _IN_REGISTRY,
+)
+# (lab) the API reference's description of LayerInaccessibleException, made specific.
+LAYER_INACCESSIBLE = EcrError(
+    "LayerInaccessibleException",
+    "The layer with digest '{digest}' in " + _IN_REGISTRY + " is not available because it is "
+    "not associated with an image",
+)
+# (lab)
+REFERENCED_IMAGES_NOT_FOUND = EcrError(
+    "ReferencedImagesNotFoundException",
+    "Images with digests '{digests}' referenced by the manifest list do not exist within "
+    + _IN_REGISTRY,
+)
+# (AWS)
+UPLOAD_NOT_FOUND = EcrError(
+    "UploadNotFoundException",
+    "Upload with id '{upload_id}' could not be found for " + _IN_REGISTRY,
+)
+# (AWS) parts must follow on from the last byte received.
+INVALID_LAYER_PART = EcrError(
+    "InvalidLayerPartException",
+    "Invalid layer part upload for upload with id '{upload_id}' in " + _IN_REGISTRY,
+)
+# (AWS) what ECR answers when the uploaded bytes hash to none of the given digests.
+INVALID_LAYER_DIGEST = EcrError(
+    "InvalidLayerException", "None of the provided layer digests match the calculated layer digest"
+)
+# (lab)
+LAYER_ALREADY_EXISTS = EcrError(
+    "LayerAlreadyExistsException",
+    "The layer with digest '{digest}' already exists in " + _IN_REGISTRY,
+)
+# (lab)
+EMPTY_UPLOAD = EcrError(
+    "EmptyUploadException",
+    "The upload with id '{upload_id}' for " + _IN_REGISTRY + " contains no layer parts",
+)
+# (AWS) Coral answers an unknown X-Amz-Target with this code and no message.
+UNKNOWN_OPERATION = EcrError("UnknownOperationException", "")
 
-def repository_not_empty(name: str, registry_id: str) -> AwsError:
-    """(AWS) as Terraform and CloudFormation users quote it."""
-    return AwsError(
-        "RepositoryNotEmptyException",
-        f"The repository with name '{name}' in registry with id '{registry_id}' cannot be "
-        "deleted because it still contains images",
-    )
-
-
-def repository_policy_not_found(name: str, registry_id: str) -> AwsError:
-    """(AWS)"""
-    return AwsError(
-        "RepositoryPolicyNotFoundException",
-        f"Repository policy does not exist for the repository with name '{name}' in the "
-        f"registry with id '{registry_id}'",
-    )
-
-
-def lifecycle_policy_not_found(name: str, registry_id: str) -> AwsError:
-    """(AWS)"""
-    return AwsError(
-        "LifecyclePolicyNotFoundException",
-        f"Lifecycle policy does not exist for the repository with name '{name}' in the "
-        f"registry with id '{registry_id}'",
-    )
-
-
-def invalid_lifecycle_policy() -> AwsError:
-    """(AWS) ECR's answer to lifecycle policy text it cannot map."""
-    return invalid_parameter(
-        "LifecyclePolicyText",
-        "Lifecycle policy validation failure: Could not map policyString into LifecyclePolicy.",
-    )
-
-
-def image_not_found(
-    name: str, registry_id: str, *, digest: str | None, tag: str | None
-) -> AwsError:
-    """(AWS) as terraform-provider-aws#35268 quotes DescribeImages."""
-    return AwsError(
-        "ImageNotFoundException",
-        f"The image with imageId {{imageDigest:'{digest or 'null'}', imageTag:'{tag or 'null'}'}} "
-        f"does not exist within the repository with name '{name}' in the registry with id "
-        f"'{registry_id}'",
-    )
-
-
-def image_already_exists(name: str, registry_id: str, digest: str, tag: str) -> AwsError:
-    """(AWS) PutImage of a manifest and tag that are already there."""
-    return AwsError(
-        "ImageAlreadyExistsException",
-        f"Image with digest '{digest}' and tag '{tag}' already exists in the repository with "
-        f"name '{name}' in registry with id '{registry_id}'",
-    )
-
-
-def image_tag_already_exists(name: str, tag: str) -> AwsError:
-    """(AWS) docker prints it after `tag invalid: `."""
-    return AwsError(
-        "ImageTagAlreadyExistsException",
-        f"The image tag '{tag}' already exists in the '{name}' repository and cannot be "
-        "overwritten because the repository is immutable.",
-    )
-
-
-def image_digest_does_not_match(digest: str, computed: str) -> AwsError:
-    """(lab)"""
-    return AwsError(
-        "ImageDigestDoesNotMatchException",
-        f"The provided image digest '{digest}' does not match the digest '{computed}' that "
-        "Amazon ECR calculated for the image manifest",
-    )
-
-
-def invalid_manifest() -> AwsError:
-    """(AWS) aws/aws-sdk#193: unparsable manifest, or no media type given anywhere."""
-    return invalid_parameter("ImageManifest", "Invalid JSON syntax")
-
-
-def layers_not_found_for_image(name: str, registry_id: str, digests: Iterable[str]) -> AwsError:
-    """(AWS) the message oras-project/oras-py#54 quotes from a manifest push."""
-    listed = ", ".join(digests)
-    return AwsError(
-        "LayersNotFoundException",
-        f"Layers with digests '[{listed}]' required for pushing image into repository with "
-        f"name '{name}' in the registry with id '{registry_id}' do not exist",
-    )
-
-
-def layer_not_found(name: str, registry_id: str, digest: str) -> AwsError:
-    """(AWS) GetDownloadUrlForLayer, monken/aws-ecr-public#11."""
-    return AwsError(
-        "LayersNotFoundException",
-        f"The layer with digest '{digest}' does not exist within the repository with name "
-        f"'{name}' in the registry with id '{registry_id}'",
-    )
-
-
-def layer_inaccessible(name: str, registry_id: str, digest: str) -> AwsError:
-    """(lab) the API reference's description of LayerInaccessibleException, made specific."""
-    return AwsError(
-        "LayerInaccessibleException",
-        f"The layer with digest '{digest}' in the repository with name '{name}' in the "
-        f"registry with id '{registry_id}' is not available because it is not associated "
-        "with an image",
-    )
-
-
-def referenced_images_not_found(name: str, registry_id: str, digests: Iterable[str]) -> AwsError:
-    """(lab)"""
-    listed = ", ".join(digests)
-    return AwsError(
-        "ReferencedImagesNotFoundException",
-        f"Images with digests '[{listed}]' referenced by the manifest list do not exist "
-        f"within the repository with name '{name}' in the registry with id '{registry_id}'",
-    )
-
-
-def upload_not_found(upload_id: str, name: str, registry_id: str) -> AwsError:
-    """(AWS)"""
-    return AwsError(
-        "UploadNotFoundException",
-        f"Upload with id '{upload_id}' could not be found for the repository with name "
-        f"'{name}' in the registry with id '{registry_id}'",
-    )
-
-
-def invalid_layer_part(upload_id: str, name: str, registry_id: str) -> AwsError:
-    """(AWS) parts must follow on from the last byte received."""
-    return AwsError(
-        "InvalidLayerPartException",
-        f"Invalid layer part upload for upload with id '{upload_id}' in the repository with "
-        f"name '{name}' in the registry with id '{registry_id}'",
-    )
-
-
-def invalid_layer_digest() -> AwsError:
-    """(AWS) what ECR answers when the uploaded bytes hash to none of the given digests."""
-    return AwsError(
-        "InvalidLayerException",
-        "None of the provided layer digests match the calculated layer digest",
-    )
-
-
-def layer_already_exists(name: str, registry_id: str, digest: str) -> AwsError:
-    """(lab)"""
-    return AwsError(
-        "LayerAlreadyExistsException",
-        f"The layer with digest '{digest}' already exists in the repository with name "
-        f"'{name}' in the registry with id '{registry_id}'",
-    )
-
-
-def empty_upload(upload_id: str, name: str, registry_id: str) -> AwsError:
-    """(lab)"""
-    return AwsError(
-        "EmptyUploadException",
-        f"The upload with id '{upload_id}' for the repository with name '{name}' in the "
-        f"registry with id '{registry_id}' contains no layer parts",
-    )
-
-
-def invalid_arn() -> AwsError:
-    """(AWS) TagResource and friends with a resourceArn that is not a repository's."""
-    return invalid_parameter("resourceArn", "Invalid ARN")
-
-
-def invalid_next_token() -> AwsError:
-    """(lab)"""
-    return invalid_parameter("nextToken", "Invalid NextToken")
-
-
-def unknown_operation() -> AwsError:
-    """(AWS) Coral answers an unknown X-Amz-Target with this code and no message."""
-    return AwsError("UnknownOperationException", "")
+# (AWS) ECR's answer to lifecycle policy text it cannot map.
+INVALID_LIFECYCLE_POLICY = partial(
+    INVALID_PARAMETER,
+    member="LifecyclePolicyText",
+    constraint="Lifecycle policy validation failure: Could not map policyString into "
+    "LifecyclePolicy.",
+)
+# (AWS) aws/aws-sdk#193: unparsable manifest, or no media type given anywhere.
+INVALID_MANIFEST = partial(
+    INVALID_PARAMETER, member="ImageManifest", constraint="Invalid JSON syntax"
+)
+# (AWS) TagResource and friends with a resourceArn that is not a repository's.
+INVALID_ARN = partial(INVALID_PARAMETER, member="resourceArn", constraint="Invalid ARN")
+# (lab)
+INVALID_NEXT_TOKEN = partial(INVALID_PARAMETER, member="nextToken", constraint="Invalid NextToken")

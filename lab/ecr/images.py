@@ -12,13 +12,13 @@ from typing import Any
 from lab.ecr.blobs import digest_of
 from lab.ecr.context import Context
 from lab.ecr.errors import (
-    image_already_exists,
-    image_digest_does_not_match,
-    image_not_found,
-    image_tag_already_exists,
-    invalid_manifest,
-    layers_not_found_for_image,
-    referenced_images_not_found,
+    IMAGE_ALREADY_EXISTS,
+    IMAGE_DIGEST_DOES_NOT_MATCH,
+    IMAGE_NOT_FOUND,
+    IMAGE_TAG_ALREADY_EXISTS,
+    INVALID_MANIFEST,
+    LAYERS_NOT_FOUND_FOR_IMAGE,
+    REFERENCED_IMAGES_NOT_FOUND,
 )
 from lab.ecr.manifests import InvalidManifest, parse_manifest
 from lab.ecr.model import Image, Repository
@@ -32,7 +32,7 @@ def put_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     manifest = params["imageManifest"].encode("utf-8")
     given = params.get("imageDigest")
     if given is not None and given != digest_of(manifest):
-        raise image_digest_does_not_match(given, digest_of(manifest))
+        raise IMAGE_DIGEST_DOES_NOT_MATCH(digest=given, computed=digest_of(manifest))
     tag = params.get("imageTag")
     image = put_manifest(
         ctx, repository, manifest, params.get("imageManifestMediaType"), tag, repeat_is_error=True
@@ -67,10 +67,10 @@ def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         for wanted in params["imageIds"]:
             image, _ = _lookup(repository, wanted)
             if image is None:
-                raise image_not_found(
-                    repository.name,
-                    registry.account,
-                    digest=wanted.get("imageDigest"),
+                raise IMAGE_NOT_FOUND(
+                    name=repository.name,
+                    registry_id=registry.account,
+                    digest=wanted.get("imageDigest") or None,  # an empty digest reads null too
                     tag=wanted.get("imageTag"),
                 )
             chosen.append(image)
@@ -150,21 +150,27 @@ def put_manifest(
     try:
         parsed = parse_manifest(manifest, media_type)
     except InvalidManifest as error:
-        raise invalid_manifest() from error
+        raise INVALID_MANIFEST() from error
     registry = ctx.registry
     missing = [digest for digest in parsed.blobs if digest not in repository.layers]
     if missing:
-        raise layers_not_found_for_image(repository.name, registry.account, missing)
+        raise LAYERS_NOT_FOUND_FOR_IMAGE(
+            name=repository.name, registry_id=registry.account, digests=missing
+        )
     absent = [digest for digest in parsed.manifests if digest not in repository.images]
     if absent:
-        raise referenced_images_not_found(repository.name, registry.account, absent)
+        raise REFERENCED_IMAGES_NOT_FOUND(
+            name=repository.name, registry_id=registry.account, digests=absent
+        )
     digest = digest_of(manifest)
     current = repository.image_by_tag(tag) if tag else None
     if tag and current is not None:
         if current.digest == digest and repeat_is_error:
-            raise image_already_exists(repository.name, registry.account, digest, tag)
+            raise IMAGE_ALREADY_EXISTS(
+                name=repository.name, registry_id=registry.account, digest=digest, tag=tag
+            )
         if repository.tag_is_immutable(tag):
-            raise image_tag_already_exists(repository.name, tag)
+            raise IMAGE_TAG_ALREADY_EXISTS(name=repository.name, tag=tag)
         if current.digest != digest:
             current.tags.remove(tag)
     ctx.blobs.put(manifest)
@@ -190,9 +196,9 @@ def find_image(ctx: Context, repository: Repository, reference: str) -> Image:
     is_digest = ":" in reference
     image = repository.images.get(reference) if is_digest else repository.image_by_tag(reference)
     if image is None:
-        raise image_not_found(
-            repository.name,
-            ctx.registry.account,
+        raise IMAGE_NOT_FOUND(
+            name=repository.name,
+            registry_id=ctx.registry.account,
             digest=reference if is_digest else None,
             tag=None if is_digest else reference,
         )

@@ -12,13 +12,13 @@ from typing import Any
 from lab.ecr.blobs import UploadUnknown
 from lab.ecr.context import Context
 from lab.ecr.errors import (
-    empty_upload,
-    invalid_layer_digest,
-    invalid_layer_part,
-    layer_already_exists,
-    layer_inaccessible,
-    layer_not_found,
-    upload_not_found,
+    EMPTY_UPLOAD,
+    INVALID_LAYER_DIGEST,
+    INVALID_LAYER_PART,
+    LAYER_ALREADY_EXISTS,
+    LAYER_INACCESSIBLE,
+    LAYER_NOT_FOUND,
+    UPLOAD_NOT_FOUND,
 )
 from lab.ecr.manifests import LAYER_MEDIA_TYPE
 from lab.ecr.model import Repository
@@ -68,7 +68,9 @@ def upload_layer_part(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     blob = decode_blob(params["layerPartBlob"])
     first, last = params["partFirstByte"], params["partLastByte"]
     if first != size or last != first + len(blob) - 1:
-        raise invalid_layer_part(upload_id, repository.name, ctx.registry.account)
+        raise INVALID_LAYER_PART(
+            upload_id=upload_id, name=repository.name, registry_id=ctx.registry.account
+        )
     size = append_upload(ctx, repository, upload_id, blob)
     return {
         "registryId": ctx.registry.account,
@@ -85,7 +87,9 @@ def complete_layer_upload(ctx: Context, params: dict[str, Any]) -> dict[str, Any
     digest = verify_upload(ctx, repository, upload_id, params["layerDigests"])
     if digest in repository.layers:
         cancel_upload(ctx, repository, upload_id)
-        raise layer_already_exists(repository.name, ctx.registry.account, digest)
+        raise LAYER_ALREADY_EXISTS(
+            name=repository.name, registry_id=ctx.registry.account, digest=digest
+        )
     commit_upload(ctx, repository, upload_id, digest)
     return {
         "registryId": ctx.registry.account,
@@ -119,7 +123,9 @@ def start_upload(ctx: Context, repository: Repository) -> str:
 def check_upload(ctx: Context, repository: Repository, upload_id: str) -> None:
     """Raise UploadNotFoundException unless `upload_id` is in progress in `repository`."""
     if upload_id not in repository.uploads:
-        raise upload_not_found(upload_id, repository.name, ctx.registry.account)
+        raise UPLOAD_NOT_FOUND(
+            upload_id=upload_id, name=repository.name, registry_id=ctx.registry.account
+        )
 
 
 def append_upload(ctx: Context, repository: Repository, upload_id: str, chunk: bytes) -> int:
@@ -127,7 +133,9 @@ def append_upload(ctx: Context, repository: Repository, upload_id: str, chunk: b
     try:
         return ctx.blobs.append(upload_id, chunk)
     except UploadUnknown as error:
-        raise upload_not_found(upload_id, repository.name, ctx.registry.account) from error
+        raise UPLOAD_NOT_FOUND(
+            upload_id=upload_id, name=repository.name, registry_id=ctx.registry.account
+        ) from error
 
 
 def upload_size(ctx: Context, repository: Repository, upload_id: str) -> int:
@@ -136,16 +144,20 @@ def upload_size(ctx: Context, repository: Repository, upload_id: str) -> int:
     try:
         return ctx.blobs.size_of(upload_id)
     except UploadUnknown as error:
-        raise upload_not_found(upload_id, repository.name, ctx.registry.account) from error
+        raise UPLOAD_NOT_FOUND(
+            upload_id=upload_id, name=repository.name, registry_id=ctx.registry.account
+        ) from error
 
 
 def verify_upload(ctx: Context, repository: Repository, upload_id: str, digests: list[str]) -> str:
     """The upload's digest, provided it is non-empty and hashes to one of `digests`."""
     if upload_size(ctx, repository, upload_id) == 0:
-        raise empty_upload(upload_id, repository.name, ctx.registry.account)
+        raise EMPTY_UPLOAD(
+            upload_id=upload_id, name=repository.name, registry_id=ctx.registry.account
+        )
     digest = ctx.blobs.digest_so_far(upload_id)
     if digest not in digests:
-        raise invalid_layer_digest()
+        raise INVALID_LAYER_DIGEST()
     return digest
 
 
@@ -170,6 +182,8 @@ def cancel_upload(ctx: Context, repository: Repository, upload_id: str) -> None:
 def check_layer_readable(ctx: Context, repository: Repository, digest: str) -> None:
     """Raise unless the layer is in `repository` and some image there references it."""
     if digest not in repository.layers:
-        raise layer_not_found(repository.name, ctx.registry.account, digest)
+        raise LAYER_NOT_FOUND(name=repository.name, registry_id=ctx.registry.account, digest=digest)
     if digest not in repository.referenced_blobs():
-        raise layer_inaccessible(repository.name, ctx.registry.account, digest)
+        raise LAYER_INACCESSIBLE(
+            name=repository.name, registry_id=ctx.registry.account, digest=digest
+        )

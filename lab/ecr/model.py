@@ -10,7 +10,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lab.ecr.errors import repository_not_found
+from lab.ecr.errors import REPOSITORY_NOT_FOUND
 
 REPOSITORY_ARN = re.compile(
     r"arn:aws:ecr:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):repository/(?P<name>.+)"
@@ -89,7 +89,7 @@ class Registry:
         """The repository, or ECR's RepositoryNotFoundException."""
         repository = self.repositories.get(name)
         if repository is None:
-            raise repository_not_found(name, self.account)
+            raise REPOSITORY_NOT_FOUND(name=name, registry_id=self.account)
         return repository
 
     def to_json(self) -> dict[str, Any]:

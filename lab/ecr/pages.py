@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from lab.ecr.errors import invalid_next_token
+from lab.ecr.errors import INVALID_NEXT_TOKEN
 
 Item = TypeVar("Item")
 
@@ -40,7 +40,7 @@ def _decode(token: str) -> list[str]:
     try:
         position = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (binascii.Error, ValueError) as error:
-        raise invalid_next_token() from error
+        raise INVALID_NEXT_TOKEN() from error
     if not isinstance(position, list) or not all(isinstance(part, str) for part in position):
-        raise invalid_next_token()
+        raise INVALID_NEXT_TOKEN()
     return position

@@ -6,7 +6,7 @@ from typing import Any
 
 from lab.ecr.blobs import UploadUnknown
 from lab.ecr.context import Context
-from lab.ecr.errors import repository_already_exists, repository_not_empty, repository_not_found
+from lab.ecr.errors import REPOSITORY_ALREADY_EXISTS, REPOSITORY_NOT_EMPTY, REPOSITORY_NOT_FOUND
 from lab.ecr.model import REPOSITORY_ARN, Repository
 from lab.ecr.pages import paginate
 from lab.ecr.views import repository_view, tag_list
@@ -17,7 +17,7 @@ def create_repository(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     name = params["repositoryName"]
     registry = ctx.registry
     if name in registry.repositories:
-        raise repository_already_exists(name, registry.account)
+        raise REPOSITORY_ALREADY_EXISTS(name=name, registry_id=registry.account)
     repository = Repository(name=name, created_at=ctx.now)
     _set_mutability(repository, params)
     if "imageScanningConfiguration" in params:
@@ -53,7 +53,7 @@ def delete_repository(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     registry = ctx.registry
     repository = registry.repository(params["repositoryName"])
     if repository.images and not params.get("force"):
-        raise repository_not_empty(repository.name, registry.account)
+        raise REPOSITORY_NOT_EMPTY(name=repository.name, registry_id=registry.account)
     for upload_id in repository.uploads:
         try:
             ctx.blobs.cancel(upload_id)
@@ -107,7 +107,7 @@ def _tagged_repository(ctx: Context, params: dict[str, Any]) -> Repository:
     match = REPOSITORY_ARN.fullmatch(params["resourceArn"])
     if match is None or match["name"] not in ctx.registry.repositories:
         name = match["name"] if match else params["resourceArn"]
-        raise repository_not_found(name, ctx.registry.account)
+        raise REPOSITORY_NOT_FOUND(name=name, registry_id=ctx.registry.account)
     return ctx.registry.repositories[match["name"]]
 
 

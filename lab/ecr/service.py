@@ -18,7 +18,7 @@ from lab.ecr import images, layers, policies, repositories
 from lab.ecr.actions import target
 from lab.ecr.blobs import BlobStore, digest_of
 from lab.ecr.context import Context
-from lab.ecr.errors import image_digest_does_not_match, unknown_operation
+from lab.ecr.errors import IMAGE_DIGEST_DOES_NOT_MATCH, UNKNOWN_OPERATION
 from lab.ecr.model import Registry
 from lab.store import read_json, write_json_atomic
 
@@ -82,7 +82,7 @@ class Ecr:
     ) -> dict[str, Any]:
         """Run one ECR API operation and return its JSON response body."""
         if operation not in OPERATIONS:
-            raise unknown_operation()
+            raise UNKNOWN_OPERATION()
         # target() validates the request against botocore's model first.
         where = target(operation, params, account=account, region=region).repository
         owner, place = (
@@ -189,7 +189,7 @@ class Ecr:
             ctx = self._context(account, region)
             repository = ctx.registry.repository(name)
             if ":" in reference and digest_of(manifest) != reference:
-                raise image_digest_does_not_match(reference, digest_of(manifest))
+                raise IMAGE_DIGEST_DOES_NOT_MATCH(digest=reference, computed=digest_of(manifest))
             tag = None if ":" in reference else reference
             image = images.put_manifest(
                 ctx, repository, manifest, media_type, tag, repeat_is_error=False

@@ -19,7 +19,7 @@ from typing import Any
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from lab.botocore_session import service_model as botocore_service_model
-from lab.ecr.errors import invalid_parameter, unknown_operation
+from lab.ecr.errors import INVALID_PARAMETER, UNKNOWN_OPERATION
 from lab.errors import AwsError
 
 # Members whose check is ECR's own rather than the generic one.
@@ -34,7 +34,7 @@ def service_model() -> ServiceModel:
 def operation_model(operation: str) -> OperationModel:
     """The model of one ECR operation; an unknown name is ECR's UnknownOperationException."""
     if operation not in service_model().operation_names:
-        raise unknown_operation()
+        raise UNKNOWN_OPERATION()
     return service_model().operation_model(operation)
 
 
@@ -64,7 +64,7 @@ def _serialization(reason: str) -> AwsError:
 def _check_structure(shape: Shape, value: dict[str, Any], prefix: str) -> None:
     for name in shape.required_members:
         if value.get(name) is None:
-            raise invalid_parameter(prefix + name, "Member must not be null")
+            raise INVALID_PARAMETER(member=prefix + name, constraint="Member must not be null")
     for name, member in shape.members.items():
         if value.get(name) is not None:
             _check_value(
@@ -119,30 +119,35 @@ def _check_type(kind: str, value: Any, path: str) -> None:
 def _check_string(shape: Shape, value: str, path: str, own: bool) -> None:
     enum = shape.enum
     if enum and value not in enum:
-        raise invalid_parameter(path, f"Member must satisfy enum value set: [{', '.join(enum)}]")
+        raise INVALID_PARAMETER(
+            member=path, constraint=f"Member must satisfy enum value set: [{', '.join(enum)}]"
+        )
     _check_length(shape, len(value), path, own)
     pattern = shape.metadata.get("pattern")
     if pattern and not _compiled(pattern).fullmatch(value):
         if own:
-            raise invalid_parameter(path, f"must satisfy regular expression '{pattern}'")
-        raise invalid_parameter(path, f"Member must satisfy regular expression pattern: {pattern}")
+            raise INVALID_PARAMETER(
+                member=path, constraint=f"must satisfy regular expression '{pattern}'"
+            )
+        raise INVALID_PARAMETER(
+            member=path, constraint=f"Member must satisfy regular expression pattern: {pattern}"
+        )
 
 
 def _check_length(shape: Shape, length: int, path: str, own: bool) -> None:
-    subject = "must" if own else "Member must"
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and length < low:
-        raise invalid_parameter(path, f"{subject} have length greater than or equal to {low}")
-    if high is not None and length > high:
-        raise invalid_parameter(path, f"{subject} have length less than or equal to {high}")
+    _check_bounds(shape, length, path, ("must" if own else "Member must") + " have length")
 
 
 def _check_range(shape: Shape, value: int, path: str) -> None:
+    _check_bounds(shape, value, path, "Member must have value")
+
+
+def _check_bounds(shape: Shape, measured: int, path: str, subject: str) -> None:
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and value < low:
-        raise invalid_parameter(path, f"Member must have value greater than or equal to {low}")
-    if high is not None and value > high:
-        raise invalid_parameter(path, f"Member must have value less than or equal to {high}")
+    if low is not None and measured < low:
+        raise INVALID_PARAMETER(member=path, constraint=f"{subject} greater than or equal to {low}")
+    if high is not None and measured > high:
+        raise INVALID_PARAMETER(member=path, constraint=f"{subject} less than or equal to {high}")
 
 
 @cache

@@ -1,11 +1,12 @@
 """AWS Signature Version 4, verified the way AWS verifies it.
 
 The canonical request, string to sign and signature come from botocore's own `SigV4Auth`,
-fed what the client signed: exactly its signed headers, its X-Amz-Date, the region and
-service of its credential scope, and the body hash we computed. The checks run in the order
-AWS's front end runs them (as captured by mhart/dynalite against DynamoDB, a JSON service
-like ECR): presence, parameters, date and clock skew, Host signed, algorithm, credential
-scope, access key, payload and signature, then the session token.
+fed what the client signed (as `lab.identity.sigv4_request` reads it): exactly its signed
+headers, its X-Amz-Date, the region and service of its credential scope, and the body hash we
+computed. The checks run in the order AWS's front end runs them (as captured by
+mhart/dynalite against DynamoDB, a JSON service like ECR): presence, parameters, date and
+clock skew, Host signed, algorithm, credential scope, access key, payload and signature,
+then the session token.
 
 Every failure is an `AuthFailure(reason, message)`; `to_aws_error` turns it into the error
 AWS answers on the JSON (ECR) or query (IAM/STS) protocol. Anything unexpected denies.
@@ -15,13 +16,9 @@ from __future__ import annotations
 
 import functools
 import hmac
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Literal, ParamSpec
-from urllib.parse import unquote
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest, HTTPHeaders
@@ -29,10 +26,18 @@ from botocore.credentials import Credentials
 
 from lab.errors import AwsError
 from lab.identity.credentials import Credential
+from lab.identity.sigv4_request import (
+    AMZ_DATE_FORMAT,
+    AuthFailure,
+    Claim,
+    Reason,
+    as_utc,
+    header_map,
+    query_pairs,
+    read_claim,
+    request_time,
+)
 
-Reason = Literal[
-    "missing", "incomplete", "unknown_key", "bad_signature", "expired_token", "skew", "bad_token"
-]
 Protocol = Literal["json", "query"]
 _P = ParamSpec("_P")
 
@@ -42,15 +47,6 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 # AWS accepts a signature dated within 15 minutes of its clock; for presigned URLs to
 # services other than S3 the same window applies whatever X-Amz-Expires says (aws-sdk-go#2167).
 MAX_SKEW = timedelta(minutes=15)
-AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
-_AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
-_PRESIGN_PARAMS = (
-    "X-Amz-Algorithm",
-    "X-Amz-Credential",
-    "X-Amz-Signature",
-    "X-Amz-SignedHeaders",
-    "X-Amz-Date",
-)
 
 # AWS's messages, verbatim. Sources: ECR GetAuthorizationToken (aws/aws-sdk-php#1114),
 # ECR and STS answers quoted in aws/aws-cli#6676, upmc-enterprises/registry-creds#24,
@@ -63,9 +59,6 @@ SIGNATURE_MISMATCH = (
     "Consult the service documentation for details."
 )
 HOST_NOT_SIGNED = "'Host' must be a 'SignedHeader' in the AWS Authorization."
-BOTH_FORMS = (
-    "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header."
-)
 
 # One table: (reason, protocol) -> (AWS error code, fixed message or None for the failure's own).
 AWS_AUTH_ERRORS: Mapping[tuple[Reason, Protocol], tuple[str, str | None]] = {
@@ -86,32 +79,10 @@ AWS_AUTH_ERRORS: Mapping[tuple[Reason, Protocol], tuple[str, str | None]] = {
 }
 
 
-class AuthFailure(Exception):
-    """A request AWS would refuse before authorization; `message` is AWS's wording."""
-
-    def __init__(self, reason: Reason, message: str) -> None:
-        super().__init__(f"{reason}: {message}")
-        self.reason: Reason = reason
-        self.message = message
-
-
 def to_aws_error(failure: AuthFailure, protocol: Protocol) -> AwsError:
     """The error AWS answers for `failure` on the JSON 1.1 (ECR) or query (IAM/STS) protocol."""
     code, fixed_message = AWS_AUTH_ERRORS[(failure.reason, protocol)]
     return AwsError(code, fixed_message or failure.message)
-
-
-@dataclass(frozen=True)
-class _Claim:
-    """What the client says it signed."""
-
-    algorithm: str
-    credential: str  # keyid/date/region/service/terminator
-    signed_headers: tuple[str, ...]
-    signature: str
-    amz_date: str  # the request time in ISO-8601 basic format
-    security_token: str | None
-    query: tuple[tuple[str, str], ...]  # decoded, without X-Amz-Signature
 
 
 def _fail_closed(check: Callable[_P, Credential]) -> Callable[_P, Credential]:
@@ -150,11 +121,10 @@ def verify(
     the credential scope must name them. Returns the signer's credential or raises
     `AuthFailure`; any unexpected error becomes a denial, never an allow.
     """
-    now = _as_utc(now or datetime.now(UTC))
-    header_map = _header_map(headers)
-    query = _query_pairs(raw_query)
-    claim = _claim(header_map, query)
-    _check_skew(_request_time(claim.amz_date), claim.amz_date, now)
+    now = as_utc(now or datetime.now(UTC))
+    headers_by_name = header_map(headers)
+    claim = read_claim(headers_by_name, query_pairs(raw_query))
+    _check_skew(request_time(claim.amz_date), claim.amz_date, now)
     if "host" not in claim.signed_headers:
         raise AuthFailure("bad_signature", HOST_NOT_SIGNED)
     if claim.algorithm != ALGORITHM:
@@ -166,7 +136,7 @@ def verify(
     credential = lookup(key_id)
     if credential is None:
         raise AuthFailure("unknown_key", INVALID_TOKEN)
-    payload_hash = _payload_hash(header_map, body_sha256, allow_unsigned_payload)
+    payload_hash = _payload_hash(headers_by_name, body_sha256, allow_unsigned_payload)
     expected = _signature(
         method, raw_path, headers, claim, credential, scope_region, scope_service, payload_hash
     )
@@ -182,132 +152,6 @@ def verify(
 def _same(ours: str, theirs: str) -> bool:
     """Constant-time comparison of secrets (bytes, so any text compares without raising)."""
     return hmac.compare_digest(ours.encode(), theirs.encode())
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _header_map(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """Lower-cased header name -> first value (the auth headers are single-valued)."""
-    found: dict[str, str] = {}
-    for name, value in headers:
-        found.setdefault(name.lower(), value.strip())
-    return found
-
-
-def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
-    """The query string's (key, value) pairs, percent-decoded, in order."""
-    pairs = []
-    for part in raw_query.split("&"):
-        if part:
-            key, _, value = part.partition("=")
-            pairs.append((unquote(key), unquote(value)))
-    return pairs
-
-
-def _claim(header_map: Mapping[str, str], query: list[tuple[str, str]]) -> _Claim:
-    """Read the client's claim from the Authorization header or the presigned query string."""
-    authorization = header_map.get("authorization")
-    query_params = dict(reversed(query))  # first occurrence wins
-    presigned = "X-Amz-Algorithm" in query_params
-    if authorization is not None and presigned:
-        raise AuthFailure("bad_signature", BOTH_FORMS)
-    if authorization is not None:
-        return _header_claim(authorization, header_map, query)
-    if presigned:
-        return _query_claim(query_params, query)
-    raise AuthFailure("missing", "Missing Authentication Token")
-
-
-def _header_claim(
-    authorization: str, header_map: Mapping[str, str], query: list[tuple[str, str]]
-) -> _Claim:
-    algorithm, _, rest = authorization.strip().partition(" ")
-    params: dict[str, str] = {}
-    # Only an AWS4 header has parameters; anything else lacks all of them (aws/aws-sdk-js#4285).
-    if algorithm.startswith("AWS4-"):
-        for token in re.split(r"[,\s]+", rest):
-            if not token:
-                continue
-            if "=" not in token:
-                raise AuthFailure(
-                    "incomplete",
-                    f"'{token}' not a valid key=value pair (missing equal-sign) in "
-                    f"Authorization header: '{authorization}'.",
-                )
-            name, _, value = token.partition("=")
-            params.setdefault(name, value)
-    amz_date = header_map.get("x-amz-date") or _date_header(header_map.get("date"))
-    # An empty SignedHeaders is present (and fails later: Host must be signed).
-    missing = [
-        f"Authorization header requires '{name}' parameter. "
-        for name in ("Credential", "Signature", "SignedHeaders")
-        if name not in params or (not params[name] and name != "SignedHeaders")
-    ]
-    if not amz_date:
-        missing.append(
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
-        )
-    if missing:
-        raise AuthFailure("incomplete", "".join(missing) + f"Authorization={authorization}")
-    return _Claim(
-        algorithm=algorithm,
-        credential=params["Credential"],
-        signed_headers=_signed_header_names(params["SignedHeaders"]),
-        signature=params["Signature"],
-        amz_date=amz_date,
-        security_token=header_map.get("x-amz-security-token"),
-        query=tuple(query),
-    )
-
-
-def _query_claim(params: Mapping[str, str], query: list[tuple[str, str]]) -> _Claim:
-    missing = [
-        f"AWS query-string parameters must include '{name}'. "
-        for name in _PRESIGN_PARAMS
-        if not params.get(name)
-    ]
-    if missing:
-        raise AuthFailure(
-            "incomplete", "".join(missing) + "Re-examine the query-string parameters."
-        )
-    return _Claim(
-        algorithm=params["X-Amz-Algorithm"],
-        credential=params["X-Amz-Credential"],
-        signed_headers=_signed_header_names(params["X-Amz-SignedHeaders"]),
-        signature=params["X-Amz-Signature"],
-        amz_date=params["X-Amz-Date"],
-        security_token=params.get("X-Amz-Security-Token"),
-        query=tuple(pair for pair in query if pair[0] != "X-Amz-Signature"),
-    )
-
-
-def _signed_header_names(value: str) -> tuple[str, ...]:
-    return tuple(name.strip().lower() for name in value.split(";") if name.strip())
-
-
-def _date_header(value: str | None) -> str | None:
-    """An RFC 1123 Date header in ISO-8601 basic format (unparsable values pass through)."""
-    if not value:
-        return None
-    try:
-        return _as_utc(parsedate_to_datetime(value)).strftime(AMZ_DATE_FORMAT)
-    except (TypeError, ValueError):
-        return value
-
-
-def _request_time(amz_date: str) -> datetime:
-    try:
-        if _AMZ_DATE.fullmatch(amz_date):
-            return datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        pass  # e.g. month 13: as malformed as a wrong shape
-    raise AuthFailure(
-        "incomplete",
-        f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'. "
-        "See http://en.wikipedia.org/wiki/ISO_8601",
-    )
 
 
 def _check_skew(request_time: datetime, amz_date: str, now: datetime) -> None:
@@ -330,7 +174,7 @@ def _check_skew(request_time: datetime, amz_date: str, now: datetime) -> None:
         )
 
 
-def _check_scope(claim: _Claim, service: str | None, region: str | None) -> tuple[str, str, str]:
+def _check_scope(claim: Claim, service: str | None, region: str | None) -> tuple[str, str, str]:
     """Split keyid/date/region/service/terminator and check it as AWS does (all at once)."""
     parts = claim.credential.rstrip("/").split("/")
     if len(parts) != 5:
@@ -398,7 +242,7 @@ def _signature(
     method: str,
     raw_path: str,
     headers: Sequence[tuple[str, str]],
-    claim: _Claim,
+    claim: Claim,
     credential: Credential,
     region: str,
     service: str,
