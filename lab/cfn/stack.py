@@ -21,7 +21,8 @@ from botocore.exceptions import ClientError
 
 from lab.cfn.template import TemplateError, load_template, references, resolve
 from lab.scenario.deploy import admin_client
-from lab.server.app import Instance, Lab
+from lab.server.app import Lab
+from lab.server.state import Instance
 
 _SSM_TYPE = re.compile(r"AWS::SSM::Parameter::Value<.+>")
 # https://BUCKET.s3.REGION.amazonaws.com/KEY, https://BUCKET.s3.amazonaws.com/KEY,

@@ -15,8 +15,9 @@ from botocore.exceptions import ClientError
 
 from lab.botocore_session import shared_client
 from lab.scenario.model import Scenario, policy_text
-from lab.server.app import Instance, Lab
+from lab.server.app import Lab
 from lab.server.config import LabConfig
+from lab.server.state import Instance
 
 
 def admin_client(lab: Lab, service: str) -> Any:

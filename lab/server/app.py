@@ -11,22 +11,14 @@ import asyncio
 import functools
 import hashlib
 import logging
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
-from lab import __version__
 from lab.ecr.actions import target as ecr_target
-from lab.ecr.service import Ecr
 from lab.errors import AwsError
 from lab.http import HttpRequest, HttpResponse
-from lab.identity.credentials import Credential, CredentialStore, Identity
-from lab.identity.directory import IamDirectory
+from lab.identity.credentials import Credential, Identity
 from lab.identity.sigv4 import AuthFailure, to_aws_error, verify
-from lab.identity.sts import Sts
-from lab.identity.tokens import TokenError, TokenIssuer
-from lab.policy.document import PolicyError, parse_policy
-from lab.policy.model import PolicySet
+from lab.identity.tokens import TokenError
 from lab.registry import dispatch as registry_dispatch
 from lab.registry.context import RegistryContext
 from lab.registry.errors import (
@@ -38,140 +30,19 @@ from lab.registry.errors import (
 from lab.registry.routes import match as registry_match
 from lab.server import protocols
 from lab.server.access_keys import follow_access_keys
-from lab.server.authorize import Authorizer, Call
-from lab.server.config import MAX_API_BODY, LabConfig
+from lab.server.authorize import Call
+from lab.server.config import MAX_API_BODY
 from lab.server.routing import Route, route
+from lab.server.state import LabState
 from lab.server.targets import iam_resource, iam_writes
-from lab.upstream import Upstream, make_upstream
 
 log = logging.getLogger(__name__)
 
 _INTERNAL = "We encountered an internal error. Please try again."
-# Another account's registry: `ACCT.dkr.ecr.REGION.localhost:PORT`, ECR's own host name with
-# `localhost` (RFC 6761: resolves to loopback) for `amazonaws.com`.
-_REGISTRY_ALIAS = re.compile(r"(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.localhost(?::\d+)?")
 
 
-@dataclass
-class Instance:
-    """An emulated EC2 instance: its id and the role of its instance profile."""
-
-    instance_id: str
-    role_arn: str
-
-
-@dataclass
-class Account:
-    """One AWS account of the lab: its IAM directory (own upstream), its STS, its admin's key."""
-
-    upstream: Upstream
-    directory: IamDirectory
-    sts: Sts
-    admin_access_key: str
-
-
-@dataclass
-class Lab:
-    """One running lab: its state, its identities, and the pipeline that serves them."""
-
-    config: LabConfig
-    registry_host: str  # host:port that docker uses for this lab
-    instances: dict[str, Instance] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        state = self.config.state_dir
-        state.mkdir(parents=True, exist_ok=True)
-        self.upstream = make_upstream(
-            self.config.upstream, state / "iam", self.config.region, account=self.config.account
-        )
-        self.directory = IamDirectory(self.upstream)
-        self.credentials = CredentialStore(state / "identity")
-        self.admin = Identity(
-            arn=f"arn:aws:iam::{self.config.account}:root",
-            account=self.config.account,
-            user_id=self.config.account,
-            role_arn=None,
-        )
-        self.credentials.add_static(
-            self.config.admin_access_key, self.config.admin_secret_key, self.admin
-        )
-        self.tokens = TokenIssuer.load(state / "identity")
-        self.sts = Sts(self.directory, self.credentials, self.config.account)
-        self.ecr = Ecr(state / "ecr", self.registry_host, validate_repository_policy)
-        home = Account(self.upstream, self.directory, self.sts, self.config.admin_access_key)
-        self.accounts: dict[str, Account] = {self.config.account: home}
-        self.authorizer = Authorizer(self.identity_policies)
-
-    @property
-    def endpoint_url(self) -> str:
-        return f"http://{self.registry_host}"
-
-    def add_account(
-        self, account: str, admin_access_key: str | None = None, admin_secret_key: str = "test"
-    ) -> Account:
-        """Another AWS account in this lab, with its own IAM and its root's key pair.
-
-        The admin's access key id defaults to the account id (LocalStack's rule: a 12-digit
-        key id selects the account). Its ECR registry answers the API with `registryId` and
-        docker at `registry_address(account)`.
-        """
-        if not re.fullmatch(r"\d{12}", account):
-            raise ValueError(f"an account id is 12 digits, not {account!r}")
-        if account in self.accounts:
-            return self.accounts[account]
-        upstream = make_upstream(
-            self.config.upstream,
-            self.config.state_dir / "accounts" / account,
-            self.config.region,
-            account=account,
-        )
-        directory = IamDirectory(upstream)
-        access_key = admin_access_key or account
-        root = Identity(f"arn:aws:iam::{account}:root", account, account, role_arn=None)
-        self.credentials.add_static(access_key, admin_secret_key, root)
-        added = Account(upstream, directory, Sts(directory, self.credentials, account), access_key)
-        self.accounts[account] = added
-        return added
-
-    def account_of(self, account: str) -> Account:
-        """The lab's account by id; an account the lab does not hold fails closed."""
-        found = self.accounts.get(account)
-        if found is None:
-            raise AwsError("UnrecognizedClientException", f"No account {account} in this lab")
-        return found
-
-    def identity_policies(self, identity: Identity) -> PolicySet:
-        """The caller's identity policies, read from the IAM of the caller's own account."""
-        return self.account_of(identity.account).directory.identity_policies(identity)
-
-    def registry_address(self, account: str) -> str:
-        """host:port of an account's registry: the lab's own address for its first account."""
-        if account == self.config.account:
-            return self.registry_host
-        port = self.registry_host.rpartition(":")[2]
-        return f"{account}.dkr.ecr.{self.config.region}.localhost:{port}"
-
-    def registry_account(self, host: str | None) -> str:
-        """Whose registry a registry request is for, from its Host header."""
-        found = _REGISTRY_ALIAS.fullmatch(host or "")
-        return found.group(1) if found else self.config.account
-
-    def reset(self) -> None:
-        """Back to a new lab's state (IAM, ECR, sessions, instances) on the same address and
-        keys. Only the embedded upstream can be emptied: a remote one is not the lab's own."""
-        if not hasattr(self.upstream, "reset"):
-            raise ValueError(f"a lab on upstream {self.config.upstream} cannot be reset")
-        for account in list(self.accounts):
-            upstream: Any = self.accounts[account].upstream
-            upstream.reset()
-            if account != self.config.account:  # added accounts go: a new lab has none
-                upstream.close()
-                del self.accounts[account]
-        self.directory.invalidate()
-        self.credentials.reset(keep=self.config.admin_access_key)
-        self.tokens.rotate()  # registry tokens issued before the reset stop working
-        self.ecr.reset()
-        self.instances.clear()
+class Lab(LabState):
+    """One running lab: its state (LabState) and the pipeline that serves it."""
 
     # ---- the pipeline ------------------------------------------------------------------------
 
@@ -406,58 +277,3 @@ class Lab:
 
     def registry_context(self, account: str, region: str) -> RegistryContext:
         return RegistryContext(self.ecr, account, region, self.registry_host)
-
-    def session_for(self, principal: str) -> dict:
-        """Credentials for `admin`, an emulated instance by name, or a role ARN."""
-        if principal == "admin":
-            credential = self.credentials.lookup(self.config.admin_access_key)
-        elif principal in self.instances:
-            instance = self.instances[principal]
-            credential = self.sts.instance_session(instance.role_arn, instance.instance_id)
-        elif principal in self.accounts:  # another account's admin, by account id
-            credential = self.credentials.lookup(self.accounts[principal].admin_access_key)
-        elif principal.startswith("arn:aws:iam::") and ":role/" in principal:
-            # as issued to the service the role's trust policy names (EC2, Lambda, ECS tasks)
-            credential = self.account_of(principal.split(":")[4]).sts.role_session(principal)
-        else:
-            known = ", ".join(["admin", *sorted(self.instances)])
-            raise AwsError(
-                "ValidationException", f"Unknown principal {principal!r}; known: {known}"
-            )
-        assert credential is not None
-        return {
-            "principal": principal,
-            "arn": credential.identity.arn,
-            "accessKeyId": credential.access_key_id,
-            "secretAccessKey": credential.secret_access_key,
-            "sessionToken": credential.session_token,
-            "region": self.config.region,
-            "endpointUrl": self.endpoint_url,
-            "registry": self.registry_host,
-        }
-
-    def health(self) -> dict:
-        return {
-            "status": "ready",
-            "version": __version__,
-            "account": self.config.account,
-            "region": self.config.region,
-            "registry": self.registry_host,
-            "upstream": self.config.upstream,
-            "instances": sorted(self.instances),
-            "accounts": sorted(self.accounts),
-        }
-
-
-def validate_repository_policy(text: str) -> None:
-    """ECR's check of a repository policy: the engine's parser, with ECR's error."""
-    try:
-        parse_policy(text, "repository")
-    except PolicyError as error:
-        raise error.to_aws_error("repository") from None
-    except (ValueError, TypeError):
-        raise AwsError(
-            "InvalidParameterException",
-            "Invalid parameter at 'PolicyText' failed to satisfy constraint: "
-            "'Invalid repository policy provided'",
-        ) from None
