@@ -187,3 +187,17 @@ def test_each_account_has_its_own_iam_and_admin(lab: RunningLab) -> None:
     endpoint = login["authorizationData"][0]["proxyEndpoint"]
     assert endpoint.startswith(f"http://{ACCOUNT_B}.dkr.ecr.{REGION}.localhost:")
     assert lab.lab.health()["accounts"] == [ACCOUNT_A, ACCOUNT_B]
+
+
+def test_each_account_s_repository_uri_names_its_own_registry(lab: RunningLab) -> None:
+    """ECR's repositoryUri is `ACCT.dkr.ecr.REGION.amazonaws.com/NAME`: in the lab, account B's
+    repositories name B's registry address, account A's the lab's own host."""
+    port = lab.lab.registry_host.rpartition(":")[2]
+    ecr_b = _client(lab, "ecr", ACCOUNT_B, "test")
+    (repository,) = ecr_b.describe_repositories()["repositories"]
+    assert repository["repositoryUri"] == (
+        f"{ACCOUNT_B}.dkr.ecr.{REGION}.localhost:{port}/{REPOSITORY}"
+    )
+    ecr_a = _client(lab, "ecr", "test", "test")
+    created = ecr_a.create_repository(repositoryName="mine")["repository"]
+    assert created["repositoryUri"] == f"{lab.lab.registry_host}/mine"

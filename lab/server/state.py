@@ -72,7 +72,7 @@ class LabState:
         )
         self.tokens = TokenIssuer.load(state / "identity")
         self.sts = Sts(self.directory, self.credentials, self.config.account)
-        self.ecr = Ecr(state / "ecr", self.registry_host, validate_repository_policy)
+        self.ecr = Ecr(state / "ecr", self.registry_address, validate_repository_policy)
         home = Account(self.upstream, self.directory, self.sts, self.config.admin_access_key)
         self.accounts: dict[str, Account] = {self.config.account: home}
         self.authorizer = Authorizer(self.identity_policies)
