@@ -6,6 +6,7 @@ XML for the query protocol of IAM/STS, `{"errors": [...]}` for the registry).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -79,12 +80,19 @@ ERROR_KINDS: dict[str, ErrorKind] = {
 class AwsError(Exception):
     """An error AWS would return: a code from ERROR_KINDS and AWS's message."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(
+        self, code: str, message: str, members: Mapping[str, object] | None = None
+    ) -> None:
         if code not in ERROR_KINDS:
             raise KeyError(f"undeclared AWS error code {code!r}")
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.members = dict(members or {})  # the exception's other modelled fields
+
+    def with_members(self, **members: object) -> AwsError:
+        """The same error carrying the exception's other fields (e.g. lastValidByteReceived)."""
+        return AwsError(self.code, self.message, {**self.members, **members})
 
     @property
     def status(self) -> int:

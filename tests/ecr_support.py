@@ -24,6 +24,7 @@ from lab.ecr.manifests import DOCKER_MANIFEST_V2
 from lab.ecr.push import docker_manifest, push_layer
 from lab.ecr.service import Ecr
 from lab.errors import AwsError
+from lab.server.protocols import json_error
 
 ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"
@@ -94,10 +95,11 @@ def client(ecr: Ecr, account: str = ACCOUNT, region: str = REGION) -> Any:
         operation = request.headers["X-Amz-Target"].decode().split(".")[-1]
         params = json.loads(request.body or b"{}")
         try:
-            status, body = 200, ecr.handle(operation, params, account=account, region=region)
-        except AwsError as error:
-            status, body = error.status, {"__type": error.code, "message": error.message}
-        raw = json.dumps(body).encode()
+            status = 200
+            raw = json.dumps(ecr.handle(operation, params, account=account, region=region)).encode()
+        except AwsError as error:  # serialised as the front door does it
+            wire = json_error(error, "test")
+            status, raw = wire.status, bytes(wire.body)  # type: ignore[arg-type]
         return AWSResponse(
             request.url, status, {"Content-Type": "application/x-amz-json-1.1"}, _Raw(raw)
         )

@@ -59,6 +59,10 @@ def test_a_part_that_does_not_follow_on_is_invalid_layer_part(ecr):
         f"Invalid layer part upload for upload with id '{upload}' in the repository with name "
         f"'{REPO}' in the registry with id '{ACCOUNT}'",
     )
+    # The exception's own members (ECR API reference, InvalidLayerPartException).
+    answer = caught.value.response
+    assert (answer["uploadId"], answer["lastValidByteReceived"]) == (upload, 2)
+    assert (answer["registryId"], answer["repositoryName"]) == (ACCOUNT, REPO)
 
 
 def test_complete_layer_upload_rejects_a_wrong_digest_unlike_moto(ecr):

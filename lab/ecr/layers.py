@@ -68,8 +68,14 @@ def upload_layer_part(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     blob = decode_blob(params["layerPartBlob"])
     first, last = params["partFirstByte"], params["partLastByte"]
     if first != size or last != first + len(blob) - 1:
-        raise INVALID_LAYER_PART(
+        refused = INVALID_LAYER_PART(
             upload_id=upload_id, name=repository.name, registry_id=ctx.registry.account
+        )
+        raise refused.with_members(  # the exception's own fields, as ECR's model declares them
+            registryId=ctx.registry.account,
+            repositoryName=repository.name,
+            uploadId=upload_id,
+            lastValidByteReceived=size - 1,
         )
     size = append_upload(ctx, repository, upload_id, blob)
     return {

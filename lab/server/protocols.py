@@ -84,7 +84,7 @@ def json_response(result: Mapping[str, Any], rid: str) -> HttpResponse:
 
 def json_error(error: AwsError, rid: str) -> HttpResponse:
     """AWS's JSON 1.1 error: `__type` and `message`, the code also in x-amzn-ErrorType."""
-    body = json.dumps({"__type": error.code, "message": error.message}).encode()
+    body = json.dumps({"__type": error.code, "message": error.message, **error.members}).encode()
     headers = [*_json_headers(rid, len(body)), ("x-amzn-errortype", f"{error.code}:")]
     return HttpResponse(error.status, headers, body)
 
