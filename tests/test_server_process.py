@@ -74,7 +74,7 @@ def test_serve_prints_its_address_binds_loopback_and_stops_on_sigterm(tmp_path: 
         assert body["status"] == "ready"
         process.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully, then re-raises the signal it caught (exit status 143)
-        assert process.wait(timeout=15) in (0, -signal.SIGTERM)
+        assert process.wait(timeout=15) == 0  # a clean shutdown, not death by the signal
         assert "Traceback" not in process.stderr.read()
         with pytest.raises(OSError):
             urllib.request.urlopen(f"{url}/_lab/health", timeout=2)

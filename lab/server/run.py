@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import signal
 import socket
 import threading
 import time
@@ -77,12 +78,20 @@ def open_lab(config: LabConfig) -> tuple[Lab, socket.socket]:
     return Lab(config, registry_host=f"{advertised}:{port}"), sock
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve_forever(
     config: LabConfig, lab: Lab | None = None, sock: socket.socket | None = None
 ) -> None:
     """Run in the foreground until interrupted (SIGINT/SIGTERM stop it cleanly)."""
     if lab is None or sock is None:
         lab, sock = open_lab(config)
+    # uvicorn re-raises the stopping signal once it has shut down cleanly: exit with status 0
+    # then, rather than dying by it (and a signal before uvicorn listens stops us just the same).
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _exit_cleanly)
     _serve(_server(lab), sock)
 
 
