@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from botocore.auth import SigV4Auth
@@ -95,3 +101,30 @@ def boto_credentials(credential: Credential) -> dict[str, str]:
     if credential.session_token:
         keys["aws_session_token"] = credential.session_token
     return keys
+
+
+ROOT = Path(__file__).resolve().parents[1]
+LISTENING = re.compile(r"ecr-lab listening on (http://([\d.]+):(\d+))")
+
+
+@contextmanager
+def serve(state_dir: Path, *extra: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`ecr-lab serve` on a free port; yields the process and the URL it printed."""
+    command = [sys.executable, "-m", "lab.cli", "serve", "--port", "0", "--state-dir"]
+    process = subprocess.Popen(
+        [*command, str(state_dir), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        found = LISTENING.search(line)
+        assert found, f"no address printed: {line!r}"
+        yield process, found.group(1)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)

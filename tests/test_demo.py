@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from lab.scenario.deploy import admin_client, deploy
 from lab.scenario.locate import load
 from lab.scenario.report import Report
 from lab.server.run import RunningLab
+from tests.server_support import serve
 
 pytestmark = pytest.mark.slow
 
@@ -145,31 +145,10 @@ def test_explain_shows_statements_conditions_and_rule() -> None:
 
 
 def test_serve_scenario_then_env_and_shell(tmp_path: Path) -> None:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lab.cli",
-            "serve",
-            "--scenario",
-            "fa-085",
-            "--port",
-            "0",
-            "--state-dir",
-            str(tmp_path / "state"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
+    with serve(tmp_path / "state", "--scenario", "fa-085") as (server, endpoint):
         assert server.stdout is not None
-        first = server.stdout.readline()
-        endpoint = re.search(r"listening on (http://\S+)", first)
-        assert endpoint, first + server.stderr.read() if server.stderr else first
         server.stdout.readline()  # the "scenario deployed" line
-        exports = cli("env", "instance1", ECR_LAB_ENDPOINT=endpoint[1])
+        exports = cli("env", "instance1", ECR_LAB_ENDPOINT=endpoint)
         assert exports.returncode == 0, exports.stderr
         assert "i-0bde1cc6fc498a208" not in exports.stdout  # credentials, not names
         shell = subprocess.run(
@@ -178,12 +157,11 @@ def test_serve_scenario_then_env_and_shell(tmp_path: Path) -> None:
             capture_output=True,
             text=True,
             cwd=ROOT,
-            env=os.environ | {"ECR_LAB_ENDPOINT": endpoint[1], "SHELL": "/bin/sh"},
+            env=os.environ | {"ECR_LAB_ENDPOINT": endpoint, "SHELL": "/bin/sh"},
             timeout=60,
         )
         assert "[instance1 i-0bde1cc6fc498a208]$" in shell.stdout
         assert "ASIA" in shell.stdout
-    finally:
         server.terminate()
         assert server.wait(timeout=30) == 0
 

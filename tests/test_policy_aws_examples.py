@@ -12,30 +12,15 @@ from lab.policy.document import parse_policy
 from lab.policy.evaluate import evaluate
 from lab.policy.explain import render_text
 from lab.policy.model import Decision, PolicySet, Request, StatementRef
-from tests.tutorial import PULL_ACTIONS, PUSH_ACTIONS, repository_policy
+from tests.tutorial import ECR_FULL_ACCESS, PULL_ACTIONS, PUSH_ACTIONS, repository_policy
 
 ACCT = "123456789012"
 REGION = "ap-northeast-1"
 REPOSITORY = f"arn:aws:ecr:{REGION}:{ACCT}:repository/fa-085"
 ROLES = [f"arn:aws:iam::{ACCT}:role/fa-085-InstanceRole{i}" for i in (1, 2, 3)]
 INSTANCES = ["i-0bde1cc6fc498a208", "i-0296e9a1b5f70b522", "i-0d0cc36a5186db23b"]
-# AmazonEC2ContainerRegistryFullAccess v3 (FACTS)
-FULL_ACCESS = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Action": ["ecr:*", "cloudtrail:LookupEvents"], "Resource": "*"},
-        {
-            "Effect": "Allow",
-            "Action": ["iam:CreateServiceLinkedRole"],
-            "Resource": "*",
-            "Condition": {
-                "StringEquals": {"iam:AWSServiceName": ["replication.ecr.amazonaws.com"]}
-            },
-        },
-    ],
-}
 POLICIES = PolicySet(
-    identity=(parse_policy(FULL_ACCESS, "identity", "AmazonEC2ContainerRegistryFullAccess"),),
+    identity=(parse_policy(ECR_FULL_ACCESS, "identity", "AmazonEC2ContainerRegistryFullAccess"),),
     resource=parse_policy(repository_policy(ROLES[0], ROLES[1]), "repository"),
 )
 

@@ -3,50 +3,21 @@
 from __future__ import annotations
 
 import json
-import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
 import pytest
 
 from lab.server.client import session
+from tests.server_support import LISTENING, serve
 from tests.tutorial import EC2_TRUST, MANAGED, repository_policy
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
 ADMIN = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-LISTENING = re.compile(r"ecr-lab listening on (http://([\d.]+):(\d+))")
-
-
-@contextmanager
-def serve(state_dir: Path, *extra: str) -> Iterator[tuple[subprocess.Popen, str]]:
-    """`ecr-lab serve` on a free port; yields the process and the URL it printed."""
-    command = [sys.executable, "-m", "lab.cli", "serve", "--port", "0", "--state-dir"]
-    process = subprocess.Popen(
-        [*command, str(state_dir), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        found = LISTENING.search(line)
-        assert found, f"no address printed: {line!r}"
-        yield process, found.group(1)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
 
 
 def health(url: str, timeout: float = 30) -> tuple[int, dict]:

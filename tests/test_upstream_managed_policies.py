@@ -3,7 +3,6 @@ dispatch needs only a URL table, and every lab's IAM complete either way."""
 
 from __future__ import annotations
 
-import json
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,21 +13,10 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from lab.upstream.embedded import EmbeddedMoto
 from lab.upstream.managed_policies import PARTITION, cache_file
+from tests.tutorial import EC2_TRUST
 
 REGION = "ap-northeast-1"
 ECR_FULL = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +60,7 @@ def test_the_cache_holds_the_policies_moto_builds_for_any_account(tmp_path: Path
 def test_attachments_in_one_account_do_not_reach_the_next(tmp_path: Path) -> None:
     one = started(tmp_path, "333333333333")
     iam = one.client("iam")
-    iam.create_role(RoleName="instance", AssumeRolePolicyDocument=TRUST)
+    iam.create_role(RoleName="instance", AssumeRolePolicyDocument=EC2_TRUST)
     iam.attach_role_policy(RoleName="instance", PolicyArn=ECR_FULL)
     other = started(tmp_path, "444444444444")
     policy = other.client("iam").get_policy(PolicyArn=ECR_FULL)["Policy"]
@@ -98,7 +86,7 @@ def test_moto_s_default_account_gets_a_stand_in_until_its_own_lab_starts(tmp_pat
     assert iam_of(DEFAULT_ACCOUNT_ID).aws_managed_policies == []  # type: ignore[attr-defined]
     default = started(tmp_path, DEFAULT_ACCOUNT_ID)
     iam = default.client("iam")
-    iam.create_role(RoleName="instance", AssumeRolePolicyDocument=TRUST)
+    iam.create_role(RoleName="instance", AssumeRolePolicyDocument=EC2_TRUST)
     iam.attach_role_policy(RoleName="instance", PolicyArn=ECR_FULL)
     assert iam.list_policies(Scope="AWS", MaxItems=100)["IsTruncated"]
     other.client("iam").list_roles()  # the other lab keeps working on the full backend

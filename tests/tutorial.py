@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 PUSH_ACTIONS = [
     "ecr:BatchCheckLayerAvailability",
@@ -25,6 +26,22 @@ EC2_TRUST = json.dumps(
         ],
     }
 )
+# AmazonEC2ContainerRegistryFullAccess (v3), as the tutorial's roles carry it.
+ECR_FULL_ACCESS: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["ecr:*", "cloudtrail:LookupEvents"], "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Action": ["iam:CreateServiceLinkedRole"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"iam:AWSServiceName": ["replication.ecr.amazonaws.com"]}
+            },
+        },
+    ],
+}
+
 MANAGED = [
     "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess",

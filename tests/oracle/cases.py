@@ -15,6 +15,8 @@ import json
 import random
 from typing import Any
 
+from tests.tutorial import ECR_FULL_ACCESS
+
 HOME = "111122223333"
 OTHER = "444455556666"
 REGIONS = ("us-east-1", "ap-northeast-1")
@@ -35,22 +37,6 @@ OTHER_ACTIONS = (
 REPOSITORY_ACTIONS = PULL + PUSH + OTHER_ACTIONS
 # Not repository-scoped: AWS evaluates it against Resource "*" and no resource policy.
 GET_AUTHORIZATION_TOKEN = "ecr:GetAuthorizationToken"
-
-# AmazonEC2ContainerRegistryFullAccess (v3), as the tutorial's roles carry it.
-ECR_FULL_ACCESS: dict[str, Any] = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Action": ["ecr:*", "cloudtrail:LookupEvents"], "Resource": "*"},
-        {
-            "Effect": "Allow",
-            "Action": ["iam:CreateServiceLinkedRole"],
-            "Resource": "*",
-            "Condition": {
-                "StringEquals": {"iam:AWSServiceName": ["replication.ecr.amazonaws.com"]}
-            },
-        },
-    ],
-}
 
 # Condition keys by operator family: (request values, policy values). Shared pools make
 # conditions match about half the time.
