@@ -1,0 +1,192 @@
+"""Whose resource a call acts on, through real HTTP against a lab with fa-085 deployed and a
+second account: the lab's session endpoint stays within the caller's account, and
+DescribeRepositories answers for each repository as that repository's own policy decides."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from lab.scenario.deploy import deploy, scenario_config
+from lab.scenario.locate import load
+from lab.server.config import LabConfig
+from lab.server.run import RunningLab
+from tests.server_support import Answer, send, signed_headers
+
+pytestmark = pytest.mark.slow
+
+ACCOUNT_A = "000000000000"  # the lab's first account, where fa-085 is deployed
+ACCOUNT_B = "222222222222"
+REGION = "ap-northeast-1"
+OPEN = ["also-open", "open-to-all"]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
+    scenario = load("fa-085")
+    config = scenario_config(LabConfig(state_dir=tmp_path_factory.mktemp("scope") / "s"), scenario)
+    with RunningLab(config) as running:
+        deploy(running.lab, scenario)
+        running.lab.add_account(ACCOUNT_B)
+        for name in OPEN:  # no repository policy: the identity policy alone decides
+            aws(running, "ecr").create_repository(repositoryName=name)
+        yield running
+
+
+def aws(running: RunningLab, service: str, answer: dict[str, Any] | None = None) -> Any:
+    """A boto3 client as A's root, or with the keys of a /_lab/session answer."""
+    keys = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+    if answer is not None:
+        keys = {
+            "aws_access_key_id": answer["accessKeyId"],
+            "aws_secret_access_key": answer["secretAccessKey"],
+            "aws_session_token": answer["sessionToken"],
+        }
+    return boto3.client(service, endpoint_url=running.url, region_name=REGION, **keys)
+
+
+def lab_session(running: RunningLab, principal: str, credentials: Credentials) -> Answer:
+    """POST /_lab/session, signed with `credentials` as the lab's client signs it."""
+    body = json.dumps({"principal": principal}).encode()
+    headers = signed_headers(
+        running.url,
+        "POST",
+        "/_lab/session",
+        {"Content-Type": "application/json"},
+        body,
+        service="lab",
+        region=REGION,
+        credentials=credentials,
+    )
+    return send(running.url, "POST", "/_lab/session", headers, body)
+
+
+def names(answer: dict[str, Any]) -> list[str]:
+    return [repository["repositoryName"] for repository in answer["repositories"]]
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    return excinfo.value.response["Error"]["Code"], excinfo.value.response["Error"]["Message"]
+
+
+# ---- /_lab/session: a root issues sessions in its own account only ----------------------------
+
+ROOT_A = Credentials("test", "test")
+ROOT_B = Credentials(ACCOUNT_B, "test")  # add_account's default key pair
+REFUSED = {
+    "__type": "AccessDeniedException",
+    "message": "Only the account root may issue sessions",
+}
+
+
+def role_arn(running: RunningLab, instance: str) -> str:
+    return running.lab.instances[instance].role_arn
+
+
+def test_a_session_is_refused_to_a_role_session_as_before(lab: RunningLab) -> None:
+    instance1 = lab_session(lab, "instance1", ROOT_A).json()
+    as_instance = Credentials(
+        instance1["accessKeyId"], instance1["secretAccessKey"], instance1["sessionToken"]
+    )
+    answer = lab_session(lab, "instance2", as_instance)
+    assert (answer.status, answer.json()) == (400, REFUSED)
+
+
+@pytest.mark.parametrize(
+    "principal",
+    ["admin", "instance1", ACCOUNT_A, "role:InstanceRole3"],
+)
+def test_another_account_s_root_gets_no_session_of_account_a(
+    lab: RunningLab, principal: str
+) -> None:
+    if principal.startswith("role:"):  # a role of account A, named by its ARN
+        principal = role_arn(lab, "instance3")
+    answer = lab_session(lab, principal, ROOT_B)
+    assert (answer.status, answer.json()) == (400, REFUSED)
+
+
+def test_each_root_still_gets_sessions_of_its_own_account(lab: RunningLab) -> None:
+    iam_b = boto3.client(
+        "iam",
+        endpoint_url=lab.url,
+        region_name=REGION,
+        aws_access_key_id=ACCOUNT_B,
+        aws_secret_access_key="test",
+    )
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+            }
+        ],
+    }
+    arn_b = iam_b.create_role(RoleName="builder", AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+    own_role = lab_session(lab, arn_b, ROOT_B)
+    assert own_role.status == 200
+    assert own_role.json()["arn"].startswith(f"arn:aws:sts::{ACCOUNT_B}:assumed-role/builder/")
+    own_root = lab_session(lab, ACCOUNT_B, ROOT_B)
+    assert own_root.json()["arn"] == f"arn:aws:iam::{ACCOUNT_B}:root"
+    assert (
+        lab_session(lab, "instance1", ROOT_A)
+        .json()["arn"]
+        .startswith(f"arn:aws:sts::{ACCOUNT_A}:assumed-role/")
+    )
+
+
+# ---- DescribeRepositories: each repository's own policy decides -------------------------------
+
+
+def test_listing_leaves_out_a_repository_whose_policy_denies_the_caller(lab: RunningLab) -> None:
+    """The API reference's example lists "all repositories in the default registry to which
+    the current user has access" (ECR API Reference, DescribeRepositories, Examples)."""
+    deny_instance3 = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": role_arn(lab, "instance3")},
+                "Action": "ecr:DescribeRepositories",
+            }
+        ],
+    }
+    admin = aws(lab, "ecr")
+    admin.create_repository(repositoryName="not-for-3")
+    admin.set_repository_policy(repositoryName="not-for-3", policyText=json.dumps(deny_instance3))
+    seen = {"instance1": ["also-open", "not-for-3", "open-to-all"], "instance3": OPEN}
+    for instance, expected in seen.items():  # fa-085's policy denies both everything
+        ecr = aws(lab, "ecr", lab_session(lab, instance, ROOT_A).json())
+        assert names(ecr.describe_repositories()) == expected
+        pages = ecr.get_paginator("describe_repositories").paginate(
+            PaginationConfig={"PageSize": 1}
+        )
+        assert [name for page in pages for name in names(page)] == expected
+    with pytest.raises(ClientError) as excinfo:  # fa-085 is there, only not for them
+        admin.describe_repositories(repositoryNames=["fa-085"])
+    assert error_of(excinfo)[1].endswith("with an explicit deny in a resource-based policy")
+
+
+def test_naming_a_denied_repository_among_others_fails_the_whole_call(lab: RunningLab) -> None:
+    instance3 = aws(lab, "ecr", lab_session(lab, "instance3", ROOT_A).json())
+    arn = f"arn:aws:ecr:{REGION}:{ACCOUNT_A}:repository/fa-085"
+    for asked in (["also-open", "fa-085"], ["fa-085", "also-open"], ["fa-085", "fa-085"]):
+        with pytest.raises(ClientError) as excinfo:
+            instance3.describe_repositories(repositoryNames=asked)
+        code, message = error_of(excinfo)
+        assert code == "AccessDeniedException"
+        assert message.startswith("User: arn:aws:sts::000000000000:assumed-role/")
+        assert message.endswith(
+            f"is not authorized to perform: ecr:DescribeRepositories on resource: {arn} "
+            "with an explicit deny in a resource-based policy"
+        )
+    assert names(instance3.describe_repositories(repositoryNames=OPEN)) == OPEN
