@@ -18,6 +18,7 @@ from lab.scenario.locate import load
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
 from tests.server_support import Answer, send, signed_headers
+from tests.tutorial import EC2_TRUST
 
 pytestmark = pytest.mark.slow
 
@@ -119,19 +120,7 @@ def test_each_root_still_gets_sessions_of_its_own_account(lab: RunningLab) -> No
         aws_access_key_id=ACCOUNT_B,
         aws_secret_access_key="test",
     )
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-            }
-        ],
-    }
-    arn_b = iam_b.create_role(RoleName="builder", AssumeRolePolicyDocument=json.dumps(trust))[
-        "Role"
-    ]["Arn"]
+    arn_b = iam_b.create_role(RoleName="builder", AssumeRolePolicyDocument=EC2_TRUST)["Role"]["Arn"]
     own_role = lab_session(lab, arn_b, ROOT_B)
     assert own_role.status == 200
     assert own_role.json()["arn"].startswith(f"arn:aws:sts::{ACCOUNT_B}:assumed-role/builder/")
@@ -190,3 +179,173 @@ def test_naming_a_denied_repository_among_others_fails_the_whole_call(lab: Runni
             "with an explicit deny in a resource-based policy"
         )
     assert names(instance3.describe_repositories(repositoryNames=OPEN)) == OPEN
+
+
+# ---- IAM: calls are authorized on the entity's real ARN, path included -----------------------
+
+ADMIN_PATHS = [  # what the operator's policy protects: everything under /admin/
+    f"arn:aws:iam::{ACCOUNT_A}:{kind}/admin/*"
+    for kind in ("role", "user", "group", "instance-profile", "policy")
+]
+GUARDED = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iam:*", "Resource": ADMIN_PATHS},
+    ],
+}
+INLINE = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def iam_admin(lab: RunningLab) -> Any:
+    """A's IAM as its root, with /admin/ entities and an `operator` role denied all of them."""
+    iam = aws(lab, "iam")
+    iam.create_role(RoleName="ops", Path="/admin/", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="plain", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.create_role(RoleName="operator", AssumeRolePolicyDocument=EC2_TRUST)
+    iam.put_role_policy(
+        RoleName="operator", PolicyName="guarded", PolicyDocument=json.dumps(GUARDED)
+    )
+    iam.create_instance_profile(InstanceProfileName="ops-profile", Path="/admin/")
+    iam.create_group(GroupName="ops-group", Path="/admin/")
+    iam.create_user(UserName="intern")
+    iam.create_policy(PolicyName="ops-policy", Path="/admin/", PolicyDocument=INLINE)
+    return iam
+
+
+def operator(running: RunningLab) -> Any:
+    answer = lab_session(running, f"arn:aws:iam::{ACCOUNT_A}:role/operator", ROOT_A).json()
+    return aws(running, "iam", answer)
+
+
+def denied_on(excinfo: pytest.ExceptionInfo[ClientError]) -> str:
+    """The resource an AccessDenied names."""
+    code, message = error_of(excinfo)
+    assert code == "AccessDenied", message
+    assert message.endswith("with an explicit deny in an identity-based policy"), message
+    return message.split(" on resource: ")[1].split(" ")[0]
+
+
+def test_a_role_s_path_counts_for_calls_on_it(lab: RunningLab, iam_admin: Any) -> None:
+    iam = operator(lab)
+    with pytest.raises(ClientError) as excinfo:
+        iam.put_role_policy(RoleName="ops", PolicyName="mine", PolicyDocument=INLINE)
+    assert denied_on(excinfo) == f"arn:aws:iam::{ACCOUNT_A}:role/admin/ops"
+    for call in (iam.attach_role_policy, iam.detach_role_policy):
+        with pytest.raises(ClientError) as excinfo:
+            call(RoleName="ops", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+        assert denied_on(excinfo) == f"arn:aws:iam::{ACCOUNT_A}:role/admin/ops"
+    iam.put_role_policy(RoleName="plain", PolicyName="mine", PolicyDocument=INLINE)  # not /admin/
+    assert iam_admin.list_role_policies(RoleName="ops")["PolicyNames"] == []
+    assert iam_admin.list_attached_role_policies(RoleName="ops")["AttachedPolicies"] == []
+
+
+@pytest.mark.parametrize("name", ["OPS", "Ops", "ops ", "admin/ops"])
+def test_another_spelling_of_a_protected_role_changes_nothing(
+    lab: RunningLab, iam_admin: Any, name: str
+) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        operator(lab).put_role_policy(RoleName=name, PolicyName="mine", PolicyDocument=INLINE)
+    assert error_of(excinfo)[0] in ("AccessDenied", "NoSuchEntity", "ValidationError")
+    assert iam_admin.list_role_policies(RoleName="ops")["PolicyNames"] == []
+
+
+def test_a_create_call_is_authorized_on_the_path_it_asks_for(
+    lab: RunningLab, iam_admin: Any
+) -> None:
+    iam = operator(lab)
+    with pytest.raises(ClientError) as excinfo:
+        iam.create_role(RoleName="sneaky", Path="/admin/", AssumeRolePolicyDocument=EC2_TRUST)
+    assert denied_on(excinfo) == f"arn:aws:iam::{ACCOUNT_A}:role/admin/sneaky"
+    with pytest.raises(ClientError) as excinfo:
+        iam.create_policy(PolicyName="sneaky", Path="/admin/", PolicyDocument=INLINE)
+    assert denied_on(excinfo) == f"arn:aws:iam::{ACCOUNT_A}:policy/admin/sneaky"
+    # A path IAM would refuse is refused before anything is authorized or created.
+    for path in ("admin/", "/admin", "//admin/ /"):
+        with pytest.raises(ClientError) as excinfo:
+            iam.create_role(RoleName="sneaky", Path=path, AssumeRolePolicyDocument=EC2_TRUST)
+        assert error_of(excinfo)[0] == "ValidationError"
+    roles = {role["RoleName"] for role in iam_admin.list_roles()["Roles"]}
+    assert "sneaky" not in roles
+    created = iam.create_role(RoleName="fine", AssumeRolePolicyDocument=EC2_TRUST)
+    assert created["Role"]["Arn"] == f"arn:aws:iam::{ACCOUNT_A}:role/fine"
+
+
+def test_a_policy_named_by_arn_is_authorized_on_its_real_arn(
+    lab: RunningLab, iam_admin: Any
+) -> None:
+    real = f"arn:aws:iam::{ACCOUNT_A}:policy/admin/ops-policy"
+    iam = operator(lab)
+    with pytest.raises(ClientError) as excinfo:
+        iam.create_policy_version(PolicyArn=real, PolicyDocument=INLINE, SetAsDefault=True)
+    assert denied_on(excinfo) == real
+    for wrong in (real.replace("/admin/", "/"), real.replace("/admin/", "/ADMIN/")):
+        with pytest.raises(ClientError) as excinfo:
+            iam.create_policy_version(PolicyArn=wrong, PolicyDocument=INLINE, SetAsDefault=True)
+        assert error_of(excinfo)[0] == "NoSuchEntity"
+    assert len(iam_admin.list_policy_versions(PolicyArn=real)["Versions"]) == 1
+
+
+def test_groups_instance_profiles_and_moves_count_their_paths(
+    lab: RunningLab, iam_admin: Any
+) -> None:
+    iam = operator(lab)
+    with pytest.raises(ClientError) as excinfo:
+        iam.add_role_to_instance_profile(InstanceProfileName="ops-profile", RoleName="plain")
+    assert denied_on(excinfo) == f"arn:aws:iam::{ACCOUNT_A}:instance-profile/admin/ops-profile"
+    with pytest.raises(ClientError) as excinfo:
+        iam.add_user_to_group(GroupName="ops-group", UserName="intern")
+    assert denied_on(excinfo) == f"arn:aws:iam::{ACCOUNT_A}:group/admin/ops-group"
+    # Moving a user needs permission on its target too (IAM API Reference, UpdateUser).
+    with pytest.raises(ClientError) as excinfo:
+        iam.update_user(UserName="intern", NewPath="/admin/")
+    assert denied_on(excinfo) == f"arn:aws:iam::{ACCOUNT_A}:user/admin/intern"
+    assert iam_admin.get_user(UserName="intern")["User"]["Path"] == "/"
+    profile = iam_admin.get_instance_profile(InstanceProfileName="ops-profile")
+    assert profile["InstanceProfile"]["Roles"] == []
+    assert iam_admin.list_groups_for_user(UserName="intern")["Groups"] == []
+
+
+def test_a_user_acting_on_itself_by_default_is_authorized_on_its_own_arn(
+    lab: RunningLab, iam_admin: Any
+) -> None:
+    iam_admin.create_user(UserName="alice", Path="/admin/")
+    iam_admin.put_user_policy(
+        UserName="alice", PolicyName="guarded", PolicyDocument=json.dumps(GUARDED)
+    )
+    key = iam_admin.create_access_key(UserName="alice")["AccessKey"]
+    alice = boto3.client(
+        "iam",
+        endpoint_url=lab.url,
+        region_name=REGION,
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+    with pytest.raises(ClientError) as excinfo:
+        alice.create_access_key()  # no UserName: alice's own, under /admin/
+    assert denied_on(excinfo) == f"arn:aws:iam::{ACCOUNT_A}:user/admin/alice"
+    assert len(iam_admin.list_access_keys(UserName="alice")["AccessKeyMetadata"]) == 1
+
+
+def test_a_failing_entity_lookup_forwards_nothing(lab: RunningLab, iam_admin: Any) -> None:
+    directory = lab.lab.account_of(ACCOUNT_A).directory
+
+    def broken(kind: str, name: str) -> str | None:
+        raise RuntimeError("the IAM home is on fire")
+
+    directory.entity_arn = broken  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ClientError) as excinfo:
+            operator(lab).put_role_policy(
+                RoleName="plain", PolicyName="late", PolicyDocument=INLINE
+            )
+        assert error_of(excinfo)[0] == "InternalFailure"
+    finally:
+        del directory.entity_arn
+    assert "late" not in iam_admin.list_role_policies(RoleName="plain")["PolicyNames"]

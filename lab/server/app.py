@@ -34,7 +34,7 @@ from lab.server.authorize import Call
 from lab.server.config import MAX_API_BODY
 from lab.server.routing import Route, route
 from lab.server.state import LabState
-from lab.server.targets import iam_resource, iam_writes
+from lab.server.targets import iam_resources, iam_writes
 
 log = logging.getLogger(__name__)
 
@@ -135,14 +135,11 @@ class Lab(LabState):
             if action == "GetCallerIdentity":  # needs no permission on AWS
                 return protocols.xml_response(op, home.sts.get_caller_identity(caller), rid)
             raise AwsError("InvalidAction", f"The lab does not emulate sts:{action}")
-        call = Call(
-            caller,
-            f"iam:{action}",
-            iam_resource(params, caller.account),
-            request.client_ip,
-            where.region or self.config.region,
-        )
-        self.require(call, "AccessDenied")
+        # Every resource the call acts on, by its real ARN (path included), must be allowed.
+        for resource in iam_resources(action, params, caller, home.directory.entity_arn):
+            region = where.region or self.config.region
+            call = Call(caller, f"iam:{action}", resource, request.client_ip, region)
+            self.require(call, "AccessDenied")
         answer = home.upstream.forward(
             "iam", request.method, request.path, request.query, list(request.headers), body
         )
