@@ -126,6 +126,9 @@ def test_each_root_still_gets_sessions_of_its_own_account(lab: RunningLab) -> No
     assert own_role.json()["arn"].startswith(f"arn:aws:sts::{ACCOUNT_B}:assumed-role/builder/")
     own_root = lab_session(lab, ACCOUNT_B, ROOT_B)
     assert own_root.json()["arn"] == f"arn:aws:iam::{ACCOUNT_B}:root"
+    for principal in (arn_b, ACCOUNT_B):  # and A's root gets none of B's
+        answer = lab_session(lab, principal, ROOT_A)
+        assert (answer.status, answer.json()) == (400, REFUSED)
     assert (
         lab_session(lab, "instance1", ROOT_A)
         .json()["arn"]
@@ -179,6 +182,33 @@ def test_naming_a_denied_repository_among_others_fails_the_whole_call(lab: Runni
             "with an explicit deny in a resource-based policy"
         )
     assert names(instance3.describe_repositories(repositoryNames=OPEN)) == OPEN
+
+
+def test_other_reads_of_one_repository_ask_its_policy_and_registry_calls_do_not(
+    lab: RunningLab,
+) -> None:
+    """Each of these names one repository (Service Authorization Reference for ECR:
+    repository*); DescribeRegistry and GetAuthorizationToken take only "*", where a
+    repository policy never applies (docker login works on all three instances)."""
+    instance3 = aws(lab, "ecr", lab_session(lab, "instance3", ROOT_A).json())
+    arn = f"arn:aws:ecr:{REGION}:{ACCOUNT_A}:repository/fa-085"
+    reads = {
+        "describe_images": {"repositoryName": "fa-085"},
+        "list_images": {"repositoryName": "fa-085"},
+        "batch_get_image": {"repositoryName": "fa-085", "imageIds": [{"imageTag": "latest"}]},
+        "get_repository_policy": {"repositoryName": "fa-085"},
+        "list_tags_for_resource": {"resourceArn": arn},
+    }
+    for operation, params in reads.items():
+        with pytest.raises(ClientError) as excinfo:
+            getattr(instance3, operation)(**params)
+        code, message = error_of(excinfo)
+        assert code == "AccessDeniedException", operation
+        assert message.endswith(
+            f"on resource: {arn} with an explicit deny in a resource-based policy"
+        )
+    assert instance3.describe_registry()["registryId"] == ACCOUNT_A
+    assert instance3.get_authorization_token()["authorizationData"][0]["authorizationToken"]
 
 
 # ---- IAM: calls are authorized on the entity's real ARN, path included -----------------------
