@@ -285,10 +285,12 @@ def test_tutorial_policy_locks_out_the_account_root(running_lab: RunningLab) -> 
 def test_restart_keeps_everything_acknowledged(tmp_path) -> None:
     config = LabConfig(state_dir=tmp_path / "state")
     with RunningLab(config) as first:
-        deploy_tutorial(first)
+        role2 = deploy_tutorial(first)[1]
     with RunningLab(config) as second:
-        ecr = client(second, "ecr")
-        assert ecr.describe_repositories()["repositories"][0]["repositoryName"] == "fa-085"
+        # Only role 2 may read fa-085 (pull): the image is missing, the repository is there.
+        ecr = session_client(second, "ecr", role2, "i-0296e9a1b5f70b522")
+        pulled = ecr.batch_get_image(repositoryName="fa-085", imageIds=[{"imageTag": "latest"}])
+        assert pulled["failures"][0]["failureCode"] == "ImageNotFound"
         assert second.lab.ecr.repository_policy("000000000000", "us-east-1", "fa-085")
         roles = {r["RoleName"] for r in client(second, "iam").list_roles()["Roles"]}
         assert {"InstanceRole1", "InstanceRole2", "InstanceRole3"} <= roles

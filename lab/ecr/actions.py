@@ -23,6 +23,10 @@ class Target:
     action: str
     resource: str
     repository: tuple[str, str, str] | None  # (account, region, name)
+    # Repositories the request names, each authorized on its own ARN and policy.
+    named: tuple[str, ...] = ()
+    # The answer lists the registry's repositories: only those the caller may act on.
+    lists_repositories: bool = False
 
 
 def target(operation: str, params: dict[str, Any], *, account: str, region: str) -> Target:
@@ -43,11 +47,11 @@ def target(operation: str, params: dict[str, Any], *, account: str, region: str)
         return Target(action, params["resourceArn"], where)
     if "repositoryNames" in members:  # DescribeRepositories
         owner = params.get("registryId") or account
-        names = params.get("repositoryNames") or []
-        if len(names) == 1:
-            return Target(
-                action, repository_arn(owner, region, names[0]), (owner, region, names[0])
-            )
-        # Listing: AWS names every repository of the registry ("...:repository/*").
-        return Target(action, repository_arn(owner, region, "*"), None)
+        names = tuple(dict.fromkeys(params.get("repositoryNames") or []))
+        if names:
+            first = (owner, region, names[0])
+            return Target(action, repository_arn(*first), first, named=names)
+        # Listing: AWS asks for every repository of the registry ("...:repository/*"), then
+        # answers with those "to which the current user has access" (API Reference, Examples).
+        return Target(action, repository_arn(owner, region, "*"), None, lists_repositories=True)
     return Target(action, "*", None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from lab.ecr.blobs import BlobStore
@@ -18,3 +18,5 @@ class Context:
     host: str  # the lab's registry host:port, for repository URIs and download URLs
     now: float
     validate_policy: Callable[[str], None]
+    # The repositories a listing may show (the caller's to see); None: all of them.
+    visible: Collection[str] | None = None

@@ -36,7 +36,11 @@ def describe_repositories(ctx: Context, params: dict[str, Any]) -> dict[str, Any
     registry = ctx.registry
     names = params.get("repositoryNames")
     if names is None:
-        chosen = list(registry.repositories.values())
+        chosen = [
+            repository
+            for repository in registry.repositories.values()
+            if ctx.visible is None or repository.name in ctx.visible
+        ]
     else:
         chosen = [registry.repository(name) for name in dict.fromkeys(names)]
     page, token = paginate(chosen, lambda repository: [repository.name], params)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -79,9 +80,16 @@ class Ecr:
         self._lock = threading.RLock()
 
     def handle(
-        self, operation: str, params: dict[str, Any], *, account: str, region: str
+        self,
+        operation: str,
+        params: dict[str, Any],
+        *,
+        account: str,
+        region: str,
+        visible: Collection[str] | None = None,
     ) -> dict[str, Any]:
-        """Run one ECR API operation and return its JSON response body."""
+        """Run one ECR API operation and return its JSON response body; a listing shows only
+        the `visible` repositories (all when None)."""
         if operation not in OPERATIONS:
             raise UNKNOWN_OPERATION()
         # target() validates the request against botocore's model first.
@@ -91,7 +99,7 @@ class Ecr:
         )
         handler, mutates = OPERATIONS[operation]
         with self._lock:
-            ctx = self._context(owner, place)
+            ctx = replace(self._context(owner, place), visible=visible)
             try:
                 return handler(ctx, params)
             finally:
@@ -116,6 +124,11 @@ class Ecr:
         with self._lock:
             repository = self._registry(account, region).repositories.get(name)
             return repository.policy if repository else None
+
+    def repository_names(self, account: str, region: str) -> list[str]:
+        """The names of the registry's repositories."""
+        with self._lock:
+            return list(self._registry(account, region).repositories)
 
     def repository_tags(self, account: str, region: str, name: str) -> dict[str, str]:
         """The repository's resource tags ({} when there is no such repository)."""

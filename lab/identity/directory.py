@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 from botocore.handlers import json_decode_policies
 
 from lab.errors import AwsError
@@ -54,6 +54,16 @@ class UserInfo:
     tags: Mapping[str, str] = field(default_factory=dict, hash=False)
     boundary_policy: str | None = None
     policies: tuple[NamedPolicy, ...] = ()  # user's managed and inline, then its groups'
+
+
+# How IAM reads one entity of each kind: (operation, name parameter, answer key).
+_READ_ENTITY = {
+    "role": ("get_role", "RoleName", "Role"),
+    "user": ("get_user", "UserName", "User"),
+    "group": ("get_group", "GroupName", "Group"),
+    "instance-profile": ("get_instance_profile", "InstanceProfileName", "InstanceProfile"),
+    "policy": ("get_policy", "PolicyArn", "Policy"),
+}
 
 
 def name_from_arn(name_or_arn: str, kind: str) -> str:
@@ -103,6 +113,19 @@ class IamDirectory:
         # An ARN must name the user exactly: account and path included.
         exact = info is not None and name_or_arn.startswith("arn:")
         return None if exact and info.arn != name_or_arn else info
+
+    def entity_arn(self, kind: str, name_or_arn: str) -> str | None:
+        """The ARN IAM gives an entity (its path included), or None when there is none such.
+
+        Read afresh, never cached; any failure but IAM's NoSuchEntity raises (fail closed).
+        """
+        operation, parameter, key = _READ_ENTITY[kind]
+        try:
+            return getattr(self._iam, operation)(**{parameter: name_or_arn})[key]["Arn"]
+        except ParamValidationError:  # a name IAM's own model refuses: no entity has it
+            return None
+        except ClientError as error:
+            return _none_if_missing(error)
 
     def identity_policies(self, identity: Identity) -> PolicySet:
         """The identity policies, boundary and session policy that apply to `identity`'s calls.

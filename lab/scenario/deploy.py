@@ -61,8 +61,8 @@ def deploy_repositories(lab: Lab, ecr: Any, scenario: Scenario, arns: dict[str, 
     two roles, the admin included, so a second SetRepositoryPolicy would be refused (as on AWS).
     """
     account, region = lab.config.account, lab.config.region
-    pages = ecr.get_paginator("describe_repositories").paginate()
-    existing = {r["repositoryName"] for page in pages for r in page["repositories"]}
+    # From the lab's state: such a policy also hides its repository from the admin's listing.
+    existing = set(lab.ecr.repository_names(account, region))
     for repository in scenario.repositories.values():
         name = repository.name
         tags = [{"Key": k, "Value": v} for k, v in repository.tags.items()]

@@ -34,7 +34,7 @@ from lab.server.authorize import Call
 from lab.server.config import MAX_API_BODY
 from lab.server.routing import Route, route
 from lab.server.state import LabState
-from lab.server.targets import iam_resource, iam_writes
+from lab.server.targets import iam_resources, iam_writes
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +90,20 @@ class Lab(LabState):
         region = self.config.region
         goal = ecr_target(where.operation, params, account=caller.account, region=region)
         self.require(self.ecr_call(request, caller, goal, region, params), "AccessDeniedException")
+        account = goal.repository[0] if goal.repository else caller.account
+        for name in goal.named[1:]:  # the first is ecr_call's; every named one must pass
+            call = self.repository_call(caller, goal.action, account, name, request.client_ip)
+            self.require(call, "AccessDeniedException")
         if where.operation == "GetAuthorizationToken":
             result = self.authorization_token(credential)
         else:
-            account = goal.repository[0] if goal.repository else caller.account
-            result = self.ecr.handle(where.operation, params, account=account, region=region)
+            visible = None
+            if goal.lists_repositories:
+                owner = params.get("registryId") or account
+                visible = self.may_act_on(caller, goal.action, owner, request.client_ip)
+            result = self.ecr.handle(
+                where.operation, params, account=account, region=region, visible=visible
+            )
         return protocols.json_response(result, rid)
 
     def handle_query(
@@ -126,14 +135,11 @@ class Lab(LabState):
             if action == "GetCallerIdentity":  # needs no permission on AWS
                 return protocols.xml_response(op, home.sts.get_caller_identity(caller), rid)
             raise AwsError("InvalidAction", f"The lab does not emulate sts:{action}")
-        call = Call(
-            caller,
-            f"iam:{action}",
-            iam_resource(params, caller.account),
-            request.client_ip,
-            where.region or self.config.region,
-        )
-        self.require(call, "AccessDenied")
+        # Every resource the call acts on, by its real ARN (path included), must be allowed.
+        for resource in iam_resources(action, params, caller, home.directory.entity_arn):
+            region = where.region or self.config.region
+            call = Call(caller, f"iam:{action}", resource, request.client_ip, region)
+            self.require(call, "AccessDenied")
         answer = home.upstream.forward(
             "iam", request.method, request.path, request.query, list(request.headers), body
         )
@@ -182,10 +188,12 @@ class Lab(LabState):
             return protocols.json_response(self.health(), rid)
         if request.path == "/_lab/session" and request.method == "POST":
             caller = self.authenticate(request, body, "json", "lab").identity
-            if not caller.is_root:
+            principal = str(protocols.parse_json_body(body).get("principal", ""))
+            # A root speaks for its own account only; an unknown principal is session_for's error.
+            owner = self.principal_account(principal)
+            if not caller.is_root or owner not in (None, caller.account):
                 raise AwsError("AccessDeniedException", "Only the account root may issue sessions")
-            principal = protocols.parse_json_body(body).get("principal", "")
-            return protocols.json_response(self.session_for(str(principal)), rid)
+            return protocols.json_response(self.session_for(principal), rid)
         raise AwsError("UnknownOperationException", "")
 
     # ---- the steps -----------------------------------------------------------------------
@@ -254,6 +262,16 @@ class Lab(LabState):
             resource_policy=self.ecr.repository_policy(account, region, name),
             resource_tags=self.ecr.repository_tags(account, region, name),
         )
+
+    def may_act_on(self, caller: Identity, action: str, account: str, client_ip: str) -> set[str]:
+        """The account's repositories (in this lab's region) on which `action` is allowed."""
+        return {
+            name
+            for name in self.ecr.repository_names(account, self.config.region)
+            if self.authorizer.decide(
+                self.repository_call(caller, action, account, name, client_ip)
+            ).allowed
+        }
 
     def require(self, call: Call, code: str) -> None:
         """Authorize or raise AWS's refusal with the engine's message."""

@@ -148,6 +148,18 @@ class LabState:
         self.ecr.reset()
         self.instances.clear()
 
+    def principal_account(self, principal: str) -> str | None:
+        """The account of a principal `session_for` knows, or None when it knows none such."""
+        if principal == "admin":
+            return self.config.account
+        if principal in self.instances:
+            return self.instances[principal].role_arn.split(":")[4]
+        if principal in self.accounts:
+            return principal
+        if principal.startswith("arn:aws:iam::") and ":role/" in principal:
+            return principal.split(":")[4]
+        return None
+
     def session_for(self, principal: str) -> dict:
         """Credentials for `admin`, an emulated instance by name, or a role ARN."""
         if principal == "admin":
