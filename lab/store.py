@@ -57,6 +57,19 @@ def is_text(text: str) -> bool:
     return _SURROGATE.search(text) is None
 
 
+def remove_leftovers(root: Path) -> int:
+    """Delete the temporary files a crash (kill -9 mid-write) left under `root`; how many.
+    Only for a directory no other process writes: the caller holds its lock."""
+    leftovers = [
+        path
+        for path in Path(root).rglob(f"{TEMP_PREFIX}*")
+        if path.is_file() and not path.is_symlink()
+    ]
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return len(leftovers)
+
+
 def read_json(path: Path, default: Any = None) -> Any:
     """The JSON document at `path`, or `default` if there is none yet."""
     try:
