@@ -117,26 +117,34 @@ def push(registry: Registry, repository: str, tag: str, seed: bytes, *, fail_at=
 
 
 class DiskFull:
-    """ENOSPC from os.pwrite and os.fsync on files under one part of the state directory."""
+    """ENOSPC from os.pwrite and os.fsync on files under one part of the state directory; a
+    write first stores half its bytes, as a write that fills the disk does."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, state: Path) -> None:
         self.under: Path | None = None
         self.failed = 0
+        self.state = state
         real_pwrite, real_fsync = os.pwrite, os.fsync
 
-        def failing(real):
-            def call(fd, *args):
-                path = Path(os.readlink(f"/proc/self/fd/{fd}"))
-                if self.under is not None and self.under in path.parents:
-                    self.failed += 1
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-                return real(fd, *args)
+        def pwrite(fd: int, data, offset: int) -> int:
+            if self._full(fd):
+                real_pwrite(fd, memoryview(data)[: len(data) // 2], offset)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return real_pwrite(fd, data, offset)
 
-            return call
+        def fsync(fd: int) -> None:
+            if self._full(fd):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            real_fsync(fd)
 
-        monkeypatch.setattr(os, "pwrite", failing(real_pwrite))
-        monkeypatch.setattr(os, "fsync", failing(real_fsync))
-        self.state = state
+        monkeypatch.setattr(os, "pwrite", pwrite)
+        monkeypatch.setattr(os, "fsync", fsync)
+
+    def _full(self, fd: int) -> bool:
+        path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        full = self.under is not None and self.under in path.parents
+        self.failed += full
+        return full
 
     def at(self, part: str | None) -> None:
         self.under = self.state / part if part else None
@@ -307,6 +315,10 @@ def test_a_push_that_fails_to_write_keeps_the_previous_image(
     assert temp_files(disk.state) == []
     if step == "config":  # a monolithic upload's id was never given out: nothing of it stays
         assert sorted(os.listdir(disk.state / "blobs" / "uploads")) == uploads_before
+    for data in (disk.state / "blobs" / "uploads").iterdir():  # no bytes past acknowledged ones
+        if data.suffix != ".json":
+            acknowledged = read_json(data.with_name(f"{data.name}.json"), {"size": 0})["size"]
+            assert data.stat().st_size == acknowledged
 
     disk.at(None)
     client(lab, "ecr").create_repository(repositoryName="another")  # a later save
