@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 # Temporary files carry this prefix so a crash leftover is recognisable and never read as state.
 TEMP_PREFIX = ".tmp-"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def fsync_dir(path: Path) -> None:
@@ -47,6 +49,25 @@ def write_json_atomic(path: Path, data: Any) -> None:
     """Replace the JSON document at `path` atomically and durably."""
     text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False)
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def is_text(text: str) -> bool:
+    """Whether `text` is Unicode text, which UTF-8 can store: no lone surrogate (a JSON
+    `"\\ud800"` escape decodes to one) that would make every later write of its document fail."""
+    return _SURROGATE.search(text) is None
+
+
+def remove_leftovers(root: Path) -> int:
+    """Delete the temporary files a crash (kill -9 mid-write) left under `root`; how many.
+    Only for a directory no other process writes: the caller holds its lock."""
+    leftovers = [
+        path
+        for path in Path(root).rglob(f"{TEMP_PREFIX}*")
+        if path.is_file() and not path.is_symlink()
+    ]
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return len(leftovers)
 
 
 def read_json(path: Path, default: Any = None) -> Any:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.auth import SigV4Auth
@@ -107,16 +108,23 @@ ROOT = Path(__file__).resolve().parents[1]
 LISTENING = re.compile(r"ecr-lab listening on (http://([\d.]+):(\d+))")
 
 
-@contextmanager
-def serve(state_dir: Path, *extra: str) -> Iterator[tuple[subprocess.Popen, str]]:
-    """`ecr-lab serve` on a free port; yields the process and the URL it printed."""
+def serve_command(state_dir: Path, *extra: str) -> list[str]:
+    """The command line of `ecr-lab serve` on a free port."""
     command = [sys.executable, "-m", "lab.cli", "serve", "--port", "0", "--state-dir"]
+    return [*command, str(state_dir), *extra]
+
+
+@contextmanager
+def serve(state_dir: Path, *extra: str, **popen: Any) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`ecr-lab serve` on a free port; yields the process and the URL it printed. `popen`:
+    more arguments for subprocess.Popen (e.g. a preexec_fn that limits the process)."""
     process = subprocess.Popen(
-        [*command, str(state_dir), *extra],
+        serve_command(state_dir, *extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        **popen,
     )
     try:
         assert process.stdout is not None

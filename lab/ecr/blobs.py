@@ -17,7 +17,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,6 +119,10 @@ class BlobStore:
             try:
                 end = _write_at(fd, data, upload.size)
                 _start_writeback(fd, upload.size, len(data))
+            except BaseException:
+                with suppress(OSError):  # drop a partial write (e.g. the disk filled up)
+                    os.ftruncate(fd, upload.size)
+                raise
             finally:
                 os.close(fd)
             upload.hasher.update(data)  # only once written: a failed write changes nothing
@@ -158,7 +162,7 @@ class BlobStore:
                 raise DigestMismatch(expected_digest, computed)
             data = self._data(upload_id)
             if self.has(computed):
-                data.unlink()
+                data.unlink(missing_ok=True)  # gone if a failed commit already renamed it
             else:
                 durable = upload.synced == upload.size
                 if data.stat().st_size != upload.size:

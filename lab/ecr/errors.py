@@ -147,6 +147,12 @@ EMPTY_UPLOAD = EcrError(
     "EmptyUploadException",
     "The upload with id '{upload_id}' for " + _IN_REGISTRY + " contains no layer parts",
 )
+# (lab) the API reference's description of the exception (TagResource, CreateRepository).
+INVALID_TAG_PARAMETER = EcrError(
+    "InvalidTagParameterException",
+    "An invalid parameter has been specified. Tag keys can have a maximum character length of "
+    "128 characters, and tag values can have a maximum length of 256 characters.",
+)
 # (AWS) Coral answers an unknown X-Amz-Target with this code and no message.
 UNKNOWN_OPERATION = EcrError("UnknownOperationException", "")
 

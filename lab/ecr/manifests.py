@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from lab.store import is_text
+
 DOCKER_MANIFEST_V1 = "application/vnd.docker.distribution.manifest.v1+json"
 DOCKER_MANIFEST_V1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 DOCKER_MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -44,7 +46,7 @@ def parse_manifest(data: bytes, media_type: str | None = None) -> Manifest:
     if not isinstance(document, dict):
         raise InvalidManifest("not a JSON object")
     kind = media_type or document.get("mediaType") or _schema1_type(document)
-    if not isinstance(kind, str):
+    if not isinstance(kind, str) or not is_text(kind):
         raise InvalidManifest("no media type")
     if kind in _INDEXES:
         entries = _descriptors(document.get("manifests"))
@@ -56,6 +58,8 @@ def parse_manifest(data: bytes, media_type: str | None = None) -> Manifest:
     layers = _descriptors(document.get("layers"))
     blobs = _digests([config, *layers])
     artifact = config.get("mediaType")
+    if isinstance(artifact, str) and not is_text(artifact):
+        raise InvalidManifest("the config's media type is not text")
     return Manifest(
         kind, blobs, (), _total(layers), artifact if isinstance(artifact, str) else None
     )

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from lab.ecr.blobs import UploadUnknown
 from lab.ecr.context import Context
-from lab.ecr.errors import REPOSITORY_ALREADY_EXISTS, REPOSITORY_NOT_EMPTY, REPOSITORY_NOT_FOUND
+from lab.ecr.errors import (
+    INVALID_TAG_PARAMETER,
+    REPOSITORY_ALREADY_EXISTS,
+    REPOSITORY_NOT_EMPTY,
+    REPOSITORY_NOT_FOUND,
+)
 from lab.ecr.model import REPOSITORY_ARN, Repository
 from lab.ecr.pages import paginate
 from lab.ecr.views import repository_view, tag_list
+
+# AWS's tag rules ("Tagging best practices", and each service's Tag type): a key of 1-128
+# characters, a value of 0-256, both `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`.
+MAX_TAG_KEY, MAX_TAG_VALUE = 128, 256
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+_TAG_CATEGORIES = ("L", "Z", "N")  # letters, separators (spaces), numbers
 
 
 def create_repository(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -26,7 +38,7 @@ def create_repository(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         }
     if "encryptionConfiguration" in params:
         repository.encryption_configuration = dict(params["encryptionConfiguration"])
-    repository.tags = {tag["Key"]: tag["Value"] for tag in params.get("tags", [])}
+    repository.tags = resource_tags(params.get("tags", []))
     registry.repositories[name] = repository
     return {"repository": repository_view(registry, repository, ctx.host)}
 
@@ -89,7 +101,7 @@ def describe_registry(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 def tag_resource(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """TagResource: add or overwrite tags on a repository."""
     repository = _tagged_repository(ctx, params)
-    repository.tags.update({tag["Key"]: tag["Value"] for tag in params["tags"]})
+    repository.tags.update(resource_tags(params["tags"]))
     return {}
 
 
@@ -104,6 +116,22 @@ def untag_resource(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 def list_tags_for_resource(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListTagsForResource."""
     return {"tags": tag_list(_tagged_repository(ctx, params).tags)}
+
+
+def resource_tags(tags: list[dict[str, str]]) -> dict[str, str]:
+    """A request's `Tag` list as a dict, or InvalidTagParameterException for a bad key or value."""
+    for tag in tags:
+        key, value = tag["Key"], tag["Value"]
+        fits = 0 < len(key) <= MAX_TAG_KEY and len(value) <= MAX_TAG_VALUE
+        if not (fits and _is_tag_text(key) and _is_tag_text(value)):
+            raise INVALID_TAG_PARAMETER()
+    return {tag["Key"]: tag["Value"] for tag in tags}
+
+
+def _is_tag_text(text: str) -> bool:
+    return all(
+        c in _TAG_PUNCTUATION or unicodedata.category(c).startswith(_TAG_CATEGORIES) for c in text
+    )
 
 
 def _tagged_repository(ctx: Context, params: dict[str, Any]) -> Repository:

@@ -8,9 +8,11 @@ before it calls in. State is kept per (account, region) in
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,6 +23,7 @@ from lab.ecr.blobs import BlobStore, digest_of
 from lab.ecr.context import Context
 from lab.ecr.errors import IMAGE_DIGEST_DOES_NOT_MATCH, UNKNOWN_OPERATION
 from lab.ecr.model import Registry
+from lab.errors import AwsError
 from lab.store import read_json, write_json_atomic
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
@@ -77,6 +80,8 @@ class Ecr:
         self._validate_policy = validate_policy
         self._clock = clock
         self._registries: dict[tuple[str, str], Registry] = {}
+        # Each registry's document as last written: what a change that fails to save reverts to.
+        self._saved: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.RLock()
 
     def handle(
@@ -100,17 +105,16 @@ class Ecr:
         handler, mutates = OPERATIONS[operation]
         with self._lock:
             ctx = replace(self._context(owner, place), visible=visible)
-            try:
+            if not mutates:
                 return handler(ctx, params)
-            finally:
-                # Also after an error: a handler may have cleaned up (e.g. cancelled an upload).
-                if mutates:
-                    self._save(ctx.registry)
+            with self._change(ctx.registry):
+                return handler(ctx, params)
 
     def reset(self) -> None:
         """Forget every registry, repository, image, layer and upload."""
         with self._lock:
             self._registries.clear()
+            self._saved.clear()
             # Files only: removing directories costs milliseconds each on some disks.
             for path in self.state_dir.rglob("*"):
                 if not path.is_dir():
@@ -142,9 +146,8 @@ class Ecr:
         """InitiateLayerUpload's work: a new upload id owned by the repository."""
         with self._lock:
             ctx = self._context(account, region)
-            upload_id = layers.start_upload(ctx, ctx.registry.repository(name))
-            self._save(ctx.registry)
-            return upload_id
+            with self._change(ctx.registry):
+                return layers.start_upload(ctx, ctx.registry.repository(name))
 
     def append_upload(
         self, account: str, region: str, name: str, upload_id: str, chunk: bytes
@@ -172,16 +175,16 @@ class Ecr:
             ctx = self._context(account, region)
             repository = ctx.registry.repository(name)
             verified = layers.verify_upload(ctx, repository, upload_id, [digest])
-            layers.commit_upload(ctx, repository, upload_id, verified)
-            self._save(ctx.registry)
+            with self._change(ctx.registry):
+                layers.commit_upload(ctx, repository, upload_id, verified)
             return verified
 
     def cancel_upload(self, account: str, region: str, name: str, upload_id: str) -> None:
         """Abandon the repository's upload."""
         with self._lock:
             ctx = self._context(account, region)
-            layers.cancel_upload(ctx, ctx.registry.repository(name), upload_id)
-            self._save(ctx.registry)
+            with self._change(ctx.registry):
+                layers.cancel_upload(ctx, ctx.registry.repository(name), upload_id)
 
     def layer_size(self, account: str, region: str, name: str, digest: str) -> int | None:
         """The layer's size if it exists in the repository (what a blob HEAD asks)."""
@@ -205,10 +208,10 @@ class Ecr:
             if ":" in reference and digest_of(manifest) != reference:
                 raise IMAGE_DIGEST_DOES_NOT_MATCH(digest=reference, computed=digest_of(manifest))
             tag = None if ":" in reference else reference
-            image = images.put_manifest(
-                ctx, repository, manifest, media_type, tag, repeat_is_error=False
-            )
-            self._save(ctx.registry)
+            with self._change(ctx.registry):
+                image = images.put_manifest(
+                    ctx, repository, manifest, media_type, tag, repeat_is_error=False
+                )
             return image.digest
 
     def get_manifest(
@@ -235,13 +238,40 @@ class Ecr:
         key = (account, region)
         if key not in self._registries:
             document = read_json(self._path(account, region))
-            self._registries[key] = (
-                Registry.from_json(document) if document else Registry(account, region)
-            )
+            registry = Registry.from_json(document) if document else Registry(account, region)
+            self._registries[key] = registry
+            self._saved[key] = registry.to_json()
         return self._registries[key]
 
+    @contextmanager
+    def _change(self, registry: Registry) -> Iterator[None]:
+        """Apply a change to `registry` whole or not at all: it stays in memory only once it is
+        on disk; if it fails or cannot be saved, memory reverts to the last saved document."""
+        try:
+            yield
+        except AwsError:
+            self._save(registry)  # a refusal may have cleaned up (e.g. cancelled an upload)
+            raise
+        except BaseException:
+            self._revert(registry)
+            raise
+        self._save(registry)
+
     def _save(self, registry: Registry) -> None:
-        write_json_atomic(self._path(registry.account, registry.region), registry.to_json())
+        key = (registry.account, registry.region)
+        document = registry.to_json()
+        if document == self._saved[key]:
+            return  # nothing changed: spare the write and its fsyncs
+        try:
+            write_json_atomic(self._path(*key), document)
+        except BaseException:
+            self._revert(registry)
+            raise
+        self._saved[key] = document
+
+    def _revert(self, registry: Registry) -> None:
+        key = (registry.account, registry.region)
+        self._registries[key] = Registry.from_json(copy.deepcopy(self._saved[key]))
 
     def _path(self, account: str, region: str) -> Path:
         return self.state_dir / "registries" / account / f"{region}.json"

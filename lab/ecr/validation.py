@@ -21,9 +21,12 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from lab.botocore_session import service_model as botocore_service_model
 from lab.ecr.errors import INVALID_PARAMETER, UNKNOWN_OPERATION
 from lab.errors import AwsError
+from lab.store import is_text
 
 # Members whose check is ECR's own rather than the generic one.
 _OWN_WORDING = {"repositoryName"}
+# String shapes whose characters the operation checks itself (InvalidTagParameterException).
+_OWN_CHARACTERS = {"TagKey", "TagValue"}
 
 
 def service_model() -> ServiceModel:
@@ -117,6 +120,9 @@ def _check_type(kind: str, value: Any, path: str) -> None:
 
 
 def _check_string(shape: Shape, value: str, path: str, own: bool) -> None:
+    if shape.name not in _OWN_CHARACTERS and not is_text(value):
+        # (lab) a JSON escape of a lone surrogate names no character: undecodable, like bad UTF-8
+        raise _serialization(f"member '{path}' is not Unicode text")
     enum = shape.enum
     if enum and value not in enum:
         raise INVALID_PARAMETER(

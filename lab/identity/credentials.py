@@ -166,8 +166,9 @@ class CredentialStore:
         """Register a long-term key pair (the admin root's, an IAM user's); replaces any same id."""
         credential = Credential(access_key_id, secret, None, None, identity)
         with self._lock:
-            self._by_key[access_key_id] = credential
-            self._save()
+            if self._by_key.get(access_key_id) != credential:  # every start adds the admin's
+                self._by_key[access_key_id] = credential
+                self._save()
         return credential
 
     def issue_session(

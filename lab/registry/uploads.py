@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from lab.ecr.blobs import UploadUnknown
@@ -111,8 +112,14 @@ async def start(route: Route, request: HttpRequest, ctx: RegistryContext) -> Htt
     if digest is None:
         await request.drain()
         return reply(202, _upload_headers(name, upload_id, 0))
-    await _receive(request, ctx, name, upload_id)
-    return await _complete(ctx, name, upload_id, digest)
+    try:
+        await _receive(request, ctx, name, upload_id)
+        return await _complete(ctx, name, upload_id, digest)
+    except Exception:
+        # The client never learnt this upload's id: nobody could resume or cancel it.
+        with suppress(Exception):
+            await ctx.call(ctx.ecr.cancel_upload, name, upload_id)
+        raise
 
 
 async def patch(route: Route, request: HttpRequest, ctx: RegistryContext) -> HttpResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shlex
 import sys
@@ -66,6 +67,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    """Serve; a state directory another lab holds, or a full disk, is one line and status 1."""
+    from lab.server.state_lock import StateDirectoryInUse
+
+    try:
+        return _serve(args)
+    except StateDirectoryInUse as error:
+        print(f"ecr-lab: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        if error.errno not in _DISK_FULL:
+            raise
+        print(
+            f"ecr-lab: cannot write to {error.filename or args.state_dir}: {error.strerror}",
+            file=sys.stderr,
+        )
+        return 1
+
+
+# No room to write: the disk or the user's quota is full, or the file size limit is reached.
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _serve(args: argparse.Namespace) -> int:
     from lab.server.run import open_lab, serve_forever
 
     config = LabConfig(

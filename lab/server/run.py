@@ -75,7 +75,11 @@ def open_lab(config: LabConfig) -> tuple[Lab, socket.socket]:
     # Bound to every interface (in a container): docker reaches it on loopback via the
     # published port, and only a loopback registry needs no TLS configuration (FACTS).
     advertised = "127.0.0.1" if host == "0.0.0.0" else host
-    return Lab(config, registry_host=f"{advertised}:{port}"), sock
+    try:
+        return Lab(config, registry_host=f"{advertised}:{port}"), sock
+    except BaseException:
+        sock.close()
+        raise
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
@@ -123,6 +127,7 @@ class RunningLab:
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self._sock.close()
+        self.lab.close()
 
     def __enter__(self) -> RunningLab:
         return self.start()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lab import __version__
@@ -20,6 +21,8 @@ from lab.policy.document import PolicyError, parse_policy
 from lab.policy.model import PolicySet
 from lab.server.authorize import Authorizer
 from lab.server.config import LabConfig
+from lab.server.state_lock import StateLock
+from lab.store import remove_leftovers
 from lab.upstream import Upstream, make_upstream
 
 # Another account's registry: `ACCT.dkr.ecr.REGION.localhost:PORT`, ECR's own host name with
@@ -56,6 +59,15 @@ class LabState:
     def __post_init__(self) -> None:
         state = self.config.state_dir
         state.mkdir(parents=True, exist_ok=True)
+        self.state_lock = StateLock(state)  # first: nothing is read or written before it
+        try:
+            remove_leftovers(state)
+            self._open(state)
+        except BaseException:
+            self.state_lock.release()
+            raise
+
+    def _open(self, state: Path) -> None:
         self.upstream = make_upstream(
             self.config.upstream, state / "iam", self.config.region, account=self.config.account
         )
@@ -76,6 +88,10 @@ class LabState:
         home = Account(self.upstream, self.directory, self.sts, self.config.admin_access_key)
         self.accounts: dict[str, Account] = {self.config.account: home}
         self.authorizer = Authorizer(self.identity_policies)
+
+    def close(self) -> None:
+        """Let another lab use the state directory."""
+        self.state_lock.release()
 
     @property
     def endpoint_url(self) -> str:
