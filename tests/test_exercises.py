@@ -119,3 +119,27 @@ def test_cli_start_edit_check(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     assert main(["exercise", "check", "--dir", str(workdir)]) == 0
     assert "Solved." in capsys.readouterr().out
     assert main(["exercise", "check", "--dir", str(tmp_path / "none")]) == 2
+
+
+def test_a_tag_condition_on_every_ecr_action_does_not_solve_the_abac_exercise() -> None:
+    # GetAuthorizationToken acts on "*", which has no tags (Service Authorization Reference for
+    # ECR): the front door asks without the repository's tags, and so must grading.
+    tagged_everything = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "ecr:*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}},
+            }
+        ],
+    }
+    result = grade(find(4), json.dumps(tagged_everything))
+    assert not result.solved
+    login = next(c for c in result.cells if c.cell.label == "RedDev login red-app")
+    assert (login.actual, login.correct) == ("denied", False)
+    assert "ecr:GetAuthorizationToken on resource: *" in login.message
+    assert "aws:ResourceTag/team: policy ['${aws:PrincipalTag/team}'] vs request (absent)" in (
+        login.explanation
+    )
