@@ -213,3 +213,17 @@ def test_cli_exit_status_and_json_shape(tmp_path: Any, capsys: pytest.CaptureFix
     ]
     assert finding["locations"][0]["span"]["start"]["line"] == 13
     assert main(["lint", str(tmp_path / "missing.json")]) == 2
+
+
+def test_a_lockout_exempting_an_endpoint_names_the_key_not_a_principal() -> None:
+    statement = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "ecr:*",
+        "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-0a1b2c3d4e5f60718"}},
+    }
+    details = lint(policy(statement))[0].details
+    assert (
+        "to every request except those where aws:SourceVpce is vpce-0a1b2c3d4e5f60718." in details
+    )
+    assert "principal except" not in details and "exempted principals" not in details

@@ -315,11 +315,10 @@ def check_lockout(statement: Statement, path: Path, kind: LintKind) -> Iterator[
     clauses = _clauses(statement)
     if any(not _negative(operator) for operator, _, _ in clauses):
         return  # a positive condition singles out particular callers: not everyone
-    spared = sorted({v for _, _, values in clauses for v in values})
+    # Name each exemption by its key: the values may be roles, endpoints, networks, accounts.
+    exempt = [f"{key} is {' or '.join(values)}" for _, key, values in clauses]
     who = (
-        "every principal"
-        if not clauses
-        else "every principal except " + ", ".join(spared) + " (the condition's values)"
+        f"every request except those where {'; or '.join(exempt)}" if exempt else "every principal"
     )
     yield Finding(
         "WARNING",
@@ -328,7 +327,7 @@ def check_lockout(statement: Statement, path: Path, kind: LintKind) -> Iterator[
         "account's administrators and root user, and an explicit deny overrides every allow "
         "(AdministratorAccess included); CloudFormation changes the repository with the "
         "deploying principal's permissions, so a stack update or delete fails too. Only the "
-        "exempted principals can still change or remove this policy. Exempt an administrator "
+        "exempted requests can still change or remove this policy. Exempt an administrator "
         'role as well, or deny only the image actions rather than "*".',
         path,
     )
