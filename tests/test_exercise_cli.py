@@ -58,6 +58,9 @@ def test_hint_shows_the_next_hint_or_hint_n(tmp_path: Path) -> None:
     assert done.returncode == 2 and "no more hints" in done.stdout
     assert ecr_lab(tmp_path, "hint", "2").stdout == f"hint 2 of 3: {hints[1]}\n"
     assert ecr_lab(tmp_path, "hint", "9").returncode == 2
+    assert ecr_lab(tmp_path, "hint", "0").returncode == 2  # not "the next one"
+    (tmp_path / "ecr-lab-exercise" / ".current").write_text("../../etc\n")
+    assert "names no exercise folder" in ecr_lab(tmp_path, "hint").stdout
 
 
 def test_every_hint_is_text() -> None:

@@ -320,3 +320,15 @@ def test_yaml_positions_match_the_text() -> None:
         ("INVALID_ACTION", Position(8, 9, 224))
     ]
     assert YAML_POLICY[224:].startswith("ecr:GetDownloadUrlForLayers")
+
+
+def test_a_yaml_alias_bomb_is_refused_not_expanded() -> None:
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
+    lines += [f"a{n}: &a{n} [{','.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 9)]
+    findings = lint("\n".join([*lines, "Statement: *a8"]), syntax="yaml")  # 10**9 values
+    assert [(f.issue_code, f.details) for f in findings] == [
+        (
+            "YAML_SYNTAX_ERROR",
+            "Fix the YAML syntax error: more than 100000 values (aliases repeat too much)",
+        )
+    ]

@@ -114,7 +114,13 @@ def yaml_positions(text: str) -> tuple[Any, dict[Path, Position]]:
     return (None if node is None else _node(node, (), found)), found
 
 
+# Aliases repeat a node without repeating its text: a few lines could stand for billions.
+MAX_YAML_VALUES = 100_000
+
+
 def _node(node: yaml.Node, path: Path, found: dict[Path, Position]) -> Any:
+    if len(found) >= MAX_YAML_VALUES:
+        raise yaml.YAMLError(f"more than {MAX_YAML_VALUES} values (aliases repeat too much)")
     mark = node.start_mark
     found[path] = Position(mark.line + 1, mark.column + 1, mark.index)
     if isinstance(node, yaml.SequenceNode):

@@ -98,7 +98,10 @@ def _current(root: Path) -> tuple[Path, Exercise]:
 
     folder = root
     if not (root / MARKER_FILE).exists():  # the workshop folder, not an exercise's own
-        folder = root / (root / CURRENT_FILE).read_text(encoding="utf-8").strip()
+        name = (root / CURRENT_FILE).read_text(encoding="utf-8").strip()
+        if not name or Path(name).name != name:
+            raise ValueError(f"{root / CURRENT_FILE} names no exercise folder")
+        folder = root / name
     number = int((folder / MARKER_FILE).read_text(encoding="utf-8"))
     return folder, find(number)
 
@@ -132,8 +135,11 @@ def run_hint(args: argparse.Namespace) -> int:
         return _no_exercise(args.dir, error)
     count = len(exercise.hints)
     seen_file = folder / HINTS_FILE
-    seen = int(seen_file.read_text()) if seen_file.exists() else 0
-    number = args.number or seen + 1
+    try:
+        seen = int(seen_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        seen = 0  # none shown yet (or a file we did not write)
+    number = seen + 1 if args.number is None else args.number
     if not 1 <= number <= count:
         more = "no more hints" if args.number is None else f"no hint {number}"
         print(f"ecr-lab: {more}: exercise {exercise.number} has {count} (README.md lists them)")
