@@ -190,3 +190,42 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     )
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 20_000
+
+
+def squeezed(text: str) -> str:
+    """The text without whitespace, so a message wrapped over lines reads whole."""
+    return "".join(text.split())
+
+
+def readable(output: str) -> str:
+    """The table's cells, each read down its column (a cell wraps over several lines), then
+    whatever follows the table; squeezed."""
+    cells, row, rest = [], [], []
+    for line in output.splitlines():
+        if line.startswith("│"):
+            row.append(line.strip("│").split("│"))
+        elif line[:1] in "├└" and row:
+            cells += ["".join(column) for column in zip(*row, strict=True)]
+            row = []
+        elif line[:1] not in "┏┃┡┗":
+            rest.append(line)
+    return squeezed(" ".join(cells + rest))
+
+
+@pytest.mark.parametrize("columns", [80, 160])
+def test_the_table_fits_the_terminal_and_keeps_every_word(columns: int) -> None:
+    done = cli("demo", "--client", "protocol", COLUMNS=str(columns))
+    assert done.returncode == 0, done.stderr
+    widest = max(len(line) for line in done.stdout.splitlines())
+    assert columns - 2 <= widest <= columns  # fills the terminal, never wider
+    report = json.loads(cli("demo", "--client", "protocol", "--format", "json").stdout)
+    text = readable(done.stdout)
+    assert "everycellasexpected" in text
+    for check in [*report["checks"], *report["logins"]]:
+        assert check["principal"] in text and check["operation"] in done.stdout
+        assert squeezed(check["decided_by"]) in text
+        # AWS's message names a fresh instance each run: compare what follows the session
+        assert squeezed(check["message"].partition(" is not authorized")[2]) in text
+    if columns == 80:  # the compact layout: each cell's words under the outcomes
+        assert "instance1 pull: denied ✓" in done.stdout
+        assert "  decided by: resource-based policy statement 1" in done.stdout

@@ -102,20 +102,48 @@ def test_an_invalid_policy_is_refused_as_ecr_refuses_it() -> None:
 
 
 def test_cli_start_edit_check(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    workdir = tmp_path / "work"
+    workshop = tmp_path / "work"
+    folder = workshop / "02-ci-pull-only"
     assert main(["exercise", "list"]) == 0
     assert "Cross-account pull" in capsys.readouterr().out
-    assert main(["exercise", "start", "2", "--dir", str(workdir)]) == 0
-    assert (workdir / "policy.json").read_text() == find(2).starter
-    assert "## Goal matrix" in (workdir / "README.md").read_text()
-    assert main(["exercise", "start", "2", "--dir", str(workdir)]) == 2  # keeps the edits
+    assert main(["exercise", "start", "2", "--dir", str(workshop)]) == 0
+    assert (folder / "policy.json").read_text() == find(2).starter
+    assert "## Goal matrix" in (folder / "README.md").read_text()
+    (folder / "policy.json").write_text("{}")
+    assert main(["exercise", "start", "2", "--dir", str(workshop)]) == 0  # resumes
+    assert (folder / "policy.json").read_text() == "{}"  # keeps the edits
+    assert main(["exercise", "start", "2", "--dir", str(workshop), "--force"]) == 0
     capsys.readouterr()
-    assert main(["exercise", "check", "--dir", str(workdir)]) == 1
+    assert main(["exercise", "check", "--dir", str(workshop)]) == 1
     out = capsys.readouterr().out
     assert "WRONG CiRole push app: expected denied, got allowed" in out
     assert "--- why CiRole push app is allowed:" in out
-    assert "hint: " in out
-    (workdir / "policy.json").write_text(find(2).solution)
-    assert main(["exercise", "check", "--dir", str(workdir)]) == 0
+    assert f"hint 1: {find(2).hints[0].text}" in out
+    (folder / "policy.json").write_text(find(2).solution)
+    assert main(["exercise", "check", "--dir", str(folder)]) == 0  # an exercise's own folder
     assert "Solved." in capsys.readouterr().out
     assert main(["exercise", "check", "--dir", str(tmp_path / "none")]) == 2
+
+
+def test_a_tag_condition_on_every_ecr_action_does_not_solve_the_abac_exercise() -> None:
+    # GetAuthorizationToken acts on "*", which has no tags (Service Authorization Reference for
+    # ECR): the front door asks without the repository's tags, and so must grading.
+    tagged_everything = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "ecr:*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/team": "${aws:PrincipalTag/team}"}},
+            }
+        ],
+    }
+    result = grade(find(4), json.dumps(tagged_everything))
+    assert not result.solved
+    login = next(c for c in result.cells if c.cell.label == "RedDev login red-app")
+    assert (login.actual, login.correct) == ("denied", False)
+    assert "ecr:GetAuthorizationToken on resource: *" in login.message
+    assert "aws:ResourceTag/team: policy ['${aws:PrincipalTag/team}'] vs request (absent)" in (
+        login.explanation
+    )

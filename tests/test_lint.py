@@ -4,6 +4,9 @@ Analyzer's policy validation ("Access Analyzer policy check reference")."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +14,8 @@ import pytest
 from lab.cli import main
 from lab.lint.checks import has_errors, lint
 from lab.lint.findings import Finding
+from lab.lint.positions import Position
+from tests.server_support import ROOT
 from tests.tutorial import PULL_ACTIONS, repository_policy
 
 ROLE1 = "arn:aws:iam::123456789012:role/fa-085-InstanceRole1"
@@ -213,3 +218,117 @@ def test_cli_exit_status_and_json_shape(tmp_path: Any, capsys: pytest.CaptureFix
     ]
     assert finding["locations"][0]["span"]["start"]["line"] == 13
     assert main(["lint", str(tmp_path / "missing.json")]) == 2
+
+
+def test_a_lockout_exempting_an_endpoint_names_the_key_not_a_principal() -> None:
+    statement = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "ecr:*",
+        "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-0a1b2c3d4e5f60718"}},
+    }
+    details = lint(policy(statement))[0].details
+    assert (
+        "to every request except those where aws:SourceVpce is vpce-0a1b2c3d4e5f60718." in details
+    )
+    assert "principal except" not in details and "exempted principals" not in details
+
+
+ECR_LAB = str(Path(sys.executable).parent / "ecr-lab")
+
+
+def lint_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ECR_LAB, "lint", *args], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+
+
+def test_a_near_miss_action_gets_a_did_you_mean() -> None:
+    findings = lint(policy({**PULL_FOR_ROLE, "Action": ["ecr:BatchGetImages", "ecr:MakeCoffee"]}))
+    details = {f.path[-1]: f.details for f in findings if f.issue_code == "INVALID_ACTION"}
+    assert details[0] == (
+        "The action ecr:BatchGetImages does not exist in the service ecr. "
+        "Did you mean ecr:BatchGetImage?"
+    )
+    assert details[1] == "The action ecr:MakeCoffee does not exist in the service ecr."
+    lower = lint(policy({**PULL_FOR_ROLE, "Action": "ecr:getauthorisationtoken"}))[0].details
+    assert lower.endswith("Did you mean ecr:GetAuthorizationToken?")
+
+
+@pytest.mark.slow
+def test_cli_summary_counts_in_words_and_documents_the_default_kind(tmp_path: Path) -> None:
+    one, four = tmp_path / "one.json", tmp_path / "four.json"
+    one.write_text(policy({**PULL_FOR_ROLE, "Action": "ecr:BatchGetImages"}))
+    wrong = ["ecr:BatchGetImages", "ecr:PutImages", "ecr:ListImage", "ecr:TagResources"]
+    four.write_text(policy({**PULL_FOR_ROLE, "Action": wrong}))
+    done = lint_cli(str(one))
+    assert done.returncode == 1
+    assert "Did you mean ecr:BatchGetImage?" in done.stdout
+    assert done.stdout.endswith(f"{one}: 1 error\n")
+    assert lint_cli(str(four)).stdout.endswith(f"{four}: 4 errors\n")
+    warned = tmp_path / "tutorial.json"
+    warned.write_text(json.dumps(TUTORIAL))
+    assert lint_cli(str(warned)).stdout.endswith(": 1 warning\n")
+    usage = " ".join(lint_cli("--help").stdout.split())
+    assert "(default: repository)" in usage
+
+
+YAML_POLICY = """\
+# the pull grant, in YAML as a template would embed it
+Version: 2012-10-17
+Statement:
+  - Effect: Allow
+    Principal: {AWS: arn:aws:iam::123456789012:role/fa-085-InstanceRole2}
+    Action:
+      - ecr:BatchGetImage
+      - ecr:GetDownloadUrlForLayers
+"""
+
+
+@pytest.mark.slow
+def test_cli_reads_a_yaml_policy_with_its_lines_and_columns(tmp_path: Path) -> None:
+    source = tmp_path / "policy.yaml"
+    source.write_text(YAML_POLICY)
+    done = lint_cli(str(source))
+    assert done.returncode == 1
+    assert done.stdout.startswith(
+        f"{source}:8:9: ERROR INVALID_ACTION Statement[0].Action[1]: The action "
+        "ecr:GetDownloadUrlForLayers does not exist in the service ecr. "
+        "Did you mean ecr:GetDownloadUrlForLayer?"
+    )  # line 8, column 9: where `ecr:GetDownloadUrlForLayers` starts
+    assert "INVALID_VERSION" not in done.stdout  # an unquoted 2012-10-17 stays text
+    (tmp_path / "bad.yaml").write_text("Version: '2012-10-17'\nStatement: [\n")
+    broken = lint_cli(str(tmp_path / "bad.yaml"))
+    assert broken.returncode == 1 and "ERROR YAML_SYNTAX_ERROR" in broken.stdout
+
+
+@pytest.mark.slow
+def test_cli_lints_the_repository_policy_inside_a_cloudformation_template() -> None:
+    template = "lab/cfn/builtin/fa-085-ecr.yaml"
+    done = lint_cli(template)
+    assert done.returncode == 0
+    assert done.stdout.splitlines()[0].startswith(
+        f"{template}:28:13: WARNING LOCKOUT_RISK "
+        "Resources.Repository.Properties.RepositoryPolicyText.Statement[2]: "
+    )  # the third statement's first key, in the template
+    assert "aws:PrincipalArn is !Ref InstanceRoleArn1 or !Ref InstanceRoleArn2" in done.stdout
+
+
+def test_yaml_positions_match_the_text() -> None:
+    findings = lint(YAML_POLICY, syntax="yaml")
+    assert [(f.issue_code, f.position) for f in findings] == [
+        ("INVALID_ACTION", Position(8, 9, 224))
+    ]
+    assert YAML_POLICY[224:].startswith("ecr:GetDownloadUrlForLayers")
+
+
+def test_a_yaml_alias_bomb_is_refused_not_expanded() -> None:
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
+    lines += [f"a{n}: &a{n} [{','.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 9)]
+    findings = lint("\n".join([*lines, "Statement: *a8"]), syntax="yaml")  # 10**9 values
+    assert [(f.issue_code, f.details) for f in findings] == [
+        (
+            "YAML_SYNTAX_ERROR",
+            "Fix the YAML syntax error: more than 100000 values (aliases repeat too much)",
+        )
+    ]

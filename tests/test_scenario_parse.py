@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -156,3 +158,57 @@ def test_expectation_must_name_repository_when_several() -> None:
 def test_yaml_errors_carry_the_line() -> None:
     with pytest.raises(YamlError, match=r"^f.yaml:3: "):
         load_yaml("a: 1\nb: 2\na: 3\n", "f.yaml")
+
+
+def policy_naming(value: str) -> str:
+    """BASE with a repository whose policy's condition holds `value`, on line 21."""
+    return BASE + (
+        "  other:\n"
+        "    policy:\n"
+        "      Version: 2012-10-17\n"
+        "      Statement:\n"
+        "        - Effect: Deny\n"
+        "          Principal: '*'\n"
+        "          Action: '*'\n"
+        "          Condition:\n"
+        f"            ArnNotEquals: {{aws:PrincipalArn: '{value}'}}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("${Builder.arn}", "${Builder.Arn}"),  # the attribute's case
+        ("${Builder}", "${Builder.Arn}"),  # no attribute
+        ("${Builder.RoleId}", "${Builder.Arn}"),  # an attribute scenarios do not offer
+        ("${Ghost.arn}", "${RoleKey.Arn}"),
+    ],
+)
+def test_a_reference_that_is_not_key_dot_arn_is_refused_with_its_line(
+    value: str, written: str
+) -> None:
+    assert error_of(policy_naming(value)) == (
+        f"s.yaml:21: repository other policy: unknown reference {value} "
+        f"(a role's ARN is written {written})"
+    )
+
+
+@pytest.mark.parametrize("value", ["${Builder.Arn}", "arn:aws:iam::*:role/${aws:username}", "${*}"])
+def test_role_references_and_iam_variables_still_parse(value: str) -> None:
+    assert "other" in parse(policy_naming(value), "s.yaml").repositories
+
+
+@pytest.mark.slow
+def test_the_demo_refuses_a_scenario_with_a_miscased_reference(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(policy_naming("${Builder.arn}"))
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "ecr-lab"), "demo", "--scenario", str(scenario)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert f"{scenario}:21: repository other policy: unknown reference ${{Builder.arn}}" in (
+        done.stderr
+    )

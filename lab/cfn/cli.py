@@ -53,7 +53,7 @@ def run_deploy_cfn(args: argparse.Namespace) -> int:
     from lab.cfn.template import TemplateError
     from lab.scenario.locate import load
     from lab.scenario.parse import ScenarioError
-    from lab.scenario.render import table
+    from lab.scenario.render import print_table
 
     errors = Console(stderr=True)
     try:
@@ -76,7 +76,7 @@ def run_deploy_cfn(args: argparse.Namespace) -> int:
     except TemplateError as error:
         errors.print(f"ecr-lab: {error}", markup=False)
         return 2
-    Console(width=160).print(table(report))
+    print_table(report, Console())
     return 0 if report.ok else 1
 
 

@@ -32,6 +32,22 @@ class Target:
 def target(operation: str, params: dict[str, Any], *, account: str, region: str) -> Target:
     """The authorization target of an ECR request; invalid requests raise ECR's error."""
     validate_input(operation, params)
+    return _scope(operation, params, account, region)
+
+
+def action_target(action: str, account: str, region: str, name: str) -> Target:
+    """The target of IAM `action` asked of repository `name`, scoped as `target` scopes the
+    operation: the repository when its API names one, else "*" (GetAuthorizationToken)."""
+    params = {
+        "repositoryName": name,
+        "registryId": account,
+        "resourceArn": repository_arn(account, region, name),
+        "repositoryNames": [name],
+    }
+    return _scope(action.removeprefix("ecr:"), params, account, region)
+
+
+def _scope(operation: str, params: dict[str, Any], account: str, region: str) -> Target:
     shape = operation_model(operation).input_shape
     members = shape.members if shape is not None else {}
     action = f"ecr:{operation}"

@@ -9,6 +9,7 @@ list_amazonelasticcontainerregistry.html): its permission-only actions and its c
 
 from __future__ import annotations
 
+import difflib
 from functools import cache
 
 from lab.ecr.validation import service_model
@@ -50,6 +51,13 @@ def ecr_actions() -> frozenset[str]:
 def matching_ecr_actions(pattern: str) -> list[str]:
     """The ECR actions an `ecr:` pattern (wildcards allowed) stands for, sorted."""
     return sorted(a for a in ecr_actions() if matching.action_matches(pattern, a))
+
+
+def did_you_mean(action: str) -> str:
+    """` Did you mean ecr:X?` for the ECR action closest to a misspelt one, else ""."""
+    by_lower = {known.lower(): known for known in ecr_actions()}
+    close = difflib.get_close_matches(action.lower(), by_lower, n=1, cutoff=0.8)
+    return f" Did you mean {by_lower[close[0]]}?" if close else ""
 
 
 def is_global_key(key: str) -> bool:

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Any, Literal
+
+import yaml
 
 from lab.lint import catalog
 from lab.lint.findings import Finding, ordered
-from lab.lint.positions import Path, Position, position_at, positions
+from lab.lint.positions import Path, Position, position_at, positions, yaml_positions
 from lab.policy import matching
 from lab.policy.document import REPOSITORY_POLICY_MESSAGE, PolicyError, parse_policy
 
 LintKind = Literal["repository", "identity"]
+Syntax = Literal["json", "yaml"]
 Statement = Mapping[str, Any]
 Check = Callable[[Statement, Path, LintKind], Iterator[Finding]]
 
@@ -36,15 +40,23 @@ LIMITING_KEYS = frozenset(
 )  # fmt: skip
 
 
-def lint(text: str, kind: LintKind = "repository") -> list[Finding]:
-    """Every finding for the policy `text` read as a `kind` policy, most severe first."""
+def lint(text: str, kind: LintKind = "repository", syntax: Syntax = "json") -> list[Finding]:
+    """Every finding for the policy `text` (JSON or YAML) read as a `kind` policy, most severe
+    first. A CloudFormation template (a document with `Resources`) has each repository's
+    RepositoryPolicyText linted, its findings placed in the template."""
     try:
-        where = positions(text)
-        doc = json.loads(text)
-    except json.JSONDecodeError as error:
-        details = f"Fix the JSON syntax error at line {error.lineno}, column {error.colno}: "
-        position = position_at(text, error.pos)
-        return [Finding("ERROR", "JSON_SYNTAX_ERROR", details + error.msg, (), position)]
+        doc, where = _read(text, syntax)
+    except _Unreadable as error:
+        return [error.finding]
+    found = [
+        _under(finding, prefix)
+        for policy, prefix, policy_kind in _policies(doc, kind)
+        for finding in _findings(policy, policy_kind)
+    ]
+    return ordered([_placed(f, where) for f in found])
+
+
+def _findings(doc: Any, kind: LintKind) -> list[Finding]:
     found = [
         finding
         for statement, path in _statements(doc)
@@ -52,7 +64,54 @@ def lint(text: str, kind: LintKind = "repository") -> list[Finding]:
         for finding in check(statement, path, kind)
     ]
     found.extend(_grammar(doc, kind))  # after the checks: theirs is the better wording
-    return ordered([_placed(f, where) for f in found])
+    return found
+
+
+class _Unreadable(ValueError):
+    def __init__(self, finding: Finding) -> None:
+        self.finding = finding
+
+
+def _read(text: str, syntax: Syntax) -> tuple[Any, Mapping[Path, Position]]:
+    """The document and where each of its values starts; _Unreadable for a syntax error."""
+    if syntax == "yaml":
+        try:
+            return yaml_positions(text)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            position = Position(mark.line + 1, mark.column + 1, mark.index) if mark else None
+            place = f" at line {position.line}, column {position.column}" if position else ""
+            problem = getattr(error, "problem", None) or str(error)
+            details = f"Fix the YAML syntax error{place}: {problem}"
+            finding = Finding("ERROR", "YAML_SYNTAX_ERROR", details, (), position)
+            raise _Unreadable(finding) from None
+    try:
+        return json.loads(text), positions(text)
+    except json.JSONDecodeError as error:
+        details = f"Fix the JSON syntax error at line {error.lineno}, column {error.colno}: "
+        position = position_at(text, error.pos)
+        finding = Finding("ERROR", "JSON_SYNTAX_ERROR", details + error.msg, (), position)
+        raise _Unreadable(finding) from None
+
+
+def _policies(doc: Any, kind: LintKind) -> Iterator[tuple[Any, Path, LintKind]]:
+    """The policies in `doc`: itself, or a CloudFormation template's repository policies."""
+    resources = doc.get("Resources") if isinstance(doc, Mapping) else None
+    if not isinstance(resources, Mapping) or "Statement" in doc:
+        yield doc, (), kind
+        return
+    for name, resource in resources.items():
+        if not isinstance(resource, Mapping) or resource.get("Type") != "AWS::ECR::Repository":
+            continue
+        properties = resource.get("Properties")
+        if isinstance(properties, Mapping) and "RepositoryPolicyText" in properties:
+            where = ("Resources", name, "Properties", "RepositoryPolicyText")
+            yield properties["RepositoryPolicyText"], where, "repository"
+
+
+def _under(finding: Finding, prefix: Path) -> Finding:
+    """The finding with its path inside the enclosing document."""
+    return replace(finding, path=(*prefix, *finding.path)) if prefix else finding
 
 
 def has_errors(findings: list[Finding]) -> bool:
@@ -163,6 +222,7 @@ def check_actions(statement: Statement, path: Path, kind: LintKind) -> Iterator[
                     f"The action pattern {action} matches no action of the service ecr."
                     if wild
                     else f"The action {action} does not exist in the service ecr."
+                    + catalog.did_you_mean(action)
                 )
                 yield Finding("ERROR", "INVALID_ACTION", details, where)
                 continue
@@ -315,11 +375,10 @@ def check_lockout(statement: Statement, path: Path, kind: LintKind) -> Iterator[
     clauses = _clauses(statement)
     if any(not _negative(operator) for operator, _, _ in clauses):
         return  # a positive condition singles out particular callers: not everyone
-    spared = sorted({v for _, _, values in clauses for v in values})
+    # Name each exemption by its key: the values may be roles, endpoints, networks, accounts.
+    exempt = [f"{key} is {' or '.join(values)}" for _, key, values in clauses]
     who = (
-        "every principal"
-        if not clauses
-        else "every principal except " + ", ".join(spared) + " (the condition's values)"
+        f"every request except those where {'; or '.join(exempt)}" if exempt else "every principal"
     )
     yield Finding(
         "WARNING",
@@ -328,7 +387,7 @@ def check_lockout(statement: Statement, path: Path, kind: LintKind) -> Iterator[
         "account's administrators and root user, and an explicit deny overrides every allow "
         "(AdministratorAccess included); CloudFormation changes the repository with the "
         "deploying principal's permissions, so a stack update or delete fails too. Only the "
-        "exempted principals can still change or remove this policy. Exempt an administrator "
+        "exempted requests can still change or remove this policy. Exempt an administrator "
         'role as well, or deny only the image actions rather than "*".',
         path,
     )

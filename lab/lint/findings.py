@@ -17,7 +17,9 @@ FindingType = Literal["ERROR", "SECURITY_WARNING", "WARNING", "SUGGESTION"]
 # Most severe first: the order findings are listed in.
 SEVERITY: tuple[FindingType, ...] = ("ERROR", "SECURITY_WARNING", "WARNING", "SUGGESTION")
 # Codes Access Analyzer has no equivalent for; everything else is one of its codes.
-LAB_CODES = frozenset({"PUBLIC_ACCESS", "ALLOW_WITH_NOT_ACTION", "LOCKOUT_RISK"})
+LAB_CODES = frozenset(
+    {"PUBLIC_ACCESS", "ALLOW_WITH_NOT_ACTION", "LOCKOUT_RISK", "YAML_SYNTAX_ERROR"}
+)
 
 _REFERENCE = (
     "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-reference-policy-checks.html"
@@ -90,6 +92,8 @@ def render_text(findings: list[Finding], source: str) -> str:
             f"{json_path(finding.path) or '(policy)'}: {finding.details}"
         )
     counts = {t: sum(f.finding_type == t for f in findings) for t in SEVERITY}
-    summary = ", ".join(f"{n} {t.lower().replace('_', ' ')}" for t, n in counts.items() if n)
+    summary = ", ".join(
+        f"{n} {t.lower().replace('_', ' ')}{'s' if n > 1 else ''}" for t, n in counts.items() if n
+    )
     lines.append(f"{source}: {summary or 'no findings'}")
     return "\n".join(lines) + "\n"

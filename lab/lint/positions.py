@@ -1,7 +1,8 @@
-"""Where each element of a JSON document sits: its path, line and column.
+"""Where each element of a JSON or YAML document sits: its path, line and column.
 
 The standard json module keeps no positions; this walks the text once with its scanners
 (raw_decode for scalars, scanstring for keys), so it accepts exactly what json.loads accepts.
+YAML's composer keeps a mark on every node, so a YAML document's positions come with it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import json
 import re
 from dataclasses import dataclass
 from json.decoder import scanstring
+from typing import Any
+
+import yaml
 
 PathPart = str | int
 Path = tuple[PathPart, ...]
@@ -98,3 +102,33 @@ def _array(text: str, index: int, path: Path, found: dict[Path, Position]) -> in
         if text[index : index + 1] != ",":
             raise json.JSONDecodeError("Expecting ',' delimiter", text, index)
         index = _skip(text, index + 1)
+
+
+def yaml_positions(text: str) -> tuple[Any, dict[Path, Position]]:
+    """A YAML document as plain values (every scalar a string, as IAM compares them; a
+    CloudFormation tag such as `!Ref Role` kept as that text) and where each value starts.
+    yaml.YAMLError when the text is not YAML."""
+    found: dict[Path, Position] = {}
+    # BaseLoader: no implicit types (`2012-10-17` stays text), no constructors, no code.
+    node = yaml.compose(text, Loader=yaml.BaseLoader)
+    return (None if node is None else _node(node, (), found)), found
+
+
+# Aliases repeat a node without repeating its text: a few lines could stand for billions.
+MAX_YAML_VALUES = 100_000
+
+
+def _node(node: yaml.Node, path: Path, found: dict[Path, Position]) -> Any:
+    if len(found) >= MAX_YAML_VALUES:
+        raise yaml.YAMLError(f"more than {MAX_YAML_VALUES} values (aliases repeat too much)")
+    mark = node.start_mark
+    found[path] = Position(mark.line + 1, mark.column + 1, mark.index)
+    if isinstance(node, yaml.SequenceNode):
+        return [_node(item, (*path, i), found) for i, item in enumerate(node.value)]
+    if isinstance(node, yaml.MappingNode):
+        return {
+            str(key.value): _node(value, (*path, str(key.value)), found)
+            for key, value in node.value
+        }
+    tag = node.tag if node.tag.startswith("!") and not node.tag.startswith("!!") else ""
+    return f"{tag} {node.value}" if tag else node.value

@@ -36,11 +36,11 @@ def render_text(request: Request, decision: Decision) -> str:
     if decision.trace:
         lines += ["", "statements:"]
     for trace in decision.trace:
-        lines += _statement(trace, trace.ref in deciding)
+        lines += _statement(trace, trace.ref in deciding, request)
     return "\n".join(lines) + "\n"
 
 
-def _statement(trace: StatementTrace, decided: bool) -> list[str]:
+def _statement(trace: StatementTrace, decided: bool, request: Request) -> list[str]:
     ref = trace.ref
     label = _POLICY_LABELS[ref.policy]
     if ref.policy == "identity":
@@ -58,9 +58,20 @@ def _statement(trace: StatementTrace, decided: bool) -> list[str]:
         f"{marker}{label}, statement {ref.statement + 1}{sid}: {trace.effect}, {verdict}",
         f"     {checks}",
     ]
+    if not trace.principal_matched and trace.principal is not None:
+        lines.append(_principal(trace, request))
     if trace.principal_matched and trace.action_matched and trace.resource_matched:
         lines += [_condition(c) for c in trace.conditions] or ["     (no conditions)"]
     return lines
+
+
+def _principal(trace: StatementTrace, request: Request) -> str:
+    """What the Principal element named against who asked (and the role behind a session)."""
+    element = "NotPrincipal" if trace.not_principal else "Principal"
+    named = {kind: list(values) for kind, values in (trace.principal or {}).items()}
+    role = request.context.get("aws:principalarn")  # context keys are lower-cased
+    behind = f" (aws:PrincipalArn {role})" if role and role != request.principal else ""
+    return f"     {element} {named} vs request {request.principal}{behind}"
 
 
 def _condition(trace: ConditionTrace) -> str:

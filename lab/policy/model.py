@@ -114,6 +114,9 @@ class StatementTrace:
     resource_matched: bool
     conditions: tuple[ConditionTrace, ...]
     applies: bool
+    # The statement's Principal (or NotPrincipal, `not_principal`), to show what was compared.
+    principal: Mapping[str, tuple[str, ...]] | None = None
+    not_principal: bool = False
 
 
 class StatementRecord(NamedTuple):
@@ -141,6 +144,8 @@ class StatementRecord(NamedTuple):
             self.resource_matched,
             condition_traces(clauses, self.conditions),
             self.applies,
+            self.statement.principal or self.statement.not_principal,
+            self.statement.not_principal is not None,
         )
 
 

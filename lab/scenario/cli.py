@@ -114,10 +114,9 @@ def _demo(args: argparse.Namespace) -> int:
     if args.format == "table":
         from rich.console import Console
 
-        from lab.scenario.render import table
+        from lab.scenario.render import print_table
 
-        out = Console(file=args.output.open("w") if args.output else None, width=160)
-        out.print(table(report))
+        print_table(report, Console(file=args.output.open("w") if args.output else None))
     else:
         render = {"json": to_json, "junit": to_junit, "html": to_html}[args.format]
         text = render(report)

@@ -7,7 +7,6 @@ explanation never disagrees with what a client saw.
 
 from __future__ import annotations
 
-from lab.ecr.validation import operation_model
 from lab.identity.credentials import Identity
 from lab.policy.explain import render_text
 from lab.policy.model import Decision, Request, StatementRef
@@ -47,16 +46,8 @@ def action_of(operation: str) -> str:
     return actions_of(operation)[-1]
 
 
-def repository_scoped(action: str) -> bool:
-    """True when the ECR action acts on a repository (its API takes a repositoryName)."""
-    shape = operation_model(action.removeprefix("ecr:")).input_shape
-    return shape is not None and "repositoryName" in shape.members
-
-
 def call_for(lab: Lab, identity: Identity, action: str, repository: str) -> Call:
     """The authorization question the front door asks for `action` on `repository`."""
-    if not repository_scoped(action):
-        return Call(identity, action, "*", CLIENT_IP, lab.config.region)
     return lab.repository_call(identity, action, lab.config.account, repository, CLIENT_IP)
 
 

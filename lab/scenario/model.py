@@ -18,6 +18,9 @@ REGISTRY_OPERATIONS = ("login", "push", "pull")
 
 # `${Key.Arn}`; IAM's own variables (`${aws:username}`) contain a colon and never match.
 REFERENCE = re.compile(r"\$\{([\w+=,.@-]+)\.Arn\}")
+# Any `${...}` without a colon: a role reference, or one of IAM's `${*}`, `${?}`, `${$}`.
+PLACEHOLDER = re.compile(r"\$\{[^}:]*\}")
+IAM_SPECIAL_CHARACTERS = frozenset({"${*}", "${?}", "${$}"})
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,16 @@ class Scenario:
 def references(document: Any) -> set[str]:
     """The role keys a policy document refers to with `${Key.Arn}`."""
     return set(REFERENCE.findall(json.dumps(document)))
+
+
+def malformed_references(text: str) -> list[str]:
+    """The `${...}` in `text` that are neither `${Key.Arn}` nor IAM's special characters
+    (`${InstanceRole1.arn}`, `${InstanceRole1}`): deployed, they would stay literal text."""
+    return [
+        found
+        for found in PLACEHOLDER.findall(text)
+        if found not in IAM_SPECIAL_CHARACTERS and not REFERENCE.fullmatch(found)
+    ]
 
 
 def resolve(document: Any, arns: Mapping[str, str]) -> Any:

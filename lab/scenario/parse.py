@@ -40,6 +40,7 @@ from lab.scenario.model import (
     Repository,
     Role,
     Scenario,
+    malformed_references,
     references,
     resolve,
 )
@@ -114,6 +115,15 @@ class _Reader:
         unknown = references(document) - roles
         if unknown:
             raise self.fail(node, f"{what} refers to unknown role ${{{sorted(unknown)[0]}.Arn}}")
+        malformed = malformed_references(json.dumps(document))
+        if malformed:
+            found = malformed[0]
+            key = found[2:-1].rpartition(".")[0] or found[2:-1]
+            hint = f"${{{key}.Arn}}" if key in roles else "${RoleKey.Arn}"
+            raise self.fail(
+                _text_node(node, found) or node,
+                f"{what}: unknown reference {found} (a role's ARN is written {hint})",
+            )
         placeholders = {key: f"arn:aws:iam::{_PLACEHOLDER_ACCOUNT}:role/{key}" for key in roles}
         try:
             parse_policy(resolve(document, placeholders), kind)
@@ -141,6 +151,14 @@ def _statement_node(node: Any, index: int | None) -> Any:
     if index is not None and isinstance(statements, yamlfile.Sequence) and index < len(statements):
         return statements[index]
     return node
+
+
+def _text_node(node: Any, needle: str) -> yamlfile.Text | None:
+    """The first scalar under `node` that contains `needle`, for its line."""
+    if isinstance(node, yamlfile.Text):
+        return node if needle in node else None
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    return next((found for child in children if (found := _text_node(child, needle))), None)
 
 
 def plain(node: Any) -> Any:

@@ -9,27 +9,39 @@ from xml.etree import ElementTree as ET
 from lab.scenario.report import Check, Report
 
 if TYPE_CHECKING:  # rich loads only for the table (~0.1 s): JSON, JUnit and HTML need none
+    from rich.console import Console, RenderableType
     from rich.table import Table
     from rich.text import Text
 
 _STYLE = {"allowed": "green", "denied": "red", "error": "yellow"}
+# Narrower than this, the table holds only the outcomes and each cell's words follow it.
+WIDE = 120
 
 
-def _cell(check: Check | None) -> Text:
+def _outcome(check: Check) -> Text:
+    from rich.text import Text
+
+    mark = "✓" if check.ok else "✗ expected " + check.expected
+    return Text(f"{check.actual} {mark}", style=f"bold {_STYLE[check.actual]}")
+
+
+def _cell(check: Check | None, compact: bool) -> Text:
     from rich.text import Text
 
     if check is None:
         return Text("-", style="dim")
-    mark = "✓" if check.ok else "✗ expected " + check.expected
-    text = Text(f"{check.actual} {mark}", style=f"bold {_STYLE[check.actual]}")
+    text = _outcome(check)
+    if compact:
+        return text
     if check.shown:
         text.append(f"\n{check.shown}", style="default")
     text.append(f"\n{check.decided_by}", style="dim italic")
     return text
 
 
-def table(report: Report) -> Table:
-    """Principals down, operations across; each cell the outcome, the message, and why."""
+def table(report: Report, compact: bool = False) -> Table:
+    """Principals down, operations across; each cell the outcome, the message, and why
+    (`compact`: the outcome alone)."""
     from rich.table import Table
 
     verdict = "every cell as expected" if report.ok else "MISMATCH"
@@ -37,7 +49,7 @@ def table(report: Report) -> Table:
         title=f"{report.scenario}: expected versus actual ({report.client} client)",
         caption=verdict,
         caption_style="bold green" if report.ok else "bold red",
-        show_lines=True,
+        show_lines=not compact,
         expand=True,
     )
     result.add_column("principal", style="bold", no_wrap=True)
@@ -45,8 +57,37 @@ def table(report: Report) -> Table:
     for operation in operations:
         result.add_column(operation, ratio=1, overflow="fold")
     for principal in report.principals():
-        result.add_row(principal, *(_cell(report.cell(principal, op)) for op in operations))
+        cells = (_cell(report.cell(principal, op), compact) for op in operations)
+        result.add_row(principal, *cells)
     return result
+
+
+def details(report: Report) -> list[RenderableType]:
+    """Each cell's words, one paragraph per check: why, and what the client printed."""
+    from rich.console import Group
+    from rich.padding import Padding
+    from rich.text import Text
+
+    paragraphs: list[RenderableType] = []
+    for check in report.checks:
+        title = Text(f"{check.principal} {check.operation}: ", style="bold")
+        words = Text(f"decided by: {check.decided_by}", style="dim italic", overflow="fold")
+        if check.shown:
+            words.append(f"\n{check.shown}", style="default")
+        paragraphs.append(
+            Group(title.append_text(_outcome(check)), Padding(words, (0, 0, 0, 2), expand=False))
+        )
+    return paragraphs
+
+
+def print_table(report: Report, console: Console) -> None:
+    """The table at the console's width: whole cells when wide, else outcomes then details."""
+    if console.width >= WIDE:
+        console.print(table(report))
+        return
+    console.print(table(report, compact=True))
+    for paragraph in details(report):
+        console.print(paragraph)
 
 
 def to_json(report: Report) -> str:

@@ -1,7 +1,8 @@
 """The demo's results as data: one Check per principal and operation, and the JSON contract.
 
-JSON: {"scenario", "ok", "checks": [push and pull], "logins": [...], "actions": [...]}, each
-check {"principal", "operation", "expected", "actual", "message", "decided_by"}; `message`
+JSON (README, "The demo's JSON"): {"scenario", "ok", "checks": [push and pull], "logins":
+[login checks], "actions": [ecr: checks], "client"}, each check {"principal", "operation",
+"expected", "actual", "message", "decided_by"}; `message`
 is AWS's message (empty when allowed). `actual` is "error" only when an operation failed for
 a reason that is not an authorization decision (the check then fails).
 """

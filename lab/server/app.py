@@ -13,6 +13,7 @@ import hashlib
 import logging
 from typing import Any
 
+from lab.ecr.actions import action_target
 from lab.ecr.actions import target as ecr_target
 from lab.errors import AwsError
 from lab.http import HttpRequest, HttpResponse
@@ -30,7 +31,7 @@ from lab.registry.errors import (
 from lab.registry.routes import match as registry_match
 from lab.server import protocols
 from lab.server.access_keys import follow_access_keys
-from lab.server.authorize import Call
+from lab.server.authorize import Call, target_call
 from lab.server.config import MAX_API_BODY
 from lab.server.routing import Route, route
 from lab.server.state import LabState
@@ -225,11 +226,6 @@ class Lab(LabState):
         self, request: HttpRequest, caller: Identity, goal: Any, region: str, params: dict
     ) -> Call:
         """The authorization question for one ECR API call."""
-        policy, tags = None, {}
-        if goal.repository:
-            account, repo_region, name = goal.repository
-            policy = self.ecr.repository_policy(account, repo_region, name)
-            tags = self.ecr.repository_tags(account, repo_region, name)
         request_tags = None
         if "tags" in params and isinstance(params["tags"], list):
             request_tags = {
@@ -237,31 +233,28 @@ class Lab(LabState):
                 for t in params["tags"]
                 if isinstance(t, dict)
             }
-        return Call(
+        return target_call(
             caller,
-            goal.action,
-            goal.resource,
+            goal,
             request.client_ip,
             region,
-            resource_policy=policy,
-            resource_tags=tags,
+            self.repository_facts,
             request_tags=request_tags,
         )
 
     def repository_call(
         self, caller: Identity, action: str, account: str, name: str, client_ip: str
     ) -> Call:
-        """The authorization question for `action` on one repository of this lab's region."""
+        """The authorization question for `action` asked of one repository of this lab's region
+        (on "*" for an action that acts on no repository, as the ECR API asks it)."""
         region = self.config.region
-        return Call(
-            caller,
-            action,
-            f"arn:aws:ecr:{region}:{account}:repository/{name}",
-            client_ip,
-            region,
-            resource_policy=self.ecr.repository_policy(account, region, name),
-            resource_tags=self.ecr.repository_tags(account, region, name),
-        )
+        goal = action_target(action, account, region, name)
+        return target_call(caller, goal, client_ip, region, self.repository_facts)
+
+    def repository_facts(self, account: str, region: str, name: str) -> tuple[str | None, dict]:
+        """The repository's policy and tags, for the authorization question."""
+        policy = self.ecr.repository_policy(account, region, name)
+        return policy, self.ecr.repository_tags(account, region, name)
 
     def may_act_on(self, caller: Identity, action: str, account: str, client_ip: str) -> set[str]:
         """The account's repositories (in this lab's region) on which `action` is allowed."""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+from lab.ecr.actions import Target
 from lab.errors import AwsError
 from lab.identity.credentials import Identity
 from lab.policy.context import derive
@@ -20,6 +21,9 @@ from lab.policy.evaluate import evaluate
 from lab.policy.model import ContextValue, Decision, Policy, PolicySet, Request
 
 log = logging.getLogger(__name__)
+
+# (account, region, name) -> the repository's policy text (or None) and its tags.
+RepositoryFacts = Callable[[str, str, str], tuple[str | None, Mapping[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,32 @@ class Call:
     resource_tags: Mapping[str, str] = field(default_factory=dict)
     request_tags: Mapping[str, str] | None = None
     context: Mapping[str, str | list[str]] = field(default_factory=dict)  # e.g. aws:SourceVpce
+
+
+def target_call(
+    identity: Identity,
+    goal: Target,
+    client_ip: str,
+    region: str,
+    facts: RepositoryFacts,
+    *,
+    request_tags: Mapping[str, str] | None = None,
+    context: Mapping[str, str | list[str]] | None = None,
+) -> Call:
+    """The authorization question for `goal`: a repository's policy and tags join it only when
+    the action acts on that repository ("*", as GetAuthorizationToken's, has neither)."""
+    policy, tags = facts(*goal.repository) if goal.repository else (None, {})
+    return Call(
+        identity,
+        goal.action,
+        goal.resource,
+        client_ip,
+        region,
+        resource_policy=policy,
+        resource_tags=tags,
+        request_tags=request_tags,
+        context=context or {},
+    )
 
 
 @lru_cache(maxsize=1024)

@@ -1,27 +1,30 @@
 """Grading: every cell of the goal matrix through the engine, with the student's policy in place.
 
 Each cell asks the questions the front door would ask for the operation's IAM actions
-(lab.scenario.explain.OPERATION_STEPS), with the request context the front door builds
-(lab.server.authorize.request_context) plus the cell's own keys (aws:SourceVpce, ...), and
-the engine's trace explains every cell that misses its goal.
+(lab.scenario.explain.OPERATION_STEPS), built by the front door's own functions (action_target
+scopes the action, target_call gathers the repository's policy and tags only when the action
+acts on it) plus the cell's own keys (aws:SourceVpce, ...); the engine's trace explains every
+cell that misses its goal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from lab.ecr.actions import action_target
 from lab.identity.credentials import Identity
 from lab.lint.checks import lint
 from lab.lint.findings import Finding
 from lab.policy.document import PolicyError, parse_policy
 from lab.policy.explain import render_text
 from lab.policy.model import Policy, PolicySet
-from lab.scenario.explain import actions_of, repository_scoped
-from lab.server.authorize import Authorizer, Call
+from lab.scenario.explain import actions_of
+from lab.server.authorize import Authorizer, target_call
 from lab.workshop.model import EDIT, Cell, Exercise, Role
 
 CLIENT_IP = "127.0.0.1"
@@ -81,21 +84,19 @@ def grade(exercise: Exercise, text: str, now: dt.datetime | None = None) -> Grad
 def _cell(exercise: Exercise, cell: Cell, text: str, now: dt.datetime) -> CellResult:
     role = exercise.roles[cell.principal]
     repository = exercise.repositories[cell.repository]
-    policy_text = _document(repository.policy, text)
     identity = _session(role)
     identity_policies = PolicySet(identity=_identity_policies(role, text))
+
+    def facts(account: str, region: str, name: str) -> tuple[str | None, Mapping[str, str]]:
+        found = exercise.repositories[name]
+        return _document(found.policy, text), found.tags
+
     explanation = ""
     for action in actions_of(cell.operation):
-        resource = repository.arn if repository_scoped(action) else "*"
-        call = Call(
-            identity,
-            action,
-            resource,
-            cell.context.get("aws:SourceIp", CLIENT_IP),
-            repository.region,
-            resource_policy=policy_text,
-            resource_tags=repository.tags,
-            context=cell.context,
+        goal = action_target(action, repository.account, repository.region, repository.name)
+        client_ip = cell.context.get("aws:SourceIp", CLIENT_IP)
+        call = target_call(
+            identity, goal, client_ip, repository.region, facts, context=cell.context
         )
         request, decision = Authorizer(lambda _: identity_policies).explain(call, now)
         explanation = render_text(request, decision)

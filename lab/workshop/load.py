@@ -14,7 +14,7 @@ exercise.yaml:
     cells:
       - {principal: CiRole, operation: pull, repository: app, expected: allowed,
          context: {aws:SourceVpce: vpce-1}, note: why this cell matters}
-    hints: [...]
+    hints: [text, {text: ..., when: REGEX}, ...]   # `when`: the mistake (in the policy) it answers
 
 Exactly one document is EDIT: the student's file takes its place.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.scenario import yamlfile
-from lab.workshop.model import EDIT, Cell, Exercise, Repository, Role
+from lab.workshop.model import EDIT, Cell, Exercise, Hint, Repository, Role
 
 # The exercises that ship with the lab, as package data (also in an installed package).
 EXERCISES = Path(str(resources.files("lab.workshop") / "builtin"))
@@ -93,7 +93,7 @@ def load(folder: Path) -> Exercise:
         roles=roles,
         repositories=repositories,
         cells=cells,
-        hints=tuple(str(h).strip() for h in raw.get("hints", ())),
+        hints=tuple(_hint(spec, folder) for spec in raw.get("hints", ())),
         starter=(folder / "starter.json").read_text(encoding="utf-8"),
         solution=(folder / "solution.json").read_text(encoding="utf-8"),
     )
@@ -112,6 +112,20 @@ def _cell(spec: Any, roles: dict, repositories: dict, folder: Path) -> Cell:
         context={str(k): str(v) for k, v in spec.get("context", {}).items()},
         note=str(spec.get("note", "")),
     )
+
+
+def _hint(spec: Any, folder: Path) -> Hint:
+    """A hint: its text, or {text, when} with `when` a regular expression on the policy."""
+    if isinstance(spec, str):
+        return Hint(spec.strip())
+    if (
+        isinstance(spec, dict)
+        and isinstance(spec.get("text"), str)
+        and set(spec) <= {"text", "when"}
+    ):
+        when = spec.get("when")
+        return Hint(spec["text"].strip(), None if when is None else str(when))
+    raise ExerciseError(f"{folder}: a hint is text or {{text, when}}, not {spec!r} (quote it)")
 
 
 def _edited(roles: dict, repositories: dict, folder: Path) -> tuple[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -69,6 +70,18 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class Hint:
+    """A hint; `when`, a regular expression, marks the mistake it answers in the policy text."""
+
+    text: str
+    when: str | None = None
+
+    def answers(self, policy_text: str) -> bool:
+        """True when the student's policy shows the mistake this hint is about."""
+        return self.when is not None and re.search(self.when, policy_text) is not None
+
+
+@dataclass(frozen=True)
 class Exercise:
     """Everything one exercise folder holds."""
 
@@ -81,6 +94,6 @@ class Exercise:
     roles: Mapping[str, Role]
     repositories: Mapping[str, Repository]
     cells: tuple[Cell, ...]
-    hints: tuple[str, ...]
+    hints: tuple[Hint, ...]
     starter: str  # policy JSON text
     solution: str
