@@ -7,14 +7,15 @@ two ways is refused: a field given twice, in the body or in both the URL's query
 (moto executes the first value and prefers the URL; a reader of the last value, or of the body
 alone, would authorize something else).
 
-Reading is linear in the form's size: one pass files every field into a tree of its dotted
-name, and the model's shapes are then read off that tree. Lists longer (or shorter) than the
+Reading is linear in the form's size: one pass files each field the model has a place for
+into a tree of its dotted name, and the model's shapes are then read off that tree. Lists longer (or shorter) than the
 model allows are refused with AWS's ValidationError before anything else is done.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -42,6 +43,11 @@ def read_form(body: bytes, query: str) -> dict[str, str]:
     return fields
 
 
+# More parts than any name of an IAM or STS input has; the rest of a longer name stays one part
+# (which no shape matches), so a name of a million dots is split once, into this many.
+_MAX_PARTS = 64
+
+
 class _Node:
     """The fields under one dotted prefix: its own value (if given) and its children."""
 
@@ -52,17 +58,40 @@ class _Node:
         self.children: dict[str, _Node] = {}
 
 
-def _tree(fields: Mapping[str, str]) -> _Node:
+def _tree(shape: Shape, fields: Mapping[str, str]) -> _Node:
+    """The fields filed under their dotted names, only where the model has a place for them."""
     root = _Node()
     for name, value in fields.items():
-        node = root
-        for part in name.split("."):
-            child = node.children.get(part)
-            if child is None:
-                child = node.children[part] = _Node()
-            node = child
-        node.value = value
+        node = _place(root, shape, name)
+        if node is not None:
+            node.value = value
     return root
+
+
+def _place(node: _Node, shape: Shape, name: str) -> _Node | None:
+    """The node for `name` (`Tags.member.1.Key`), made as needed; None where the model has none."""
+    parts = iter(name.split(".", _MAX_PARTS))
+    for part in parts:
+        kind = shape.type_name
+        if kind == "structure" and part in shape.members:
+            shape, steps = shape.members[part], [part]
+        elif kind == "list" and part == "member":
+            shape, steps = shape.member, [part, next(parts, "")]
+        elif kind == "map" and part == "entry":
+            steps = [part, next(parts, ""), next(parts, "")]
+            if steps[2] not in ("key", "value"):
+                return None
+            shape = shape.key if steps[2] == "key" else shape.value
+        else:
+            return None
+        if len(steps) > 1 and not steps[1].isdecimal():
+            return None
+        for step in steps:
+            child = node.children.get(step)
+            if child is None:
+                child = node.children[step] = _Node()
+            node = child
+    return node
 
 
 def read_params(op: OperationModel, fields: Mapping[str, str]) -> dict[str, Any]:
@@ -73,8 +102,8 @@ def read_params(op: OperationModel, fields: Mapping[str, str]) -> dict[str, Any]
     shape = op.input_shape
     if shape is None:
         return {}
-    params = _read_structure(shape, _tree(fields), "") or {}
-    violations = list(_list_violations(shape, params, ""))
+    params = _read_structure(shape, _tree(shape, fields), ()) or {}
+    violations = list(_list_violations(shape, params, ()))
     if violations:
         plural = "s" if len(violations) > 1 else ""
         raise AwsError(
@@ -90,30 +119,32 @@ def encode(op: OperationModel, params: Mapping[str, Any]) -> bytes:
     return urlencode(serialized["body"]).encode("ascii")
 
 
-def _member_path(path: str, name: str) -> str:
+Path = tuple[str, ...]
+
+
+def _located(path: Path) -> str:
     """How AWS names a member in constraint messages: `tags`, `tags.1.member.key`."""
-    lowered = name[0].lower() + name[1:]
-    return f"{path}.{lowered}" if path else lowered
+    return ".".join(part[:1].lower() + part[1:] for part in path)
 
 
-def _read_structure(shape: Shape, node: _Node, path: str) -> dict[str, Any] | None:
+def _read_structure(shape: Shape, node: _Node, path: Path) -> dict[str, Any] | None:
     out: dict[str, Any] = {}
     for name, member in shape.members.items():
         child = node.children.get(name)
         if child is not None:
-            value = _read_value(member, child, _member_path(path, name))
+            value = _read_value(member, child, (*path, name))
             if value is not None:
                 out[name] = value
     return out or None
 
 
-def _read_value(shape: Shape, node: _Node, path: str) -> Any:
+def _read_value(shape: Shape, node: _Node, path: Path) -> Any:
     kind = shape.type_name
     if kind == "structure":
         return _read_structure(shape, node, path)
     if kind == "list":
         read = (
-            _read_value(shape.member, item, f"{path}.{index}.member")
+            _read_value(shape.member, item, (*path, str(index), "member"))
             for index, item in enumerate(_entries(node, "member"), start=1)
         )
         items = [item for item in read if item is not None]
@@ -128,15 +159,15 @@ def _read_value(shape: Shape, node: _Node, path: str) -> Any:
         except ValueError:
             raise AwsError(
                 "ValidationError",
-                f"1 validation error detected: Value '{node.value}' at '{path}' failed to "
-                "satisfy constraint: Member must be a number",
+                f"1 validation error detected: Value '{node.value}' at '{_located(path)}' failed "
+                "to satisfy constraint: Member must be a number",
             ) from None
     if kind == "boolean":
         return node.value.lower() == "true"
     return node.value
 
 
-def _read_map(shape: Shape, node: _Node, path: str) -> dict[str, Any] | None:
+def _read_map(shape: Shape, node: _Node, path: Path) -> dict[str, Any] | None:
     found: dict[str, Any] = {}
     for entry in _entries(node, "entry"):
         key, item = entry.children.get("key"), entry.children.get("value")
@@ -144,7 +175,8 @@ def _read_map(shape: Shape, node: _Node, path: str) -> dict[str, Any] | None:
         if key is None or key.value is None or value is None:
             continue
         if key.value in found:  # one key twice: as ambiguous as one field twice
-            raise AwsError("InvalidQueryParameter", _REPEATED.format(name=f"{path}.{key.value}"))
+            name = f"{_located(path)}.{key.value}"
+            raise AwsError("InvalidQueryParameter", _REPEATED.format(name=name))
         found[key.value] = value
     return found or None
 
@@ -160,22 +192,38 @@ def _entries(node: _Node, kind: str) -> Iterator[_Node]:
         index += 1
 
 
-def _list_violations(shape: Shape, value: Any, path: str) -> Iterator[str]:
+def _list_violations(shape: Shape, value: Any, path: Path) -> Iterator[str]:
     """AWS's constraint messages for every list (at any depth) outside the model's bounds."""
     kind = shape.type_name
     if kind == "structure":
         for name, member in shape.members.items():
-            if name in value:
-                yield from _list_violations(member, value[name], _member_path(path, name))
+            if name in value and _holds_lists(member):
+                yield from _list_violations(member, value[name], (*path, name))
     elif kind == "list":
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
-        shown = f"Value '{_shown(value)}' at '{path}' failed to satisfy constraint: Member must"
+        broken = None
         if low is not None and len(value) < low:
-            yield f"{shown} have length greater than or equal to {low}"
-        if high is not None and len(value) > high:
-            yield f"{shown} have length less than or equal to {high}"
-        for index, item in enumerate(value, start=1):
-            yield from _list_violations(shape.member, item, f"{path}.{index}.member")
+            broken = f"greater than or equal to {low}"
+        elif high is not None and len(value) > high:
+            broken = f"less than or equal to {high}"
+        if broken:
+            yield (
+                f"Value '{_shown(value)}' at '{_located(path)}' failed to satisfy constraint: "
+                f"Member must have length {broken}"
+            )
+        if _holds_lists(shape.member):
+            for index, item in enumerate(value, start=1):
+                yield from _list_violations(shape.member, item, (*path, str(index), "member"))
+
+
+@cache
+def _holds_lists(shape: Shape) -> bool:
+    """Whether a value of `shape` can contain a list (models are finite; shapes are kept)."""
+    if shape.type_name == "list":
+        return True
+    if shape.type_name == "structure":
+        return any(map(_holds_lists, shape.members.values()))
+    return False
 
 
 def _shown(value: Any) -> str:
