@@ -194,9 +194,23 @@ def test_sts_refuses_a_repeated_parameter_and_issues_nothing(served: Served) -> 
 
 
 @pytest.mark.parametrize(
+    ("query", "body"),
+    [
+        ("", f"Action=GetRole&RoleName=mine&Role%4Eame={ROLE_2}"),  # percent-encoded once
+        (f"Role%4Eame={ROLE_2}", "Action=GetRole&RoleName=mine"),
+        ("Action=GetRole", "Acti%6Fn=GetRole&RoleName=mine"),  # even with the same value
+    ],
+)
+def test_a_name_spelled_two_ways_is_given_twice(served: Served, query: str, body: str) -> None:
+    me = new_user(served, f"speller-{len(query)}-{len(body)}", getter=allow("iam:GetRole"))
+    assert error(served.query(f"{body}&{VERSION}", me, query=query))[:2] == REFUSED
+
+
+@pytest.mark.parametrize(
     ("operation", "body"),
     [
         ("ListImages", b'{"repositoryName":"fa-085","repositoryName":"other"}'),
+        ("ListImages", rb'{"repositoryName":"fa-085","repositor\u0079Name":"other"}'),
         (
             "BatchGetImage",
             b'{"repositoryName":"fa-085","imageIds":[{"imageTag":"a","imageTag":"b"}]}',
