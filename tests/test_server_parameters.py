@@ -142,9 +142,7 @@ def test_a_list_roles_user_cannot_become_administrator_nor_redirect_a_role(
         iam.put_user_policy(
             UserName="me",
             PolicyName="own-role",
-            PolicyDocument=allow(
-                "iam:UpdateAssumeRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/mine"
-            ),
+            PolicyDocument=allow("iam:UpdateAssumeRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/mine"),
         )
         before = trust_of(served, ROLE_2)
         document = quote(trusting(arn), safe="")
@@ -242,8 +240,7 @@ def test_assume_role_with_more_than_50_session_tags_is_a_validation_error(
     assert (status, code) == (400, "ValidationError")
     assert message.startswith("1 validation error detected: Value '[{Key: k1, Value: v}, ")
     assert message.endswith(
-        "' at 'tags' failed to satisfy constraint: "
-        "Member must have length less than or equal to 50"
+        "' at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50"
     )
 
 

@@ -65,8 +65,6 @@ def parse_json_body(body: bytes) -> dict[str, Any]:
     """
     try:
         params = json.loads(body or b"{}", object_pairs_hook=_unique_keys)
-    except AwsError:
-        raise
     except (UnicodeDecodeError, ValueError) as exc:
         raise AwsError("SerializationException", NOT_A_STRUCTURE) from exc
     if not isinstance(params, dict):

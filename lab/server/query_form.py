@@ -8,8 +8,9 @@ two ways is refused: a field given twice, in the body or in both the URL's query
 alone, would authorize something else).
 
 Reading is linear in the form's size: one pass files each field the model has a place for
-into a tree of its dotted name, and the model's shapes are then read off that tree. Lists longer (or shorter) than the
-model allows are refused with AWS's ValidationError before anything else is done.
+into a tree of its dotted name, and the model's shapes are then read off that tree. Lists
+longer (or shorter) than the model allows are refused with AWS's ValidationError before
+anything else is done.
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ Headers = Sequence[tuple[str, str]]
 
 # IAM is global: its one endpoint signs with us-east-1 whatever the caller's region.
 _SIGNING_REGION = {"iam": "us-east-1"}
+
+
 @dataclass(frozen=True)
 class UpstreamResponse:
     """The upstream's answer to one request, as raw HTTP."""
