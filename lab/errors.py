@@ -43,6 +43,7 @@ ERROR_KINDS: dict[str, ErrorKind] = {
         ErrorKind("IncompleteSignature", 400),
         ErrorKind("AccessDenied", 403),
         ErrorKind("InvalidAction", 400),
+        ErrorKind("InvalidQueryParameter", 400),
         ErrorKind("MalformedPolicyDocument", 400),
         ErrorKind("LimitExceeded", 409),
         ErrorKind("ValidationError", 400),

@@ -93,6 +93,25 @@ def ecr_call(
     return send(running.url, method, "/", signed, body)
 
 
+def query_call(
+    url: str,
+    body: str,
+    *,
+    query: str = "",
+    service: str = "iam",
+    region: str = "us-east-1",
+    credentials: Credentials = ADMIN,
+) -> Answer:
+    """A query-protocol (IAM, STS) POST with the form `body` and URL `query`, signed as given."""
+    path = "/" + (f"?{query}" if query else "")
+    form = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    data = body.encode()
+    signed = signed_headers(
+        url, "POST", path, form, data, service=service, region=region, credentials=credentials
+    )
+    return send(url, "POST", path, signed, data)
+
+
 def boto_credentials(credential: Credential) -> dict[str, str]:
     """boto3 client keyword arguments for a lab credential."""
     keys = {

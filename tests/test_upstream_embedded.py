@@ -15,9 +15,6 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from lab.upstream import make_upstream
 from lab.upstream.embedded import JOURNAL_FILE, EmbeddedMoto
@@ -158,46 +155,28 @@ def test_other_boto3_clients_in_the_process_are_not_intercepted(upstream: Embedd
         server.server_close()
 
 
-def _client_signed_create_role(name: str) -> tuple[list[tuple[str, str]], bytes]:
-    """A CreateRole as a client sends it to the lab: signed with a lab session's keys."""
-    body = urlencode(
+def test_forward_signs_a_form_as_the_admin(upstream: EmbeddedMoto, tmp_path: Path) -> None:
+    form = urlencode(
         {
             "Action": "CreateRole",
             "Version": "2010-05-08",
-            "RoleName": name,
+            "RoleName": "forwarded",
             "AssumeRolePolicyDocument": EC2_TRUST,
         }
     ).encode()
-    request = AWSRequest(
-        "POST",
-        "http://127.0.0.1:5000/",
-        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
-        data=body,
-    )
-    SigV4Auth(
-        Credentials("ASIAEXAMPLESESSION01", "secret", "lab-session-token"), "iam", "us-east-1"
-    ).add_auth(request)
-    return list(request.headers.items()), body
-
-
-def test_forward_re_signs_a_raw_iam_request_as_the_admin(
-    upstream: EmbeddedMoto, tmp_path: Path
-) -> None:
-    headers, body = _client_signed_create_role("forwarded")
-    response = upstream.forward("iam", "POST", "/", "", headers, body)
+    response = upstream.forward("iam", form)
     assert response.status == 200
     assert b"<RoleName>forwarded</RoleName>" in response.body
     assert upstream.client("iam").get_role(RoleName="forwarded")["Role"]["RoleName"] == "forwarded"
     [entry] = Journal(tmp_path / JOURNAL_FILE).entries()
     sent = {name.lower(): value for name, value in entry.headers}
     assert "Credential=test/" in sent["authorization"]
-    assert "x-amz-security-token" not in sent  # the lab's session never reaches the upstream
+    assert entry.body == form  # exactly the form it was given, and nothing in the URL
+    assert "?" not in entry.url
 
 
 def test_forward_returns_iam_errors_as_they_are(upstream: EmbeddedMoto) -> None:
-    body = b"Action=GetRole&Version=2010-05-08&RoleName=absent"
-    form = [("Content-Type", "application/x-www-form-urlencoded")]
-    response = upstream.forward("iam", "POST", "/", "", form, body)
+    response = upstream.forward("iam", b"Action=GetRole&Version=2010-05-08&RoleName=absent")
     assert response.status == 404
     assert b"<Code>NoSuchEntity</Code>" in response.body
 

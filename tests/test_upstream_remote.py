@@ -36,7 +36,7 @@ def test_client_call_to_a_dead_upstream_is_service_unavailable(closed_port_url: 
 def test_forward_to_a_dead_upstream_is_service_unavailable(closed_port_url: str) -> None:
     upstream = RemoteUpstream(closed_port_url, "ap-northeast-1", attempts=2, backoff_seconds=0)
     with pytest.raises(AwsError) as raised:
-        upstream.forward("iam", "POST", "/", "", [], b"Action=ListRoles&Version=2010-05-08")
+        upstream.forward("iam", b"Action=ListRoles&Version=2010-05-08")
     assert raised.value.code == "ServiceUnavailable"
     assert closed_port_url in raised.value.message
 

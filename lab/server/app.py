@@ -29,7 +29,7 @@ from lab.registry.errors import (
     unauthorized_response,
 )
 from lab.registry.routes import match as registry_match
-from lab.server import protocols
+from lab.server import protocols, query_form
 from lab.server.access_keys import follow_access_keys
 from lab.server.authorize import Call, target_call
 from lab.server.config import MAX_API_BODY
@@ -110,8 +110,13 @@ class Lab(LabState):
     def handle_query(
         self, request: HttpRequest, where: Route, body: bytes, rid: str
     ) -> HttpResponse:
-        """IAM and STS (query protocol): STS is the lab's own, IAM is forwarded upstream."""
-        fields = protocols.parse_query_body(body, request.query)
+        """IAM and STS (query protocol): STS is the lab's own, IAM is forwarded upstream.
+
+        What executes is what was authorized: the form is read once into typed parameters
+        (refusing a field given twice), those are authorized, and IAM is sent their one
+        canonical encoding, never the request's own bytes.
+        """
+        fields = query_form.read_form(body, request.query)
         if not where.service:
             raise AwsError("MissingAuthenticationToken", "Request is missing Authentication Token")
         if request.method not in ("GET", "POST"):  # the query protocol has only these two
@@ -126,7 +131,7 @@ class Lab(LabState):
         )
         if op is None:
             raise protocols.invalid_action(fields)
-        params = protocols.query_params(op, fields)
+        params = query_form.read_params(op, fields)
         if where.service == "sts":
             if action == "AssumeRole":
                 context = {"aws:SourceIp": request.client_ip}
@@ -141,9 +146,7 @@ class Lab(LabState):
             region = where.region or self.config.region
             call = Call(caller, f"iam:{action}", resource, request.client_ip, region)
             self.require(call, "AccessDenied")
-        answer = home.upstream.forward(
-            "iam", request.method, request.path, request.query, list(request.headers), body
-        )
+        answer = home.upstream.forward("iam", query_form.encode(op, params))
         if iam_writes(action) and answer.status < 300:
             home.directory.invalidate()
             follow_access_keys(action, params, answer.body, self.credentials, home.directory)

@@ -12,7 +12,6 @@ import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from botocore.model import OperationModel, Shape
@@ -59,14 +58,27 @@ def json_not_found(rid: str) -> HttpResponse:
 
 
 def parse_json_body(body: bytes) -> dict[str, Any]:
-    """The request's JSON object; AWS answers anything else with SerializationException."""
+    """The request's JSON object; AWS answers anything else with SerializationException.
+
+    A key repeated in one object is refused: readers differ on which value wins (RFC 8259
+    leaves it open), so the object authorized could differ from the one executed.
+    """
     try:
-        params = json.loads(body or b"{}")
+        params = json.loads(body or b"{}", object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError) as exc:
         raise AwsError("SerializationException", NOT_A_STRUCTURE) from exc
     if not isinstance(params, dict):
         raise AwsError("SerializationException", NOT_A_STRUCTURE)
     return params
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise AwsError("SerializationException", f"The key '{key}' is repeated in an object")
+        found[key] = value
+    return found
 
 
 def _json_default(value: object) -> object:
@@ -100,56 +112,10 @@ def _json_headers(rid: str, length: int) -> list[tuple[str, str]]:
 # ---- query / XML ------------------------------------------------------------------------------
 
 
-def parse_query_body(body: bytes, query: str) -> dict[str, str]:
-    """Form fields of a query-protocol request (POST body, else the URL's query string)."""
-    text = body.decode("utf-8", errors="replace") if body else query
-    return dict(parse_qsl(text, keep_blank_values=True))
-
-
 def invalid_action(fields: Mapping[str, str]) -> AwsError:
     """The query protocol's answer to an action it does not know (or a method it does not take)."""
     action, version = fields.get("Action", ""), fields.get("Version", "")
     return AwsError("InvalidAction", f"Could not find operation {action} for version {version}")
-
-
-def query_params(op: OperationModel, fields: Mapping[str, str]) -> dict[str, Any]:
-    """Structured input from flattened form fields (`Tags.member.1.Key=...`), per the model."""
-    shape = op.input_shape
-    return _read_structure(shape, fields, "") if shape is not None else {}
-
-
-def _read_structure(shape: Shape, fields: Mapping[str, str], prefix: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, member in shape.members.items():
-        value = _read_value(member, fields, f"{prefix}{name}")
-        if value is not None:
-            out[name] = value
-    return out
-
-
-def _read_value(shape: Shape, fields: Mapping[str, str], key: str) -> Any:
-    if shape.type_name == "structure":
-        if not any(k == key or k.startswith(key + ".") for k in fields):
-            return None
-        return _read_structure(shape, fields, key + ".")
-    if shape.type_name == "list":
-        items = []
-        index = 1
-        while any(k.startswith(f"{key}.member.{index}") for k in fields):
-            items.append(_read_value(shape.member, fields, f"{key}.member.{index}"))
-            index += 1
-        return items if items or f"{key}" in fields else None
-    if key not in fields:
-        return None
-    raw = fields[key]
-    if shape.type_name in ("integer", "long"):
-        try:
-            return int(raw)
-        except ValueError as exc:
-            raise AwsError("ValidationError", f"Invalid value {raw!r} for {key}") from exc
-    if shape.type_name == "boolean":
-        return raw.lower() == "true"
-    return raw
 
 
 def xml_response(op: OperationModel, result: Mapping[str, Any], rid: str) -> HttpResponse:

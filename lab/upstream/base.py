@@ -25,21 +25,6 @@ Headers = Sequence[tuple[str, str]]
 
 # IAM is global: its one endpoint signs with us-east-1 whatever the caller's region.
 _SIGNING_REGION = {"iam": "us-east-1"}
-# Headers the lab re-creates when it re-signs, or that belong to one hop only.
-_DROPPED_ON_FORWARD = frozenset(
-    {
-        "authorization",
-        "x-amz-date",
-        "x-amz-security-token",
-        "x-amz-content-sha256",
-        "host",
-        "content-length",
-        "connection",
-        "transfer-encoding",
-        "expect",
-        "keep-alive",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -60,10 +45,9 @@ class Upstream(Protocol):
         """A new botocore client for `service` with the upstream admin's credentials."""
         ...
 
-    def forward(
-        self, service: str, method: str, path: str, query: str, headers: Headers, body: bytes
-    ) -> UpstreamResponse:
-        """Send a client's (already authorized) request on, re-signed as the upstream admin."""
+    def forward(self, service: str, form: bytes) -> UpstreamResponse:
+        """Send an authorized query-protocol call on, as its canonical `form`, signed as the
+        upstream admin."""
         ...
 
 
@@ -103,13 +87,16 @@ class SigningUpstream(ABC):
         client.meta.events.register("before-send", self._answer)
         return client
 
-    def forward(
-        self, service: str, method: str, path: str, query: str, headers: Headers, body: bytes
-    ) -> UpstreamResponse:
-        """Send a client's request on, re-signed with the upstream admin's credentials."""
-        url = self._endpoint(service) + path + (f"?{query}" if query else "")
-        kept = [(k, v) for k, v in headers if k.lower() not in _DROPPED_ON_FORWARD]
-        request = AWSRequest(method=method, url=url, headers=dict(kept), data=body)
+    def forward(self, service: str, form: bytes) -> UpstreamResponse:
+        """POST a query-protocol `form` (the parameters that were authorized, encoded once by
+        the front door) to the service's endpoint, signed with the upstream admin's credentials.
+
+        Nothing of the client's request travels on: not its URL, its headers, nor its bytes.
+        """
+        headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+        request = AWSRequest(
+            method="POST", url=self._endpoint(service) + "/", headers=headers, data=form
+        )
         region = _SIGNING_REGION.get(service, self.region)
         SigV4Auth(self._credentials, service, region).add_auth(request)
         return self._send(request.prepare())
