@@ -26,11 +26,13 @@ from hypothesis import strategies as st
 
 from lab.botocore_session import service_model
 from lab.ecr.actions import target
+from lab.errors import AwsError
+from lab.identity.credentials import Identity
 from lab.server.authorize import Call
 from lab.server.config import LabConfig
 from lab.server.protocols import ECR_TARGET_PREFIX
 from lab.server.run import RunningLab
-from lab.server.targets import iam_resource
+from lab.server.targets import iam_resources
 from tests.server_support import JSON_1_1, Answer, send, signed_headers
 
 ACCOUNT = "000000000000"
@@ -213,6 +215,21 @@ def _query_call(running: RunningLab, service: str, url_pairs: list, body_pairs: 
     return send(running.url, "POST", path, signed, body)
 
 
+def _iam_resources_now(
+    running: RunningLab, service: str, operation: str, params: dict
+) -> list[str] | None:
+    """The ARNs an IAM call must be authorized on, as IAM's state is before it runs (None
+    when its path is one IAM refuses)."""
+    if service != "iam":
+        return []
+    root = Identity(arn=f"arn:aws:iam::{ACCOUNT}:root", account=ACCOUNT, user_id=ACCOUNT)
+    lookup = running.lab.account_of(ACCOUNT).directory.entity_arn
+    try:
+        return iam_resources(operation, params, root, lookup)
+    except AwsError:
+        return None
+
+
 def _error_code(answer: Answer) -> str:
     text = answer.body.decode()
     return text.split("<Code>", 1)[1].split("</Code>", 1)[0] if "<Code>" in text else ""
@@ -226,6 +243,7 @@ def test_query_executes_exactly_what_was_authorized(
     running, seen = lab
     _reset(seen)
     service, operation, params, url_pairs, body_pairs = request
+    expected_resources = _iam_resources_now(running, service, operation, params)
     answer = _query_call(running, service, url_pairs, body_pairs)
     names = [name for name, _ in url_pairs + body_pairs]
     if len(set(names)) < len(names):  # ambiguous: refused, and nothing authorized or run
@@ -236,8 +254,12 @@ def test_query_executes_exactly_what_was_authorized(
     if service == "sts":
         assert seen.assumed == [params]
         return
+    if expected_resources is None:  # a path IAM refuses: nothing authorized or run
+        assert (answer.status, _error_code(answer)) == (400, "ValidationError")
+        assert seen.nothing()
+        return
     assert [(call.action, call.resource) for call in seen.calls] == [
-        (f"iam:{operation}", iam_resource(params, ACCOUNT))
+        (f"iam:{operation}", resource) for resource in expected_resources
     ]
     [form] = seen.forwarded
     executed = parse_qsl(form.decode(), keep_blank_values=True)
