@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+from lab import json_input
 
 DOCKER_MANIFEST_V1 = "application/vnd.docker.distribution.manifest.v1+json"
 DOCKER_MANIFEST_V1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
@@ -38,7 +39,7 @@ class Manifest:
 def parse_manifest(data: bytes, media_type: str | None = None) -> Manifest:
     """Read `data`; `media_type` (the request's) wins over the manifest's own field."""
     try:
-        document = json.loads(data)
+        document = json_input.loads(data)
     except (UnicodeDecodeError, ValueError) as error:
         raise InvalidManifest("not JSON") from error
     if not isinstance(document, dict):

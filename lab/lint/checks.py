@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
+from lab import json_input
 from lab.lint import catalog
 from lab.lint.findings import Finding, ordered
 from lab.lint.positions import Path, Position, position_at, positions
@@ -39,8 +40,8 @@ LIMITING_KEYS = frozenset(
 def lint(text: str, kind: LintKind = "repository") -> list[Finding]:
     """Every finding for the policy `text` read as a `kind` policy, most severe first."""
     try:
+        doc = json_input.loads(text)  # first: positions() recurses once per level
         where = positions(text)
-        doc = json.loads(text)
     except json.JSONDecodeError as error:
         details = f"Fix the JSON syntax error at line {error.lineno}, column {error.colno}: "
         position = position_at(text, error.pos)

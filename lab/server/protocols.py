@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape
 
 from botocore.model import OperationModel, Shape
 
+from lab import json_input
 from lab.botocore_session import service_model
 from lab.errors import AwsError
 from lab.http import HttpResponse
@@ -61,7 +62,7 @@ def json_not_found(rid: str) -> HttpResponse:
 def parse_json_body(body: bytes) -> dict[str, Any]:
     """The request's JSON object; AWS answers anything else with SerializationException."""
     try:
-        params = json.loads(body or b"{}")
+        params = json_input.loads(body or b"{}")
     except (UnicodeDecodeError, ValueError) as exc:
         raise AwsError("SerializationException", NOT_A_STRUCTURE) from exc
     if not isinstance(params, dict):
