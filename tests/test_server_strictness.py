@@ -376,6 +376,27 @@ def test_a_url_past_the_head_limit_is_431(lab: RunningLab) -> None:
     )
 
 
+def test_a_megabyte_of_trailer_fields_is_400_too_much_non_data(lab: RunningLab) -> None:
+    head = b"POST / HTTP/1.1\r\nHost: lab\r\nTransfer-Encoding: chunked\r\n\r\n"
+    pieces = [head + b"5\r\nhello\r\n0\r\nX-Trailer: "] + [b"a" * 65536] * 16
+    answer = raw_exchange(lab, pieces)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
+    assert answer.endswith(b"chunked encoding contains too much non-data\n")
+
+
+def test_a_body_in_one_byte_chunks_is_framing_within_the_allowance(lab, auth) -> None:
+    location = start_upload(lab, auth).encode()
+    chunks = b"".join(b"1\r\n%c\r\n" % (48 + i % 10) for i in range(3000))
+    request = (
+        b"PATCH " + location + b" HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n"
+        b"Transfer-Encoding: chunked\r\n"
+        b"Authorization: " + auth["Authorization"].encode() + b"\r\n\r\n" + chunks + b"0\r\n\r\n"
+    )
+    answer = raw_exchange(lab, [request[i : i + 1000] for i in range(0, len(request), 1000)])
+    assert answer.startswith(b"HTTP/1.1 202 "), answer[:200]
+    assert b"\r\nrange: 0-2999\r\n" in answer.lower()
+
+
 def test_heads_within_the_limits_are_served_and_keep_alive(lab: RunningLab) -> None:
     fields = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(MAX_HEADER_FIELDS - 2))
     request = b"GET /v2/ HTTP/1.1\r\nHost: lab\r\n" + fields + b"\r\n"

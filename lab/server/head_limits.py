@@ -1,9 +1,11 @@
-"""Limits on a request's head (request line and header fields), which httptools has none of.
+"""Limits on what a request may make the server hold outside its body, which httptools lacks.
 
 uvicorn's h11 server stops at `h11_max_incomplete_event_size` (16 KiB); its httptools server,
-which the lab runs for speed, buffers a header of any length and any number of them. This
-protocol counts both and answers 431 Request Header Fields Too Large (RFC 6585, section 5),
-as AWS's front ends do past their limits, then closes the connection.
+which the lab runs for speed, buffers a header of any length and any number of them, and a
+chunked body's trailer fields likewise. This protocol counts the head and answers 431 Request
+Header Fields Too Large (RFC 6585, section 5) past its limits, and a chunked body carrying far
+more framing than data (trailers, padding) 400, as Go's net/http refuses "chunked encoding
+contains too much non-data" (net/http/internal/chunked.go); then it closes the connection.
 """
 
 from __future__ import annotations
@@ -16,13 +18,22 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 # fields of 8 KiB. A signed AWS request or docker's registry call needs a few KiB.
 MAX_HEAD_BYTES = 64 * 1024
 MAX_HEADER_FIELDS = 100
+# Go's allowance: 16 bytes of framing per chunk plus twice its data; at most 16 KiB beyond.
+MAX_FRAMING_EXCESS = 16 * 1024
 
-_TOO_LARGE = b"Request Header Fields Too Large\n"
-_RESPONSE = (
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-    b"content-type: text/plain; charset=utf-8\r\n"
-    b"content-length: " + str(len(_TOO_LARGE)).encode() + b"\r\n"
-    b"connection: close\r\n\r\n" + _TOO_LARGE
+
+def _plain_answer(status_line: bytes, text: bytes) -> bytes:
+    return (
+        status_line + b"\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        b"content-length: " + str(len(text)).encode() + b"\r\nconnection: close\r\n\r\n" + text
+    )
+
+
+HEAD_TOO_LARGE = _plain_answer(
+    b"HTTP/1.1 431 Request Header Fields Too Large", b"Request Header Fields Too Large\n"
+)
+TOO_MUCH_FRAMING = _plain_answer(
+    b"HTTP/1.1 400 Bad Request", b"chunked encoding contains too much non-data\n"
 )
 
 
@@ -31,13 +42,16 @@ class HeadTooLarge(Exception):
 
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, refusing a request head past the limits above."""
+    """uvicorn's httptools protocol, refusing a request head or chunk framing past the limits
+    above."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._in_head = False  # between a request's first byte and the end of its headers
+        self._in_body = False  # between the end of its headers and its end
         self._ended = False  # a request ended in the chunk being fed
-        self._too_large = False
+        self._excess = 0  # framing beyond the allowance, as Go counts it
+        self._refused = False
         self._start_head()
 
     def _start_head(self) -> None:
@@ -46,19 +60,26 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._fields = 0
 
     def data_received(self, data: bytes) -> None:
-        self._ended = False
+        in_body, self._ended = self._in_body, False
+        self._body_fed = self._chunks_fed = 0
         super().data_received(data)
-        if self._too_large or not self._in_head:
+        # A chunk that also ended a request (pipelining) is left out: one read at most.
+        if self._refused or self._ended:
             return
-        # A chunk that also ended the request before (pipelining) is left out: one read.
-        if not self._ended:
+        if in_body:
+            framing = len(data) - self._body_fed  # chunk sizes, line ends, trailers
+            allowance = 16 * self._chunks_fed + 2 * self._body_fed
+            self._excess = max(self._excess + framing - allowance, 0)
+            if self._excess > MAX_FRAMING_EXCESS:
+                self._refuse(TOO_MUCH_FRAMING)
+        elif self._in_head:
             self._buffered += len(data)
-        if self._buffered > MAX_HEAD_BYTES:
-            self._refuse()
+            if self._buffered > MAX_HEAD_BYTES:
+                self._refuse(HEAD_TOO_LARGE)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head = True
+        self._in_head, self._in_body, self._excess = True, False, 0
         self._start_head()
 
     def on_url(self, url: bytes) -> None:
@@ -73,17 +94,24 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
+        self._in_head, self._in_body = False, True
         super().on_headers_complete()
 
+    def on_chunk_header(self) -> None:
+        self._chunks_fed += 1
+
+    def on_body(self, body: bytes) -> None:
+        self._body_fed += len(body)
+        super().on_body(body)
+
     def on_message_complete(self) -> None:
-        self._ended = True
+        self._in_body, self._ended = False, True
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
         # uvicorn answers every parser error with 400; the one we raised is ours to answer.
-        if self._too_large:
-            self._refuse()
+        if self._refused:
+            self._refuse(HEAD_TOO_LARGE)
         else:
             super().send_400_response(msg)
 
@@ -93,11 +121,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._stop()
 
     def _stop(self) -> None:
-        self._too_large = True
+        self._refused = True
         raise HeadTooLarge
 
-    def _refuse(self) -> None:
-        self._too_large = True
-        if not self.transport.is_closing():
-            self.transport.write(_RESPONSE)
-            self.transport.close()
+    def _refuse(self, answer: bytes) -> None:
+        self._refused = True
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or not self.cycle.response_started:  # else too late to answer
+            self.transport.write(answer)
+        self.transport.close()
