@@ -153,7 +153,7 @@ async def patch(route: Route, request: HttpRequest, ctx: RegistryContext) -> Htt
     received = await _receive(request, ctx, name, upload_id, limit=length)
     if length is not None and received != length:  # a chunked body, longer or shorter
         await _upload_call(ctx.ecr.blobs.truncate, upload_id, size)
-        raise RegistryError("SIZE_INVALID", detail={"range": length, "received": received})
+        raise RegistryError("SIZE_INVALID", detail={"length": length, "received": received})
     size = await _upload_call(ctx.ecr.blobs.sync, upload_id)  # durable before the 202
     return reply(202, _upload_headers(name, upload_id, size))
 
