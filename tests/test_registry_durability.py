@@ -98,7 +98,7 @@ def test_an_acknowledged_patch_survives_kill_9_and_unacknowledged_bytes_are_drop
         assert (status.status, status.getheader("Range")) == (204, f"0-{len(acknowledged) - 1}")
         assert registry.call("HEAD", f"/v2/{REPOSITORY}/blobs/{sha256(acknowledged)}").status == 404
         resumed = registry.call(
-            "PATCH", location, rest, **{"Content-Range": f"{len(acknowledged)}-{8 << 20}"}
+            "PATCH", location, rest, **{"Content-Range": f"{len(acknowledged)}-{(8 << 20) - 1}"}
         )
         assert resumed.status == 202
         whole = acknowledged + rest

@@ -143,6 +143,18 @@ class BlobStore:
         self.write(upload_id, [chunk])
         return self.sync(upload_id)
 
+    def truncate(self, upload_id: str, size: int) -> int:
+        """Drop the bytes written past `size` (a refused chunk), as if never sent; the size."""
+        with self._open(upload_id) as upload:
+            if size < upload.size:
+                os.truncate(self._data(upload_id), size)
+                upload.hasher = self._hash_prefix(upload_id, size)
+                upload.size = size
+                if upload.synced > size:
+                    write_json_atomic(self._meta(upload_id), {"size": size})
+                    upload.synced = size
+            return upload.size
+
     def size_of(self, upload_id: str) -> int:
         """How many bytes the upload has received so far."""
         with self._open(upload_id) as upload:
@@ -212,6 +224,10 @@ class BlobStore:
         if not _is_uuid(upload_id) or not self._data(upload_id).is_file():
             raise UploadUnknown(upload_id)
         size = int(read_json(self._meta(upload_id), {"size": 0})["size"])  # none: never synced
+        return _Upload(size, self._hash_prefix(upload_id, size), size)
+
+    def _hash_prefix(self, upload_id: str, size: int) -> hashlib._Hash:
+        """The hash of the upload's first `size` bytes, read back from its file."""
         hasher = hashlib.sha256()
         with self._data(upload_id).open("rb") as data:
             remaining = size
@@ -221,7 +237,7 @@ class BlobStore:
                     raise UploadUnknown(upload_id)
                 hasher.update(chunk)
                 remaining -= len(chunk)
-        return _Upload(size, hasher, size)
+        return hasher
 
     def _fsync_data(self, upload_id: str) -> None:
         fd = os.open(self._data(upload_id), os.O_RDONLY)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from lab import json_input
 from lab.store import is_text
 
 DOCKER_MANIFEST_V1 = "application/vnd.docker.distribution.manifest.v1+json"
@@ -40,7 +40,7 @@ class Manifest:
 def parse_manifest(data: bytes, media_type: str | None = None) -> Manifest:
     """Read `data`; `media_type` (the request's) wins over the manifest's own field."""
     try:
-        document = json.loads(data)
+        document = json_input.loads(data)
     except (UnicodeDecodeError, ValueError) as error:
         raise InvalidManifest("not JSON") from error
     if not isinstance(document, dict):

@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from lab import json_input
 from lab.ecr.errors import INVALID_NEXT_TOKEN
 
 Item = TypeVar("Item")
@@ -38,7 +39,7 @@ def _encode(position: list[str]) -> str:
 
 def _decode(token: str) -> list[str]:
     try:
-        position = json.loads(base64.urlsafe_b64decode(token.encode()))
+        position = json_input.loads(base64.urlsafe_b64decode(token.encode()))
     except (binascii.Error, ValueError) as error:
         raise INVALID_NEXT_TOKEN() from error
     if not isinstance(position, list) or not all(isinstance(part, str) for part in position):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lab import json_input
 from lab.ecr.context import Context
 from lab.ecr.errors import (
     INVALID_LIFECYCLE_POLICY,
@@ -65,7 +65,7 @@ def delete_lifecycle_policy(ctx: Context, params: dict[str, Any]) -> dict[str, A
 def is_lifecycle_policy(text: str) -> bool:
     """Whether `text` is a JSON object whose `rules` are a non-empty list of rule objects."""
     try:
-        document = json.loads(text)
+        document = json_input.loads(text)
     except ValueError:
         return False
     rules = document.get("rules") if isinstance(document, dict) else None

@@ -27,6 +27,14 @@ from lab.store import is_text
 _OWN_WORDING = {"repositoryName"}
 # String shapes whose characters the operation checks itself (InvalidTagParameterException).
 _OWN_CHARACTERS = {"TagKey", "TagValue"}
+# Patterns ECR checks beyond botocore's model, by shape, as ECR words them (the pattern in
+# ECR's spelling, then ours). An image tag, wherever it appears: "Invalid parameter at
+# 'imageTag' failed to satisfy constraint: 'must satisfy regular expression '[a-zA-Z0-9-_.]+''"
+# (alexjurkiewicz/ecr-scan-image#40, DescribeImageScanFindings; datawire/forge#99,
+# DescribeImages; carvel-dev/kbld's docs, PutImage through the registry).
+_OWN_PATTERNS: dict[str, tuple[str, re.Pattern[str]]] = {
+    "ImageTag": ("[a-zA-Z0-9-_.]+", re.compile(r"[a-zA-Z0-9_.-]+")),
+}
 
 
 def service_model() -> ServiceModel:
@@ -129,6 +137,12 @@ def _check_string(shape: Shape, value: str, path: str, own: bool) -> None:
             member=path, constraint=f"Member must satisfy enum value set: [{', '.join(enum)}]"
         )
     _check_length(shape, len(value), path, own)
+    own_pattern = _OWN_PATTERNS.get(shape.name)
+    if own_pattern and not own_pattern[1].fullmatch(value):
+        raise INVALID_PARAMETER(
+            member=path.rpartition(".")[2],  # the member's own name, however deep it sits
+            constraint=f"must satisfy regular expression '{own_pattern[0]}'",
+        )
     pattern = shape.metadata.get("pattern")
     if pattern and not _compiled(pattern).fullmatch(value):
         if own:

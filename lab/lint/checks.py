@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import yaml
 
+from lab import json_input
 from lab.lint import catalog
 from lab.lint.findings import Finding, ordered
 from lab.lint.positions import Path, Position, position_at, positions, yaml_positions
@@ -86,7 +87,8 @@ def _read(text: str, syntax: Syntax) -> tuple[Any, Mapping[Path, Position]]:
             finding = Finding("ERROR", "YAML_SYNTAX_ERROR", details, (), position)
             raise _Unreadable(finding) from None
     try:
-        return json.loads(text), positions(text)
+        doc = json_input.loads(text)  # first: positions() recurses once per level
+        return doc, positions(text)
     except json.JSONDecodeError as error:
         details = f"Fix the JSON syntax error at line {error.lineno}, column {error.colno}: "
         position = position_at(text, error.pos)

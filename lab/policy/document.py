@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, NoReturn
 
+from lab import json_input
 from lab.errors import AwsError
 from lab.policy import conditions
 from lab.policy.model import ConditionClause, DocumentKind, Policy, Statement
@@ -190,7 +191,7 @@ _RULES: dict[str, _Rules] = {
     for kind in ("identity", "repository", "trust", "boundary", "session", "resource")
 }
 _ABSENT: Any = object()  # an element not written at all (JSON null is written, and invalid)
-_decode = json.JSONDecoder().decode
+_decode = json_input.loads
 _compact = json.JSONEncoder(separators=(",", ":")).encode
 
 

@@ -15,11 +15,12 @@ from lab.errors import AwsError
 from lab.http import HttpRequest, HttpResponse
 from lab.registry.context import RegistryContext
 from lab.registry.errors import RegistryError
+from lab.registry.numbers import saturating
 from lab.registry.routes import Route
 from lab.registry.wire import reply
 
 READ_CHUNK = 1 << 20
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
 
 
 def blob_unknown(digest: str) -> RegistryError:
@@ -38,9 +39,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not first and not last:
         return None
     if not first:  # a suffix: the last N bytes
-        start, end = max(size - int(last), 0), size - 1
+        start, end = max(size - saturating(last), 0), size - 1
     else:
-        start, end = int(first), min(int(last), size - 1) if last else size - 1
+        start = saturating(first)
+        end = min(saturating(last), size - 1) if last else size - 1
     if start >= size or start > end:
         raise RegistryError("RANGE_INVALID", detail={"size": size})
     return start, end

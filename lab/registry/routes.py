@@ -15,7 +15,7 @@ from lab.registry.errors import RegistryError
 # distribution's reference grammar (reference/regexp.go): path components, tags, digests.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 NAME = rf"{_COMPONENT}(?:/{_COMPONENT})*"
-TAG = r"[\w][\w.-]{0,127}"
+TAG = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}"  # ASCII: Python's \w is Unicode
 DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 _UPLOAD_ID = r"[a-zA-Z0-9-_.=]+"
 

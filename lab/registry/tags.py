@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from lab.http import HttpRequest, HttpResponse
 from lab.registry.context import RegistryContext
 from lab.registry.errors import RegistryError
+from lab.registry.numbers import atoi
 from lab.registry.routes import Route
 from lab.registry.wire import json_reply
 
@@ -33,12 +34,14 @@ async def all_tags(ctx: RegistryContext, name: str) -> list[str]:
 
 
 def _page_size(route: Route) -> int | None:
-    raw = route.query.get("n")
-    if raw is None:
+    # distribution's tags handler: an empty `n` is none; Atoi's failures and negatives refused.
+    raw = route.query.get("n", "")
+    if not raw:
         return None
-    if not raw.isdigit():
+    size = atoi(raw)
+    if size is None or size < 0:
         raise RegistryError("PAGINATION_NUMBER_INVALID", detail={"n": raw})
-    return int(raw)
+    return size
 
 
 async def handle(route: Route, request: HttpRequest, ctx: RegistryContext) -> HttpResponse:

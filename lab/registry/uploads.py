@@ -21,12 +21,13 @@ from lab.errors import AwsError
 from lab.http import HttpRequest, HttpResponse
 from lab.registry.context import RegistryContext
 from lab.registry.errors import RegistryError
+from lab.registry.numbers import atoi, saturating
 from lab.registry.routes import DIGEST, Route
 from lab.registry.wire import reply
 
 BATCH = 2 << 20  # bytes per write: few thread hand-offs, flat memory
 T = TypeVar("T")
-_CONTENT_RANGE = re.compile(r"(?:bytes )?(\d+)-(\d+)(?:/\d+|/\*)?")
+_CONTENT_RANGE = re.compile(r"(?:bytes )?([0-9]+)-([0-9]+)(?:/[0-9]+|/\*)?")
 _DIGEST = re.compile(DIGEST)
 # Content the commit refuses: the upload is cancelled, as distribution does on a failed PUT.
 _REFUSED_CONTENT = frozenset({"InvalidLayerException", "EmptyUploadException"})
@@ -64,19 +65,27 @@ async def _upload_call(method: Callable[..., T], *args: Any) -> T:
         raise RegistryError("BLOB_UPLOAD_UNKNOWN") from error
 
 
-async def _receive(request: HttpRequest, ctx: RegistryContext, name: str, upload_id: str) -> None:
+async def _receive(
+    request: HttpRequest, ctx: RegistryContext, name: str, upload_id: str, limit: int | None = None
+) -> int:
     """Write the request body to the repository's upload, not yet durably: one batch in a
-    thread while the loop receives the next."""
+    thread while the loop receives the next. Past `limit` bytes the rest is read, not written.
+    Returns how many bytes the body had."""
     await ctx.call(ctx.ecr.upload_size, name, upload_id)  # the upload is this repository's
     writing: asyncio.Future[int] | None = None
+    received = 0
     try:
         async for batch in batches(request.body):
+            received += sum(map(len, batch))
+            if limit is not None and received > limit:
+                continue
             if writing is not None:
                 await writing
             writing = asyncio.ensure_future(_upload_call(ctx.ecr.blobs.write, upload_id, batch))
     finally:
         if writing is not None:
             await writing  # never leave a write running behind an error
+    return received
 
 
 async def _complete(ctx: RegistryContext, name: str, upload_id: str, digest: str) -> HttpResponse:
@@ -122,16 +131,36 @@ async def start(route: Route, request: HttpRequest, ctx: RegistryContext) -> Htt
         raise
 
 
+def _chunk_length(request: HttpRequest, size: int) -> int | None:
+    """The length a PATCH's Content-Range announces, checked as distribution checks it
+    (registry/handlers/blobupload.go): it starts where the upload ends (else RANGE_INVALID)
+    and agrees with Content-Length (else SIZE_INVALID). None without a Content-Range."""
+    content_range = request.header("content-range")
+    if content_range is None:
+        return None
+    found = _CONTENT_RANGE.fullmatch(content_range.strip())
+    if found is None:
+        raise RegistryError("RANGE_INVALID", detail={"size": size})
+    start, end = saturating(found.group(1)), saturating(found.group(2))
+    if start != size or start > end:
+        raise RegistryError("RANGE_INVALID", detail={"size": size})
+    length = end - start + 1
+    declared = request.header("content-length")
+    if declared is not None and atoi(declared) != length:
+        raise RegistryError("SIZE_INVALID", detail={"range": content_range, "length": declared})
+    return length
+
+
 async def patch(route: Route, request: HttpRequest, ctx: RegistryContext) -> HttpResponse:
-    """PATCH: append a chunk; with Content-Range it must start where the upload ends."""
+    """PATCH: append a chunk; a Content-Range must name exactly the bytes sent, from where the
+    upload ends. A chunk that breaks this leaves the upload as it was."""
     name, upload_id = route.repository, route.upload_id
     size = await ctx.call(ctx.ecr.upload_size, name, upload_id)
-    content_range = request.header("content-range")
-    if content_range is not None:
-        found = _CONTENT_RANGE.fullmatch(content_range.strip())
-        if found is None or int(found.group(1)) != size:
-            raise RegistryError("RANGE_INVALID", detail={"size": size})
-    await _receive(request, ctx, name, upload_id)
+    length = _chunk_length(request, size)
+    received = await _receive(request, ctx, name, upload_id, limit=length)
+    if length is not None and received != length:  # a chunked body, longer or shorter
+        await _upload_call(ctx.ecr.blobs.truncate, upload_id, size)
+        raise RegistryError("SIZE_INVALID", detail={"length": length, "received": received})
     size = await _upload_call(ctx.ecr.blobs.sync, upload_id)  # durable before the 202
     return reply(202, _upload_headers(name, upload_id, size))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from lab.server.head_limits import LimitedHttpToolsProtocol
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 TLS_HANDSHAKE = b"\x16\x03"
 
 
-class HttpProtocol(HttpToolsProtocol):
-    """HttpToolsProtocol that logs a TLS handshake on its first bytes at debug level."""
+class HttpProtocol(LimitedHttpToolsProtocol):
+    """The lab's HTTP protocol (httptools with head limits); a TLS handshake on a connection's
+    first bytes is logged at debug level."""
 
     _first = True  # no bytes received yet on this connection
 

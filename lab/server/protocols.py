@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape
 
 from botocore.model import OperationModel, Shape
 
+from lab import json_input
 from lab.botocore_session import service_model
 from lab.errors import AwsError
 from lab.http import HttpResponse
@@ -64,7 +65,7 @@ def parse_json_body(body: bytes) -> dict[str, Any]:
     leaves it open), so the object authorized could differ from the one executed.
     """
     try:
-        params = json.loads(body or b"{}", object_pairs_hook=_unique_keys)
+        params = json_input.loads(body or b"{}", object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError) as exc:
         raise AwsError("SerializationException", NOT_A_STRUCTURE) from exc
     if not isinstance(params, dict):
