@@ -60,8 +60,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   # progress while pip works: the package it is on now
   while kill -0 "$pip_pid" 2>/dev/null; do
     sleep 5
-    last=$(grep -Eo '^(Collecting|Downloading|Building|Installing) [^ ]+' "$VENV/.pip.log" \
-      2>/dev/null | tail -1 || true)
+    last=$(grep -Eo '^(Collecting [^ ]+|Building wheels|Installing collected packages)' \
+      "$VENV/.pip.log" 2>/dev/null | tail -1 || true)
     if [ -n "$last" ] && [ "$last" != "$shown" ]; then
       echo "setup:   ${last,}"
       shown=$last

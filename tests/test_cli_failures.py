@@ -161,15 +161,20 @@ def _fake_python(path: Path, version: str | None) -> None:
     path.chmod(0o755)
 
 
-def _picked(path_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def _script(path_dir: Path, *command: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """One of the project's scripts with only `path_dir` and the system on PATH."""
     return subprocess.run(
-        ["bash", "scripts/setup.sh", "--print-python"],
+        ["bash", *command],
         capture_output=True,
         text=True,
         cwd=ROOT,
         env={"PATH": f"{path_dir}:/usr/bin:/bin", "HOME": str(path_dir), **env},
         timeout=60,
     )
+
+
+def _picked(path_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return _script(path_dir, "scripts/setup.sh", "--print-python", **env)
 
 
 def test_setup_picks_the_newest_python_that_runs(tmp_path: Path) -> None:
@@ -195,3 +200,25 @@ def test_setup_refuses_a_python_older_than_3_11(tmp_path: Path) -> None:
     assert "needs CPython 3.11 or newer" in _picked(bin_dir).stderr
     refused = _picked(bin_dir, PYTHON=str(old))
     assert refused.returncode == 1 and "is not a CPython 3.11 or newer" in refused.stderr
+
+
+def test_ci_finds_a_python_version_through_pyenv_when_its_shim_fails(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_python(bin_dir / "python3.13", None)  # the shim: 3.13 is installed but not selected
+    real = tmp_path / "versions" / "3.13.0" / "bin" / "python3.13"
+    real.parent.mkdir(parents=True)
+    _fake_python(real, "3.13")
+    pyenv = bin_dir / "pyenv"
+    pyenv.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in\n'
+        "  versions) printf '3.12.1\\n3.13.0\\n' ;;\n"
+        f'  which) [ "$PYENV_VERSION" = 3.13.0 ] && echo {real} || exit 1 ;;\n'
+        "esac\n"
+    )
+    pyenv.chmod(0o755)
+    found = _script(bin_dir, "scripts/find-python.sh", "3.13")
+    assert (found.returncode, found.stdout.strip()) == (0, str(real))
+    missing = _script(bin_dir, "scripts/find-python.sh", "3.99")
+    assert (missing.returncode, missing.stdout) == (1, "")

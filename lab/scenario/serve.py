@@ -14,7 +14,7 @@ import threading
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from lab.errors import CommandError
+from lab.errors import AwsError, CommandError
 from lab.invocation import command_name
 from lab.server.cli import add_state_dir_option
 from lab.server.config import (
@@ -149,6 +149,8 @@ def run_serve(args: argparse.Namespace) -> int:
 def serve(config: LabConfig, scenario: Scenario | None, record: dict) -> int:
     """Start the lab, bring back what the state recorded, deploy the scenario (idempotent on a
     kept state dir), record it, and serve until SIGINT or SIGTERM."""
+    from botocore.exceptions import ClientError
+
     from lab.scenario.deploy import deploy
     from lab.server.run import RunningLab
     from lab.server.state import Instance
@@ -174,7 +176,10 @@ def serve(config: LabConfig, scenario: Scenario | None, record: dict) -> int:
     lab.instances.update({name: Instance(**known) for name, known in recorded.items()})
     with running:
         if scenario is not None:
-            deploy(lab, scenario)
+            try:
+                deploy(lab, scenario)
+            except (ValueError, ClientError, AwsError) as error:  # e.g. a remote IAM refuses
+                raise CommandError(f"deploying scenario {scenario.name} failed: {error}") from None
         write_record(
             config.state_dir,
             {
