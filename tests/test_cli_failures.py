@@ -98,17 +98,19 @@ def test_explain_an_unknown_operation(operation: str) -> None:
 def test_commands_that_need_a_lab_when_none_runs(command: list[str]) -> None:
     line = one_line_failure(cli(*command, "--endpoint", DEAD_ENDPOINT), 1)
     assert line.startswith(f"ecr-lab: no lab answers at {DEAD_ENDPOINT} (Connection refused)")
-    assert "ecr-lab serve" in line
+    assert f"start one with `{sys.executable} -m lab.cli serve`" in line  # as it was run
 
 
 @slow
 def test_reset_refuses_a_directory_that_is_not_a_labs_state(tmp_path: Path) -> None:
     (tmp_path / "identity").mkdir()
     (tmp_path / "identity" / "credentials.json").write_text("{}")
-    (tmp_path / "thesis.tex").write_text("years of work")
-    line = one_line_failure(cli("reset", "--state-dir", str(tmp_path)), 2)
-    assert "does not look like an ecr-lab state directory" in line
-    assert (tmp_path / "thesis.tex").read_text() == "years of work"
+    for precious in ("thesis.tex", ".git"):  # hidden or not, nothing the lab did not write
+        (tmp_path / precious).write_text("years of work")
+        line = one_line_failure(cli("reset", "--state-dir", str(tmp_path)), 2)
+        assert "does not look like an ecr-lab state directory" in line
+        assert (tmp_path / precious).read_text() == "years of work"
+        (tmp_path / precious).unlink()
     home = one_line_failure(cli("reset", "--state-dir", str(Path.home())), 2)
     assert "does not look like an ecr-lab state directory" in home
 

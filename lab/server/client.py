@@ -15,6 +15,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from lab.errors import CommandError
+from lab.invocation import command_name
 
 
 def admin_keys() -> tuple[str, str]:
@@ -56,7 +57,7 @@ def running_lab(endpoint: str) -> dict[str, Any]:
         if isinstance(reason, OSError) and reason.strerror:
             reason = reason.strerror
         raise CommandError(
-            f"no lab answers at {endpoint} ({reason}); start one with `ecr-lab serve` "
+            f"no lab answers at {endpoint} ({reason}); start one with `{command_name()} serve` "
             "(or give --endpoint / $ECR_LAB_ENDPOINT)"
         ) from None
 
