@@ -16,8 +16,8 @@ from lab.errors import CommandError
 # parsers carry `func(args) -> int` as their default.
 COMMAND_MODULES: tuple[str, ...] = (
     "lab.policy.cli",
+    "lab.scenario.serve",  # serve first: the command a newcomer runs first
     "lab.server.cli",
-    "lab.scenario.serve",
     "lab.scenario.cli",
     "lab.lint.cli",
     "lab.workshop.cli",
