@@ -111,3 +111,12 @@ class AwsError(Exception):
 
     def __hash__(self) -> int:
         return hash((self.code, self.message))
+
+
+class CommandError(Exception):
+    """A failure a command's user can act on: `ecr-lab` prints it as one line and exits
+    with `status` (1 by default, 2 for a bad argument), never with a traceback."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status

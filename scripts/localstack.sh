@@ -31,7 +31,12 @@ our_pid() {  # the pid this script started, if that process still runs LocalStac
 
 install() {
   if [ ! -x "$VENV/bin/python" ]; then
-    PYENV_VERSION=3.13.0 python3.13 -m venv "$VENV"  # the core runs on Python 3.13 only
+    local python
+    python=$(scripts/find-python.sh 3.13) || {  # the core runs on Python 3.13 only
+      echo "LocalStack's core needs Python 3.13: none found (PATH or pyenv)" >&2
+      exit 1
+    }
+    "$python" -m venv "$VENV"
   fi
   local stamp=$VENV/.installed-$CORE_VERSION
   [ -f "$stamp" ] && return

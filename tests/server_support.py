@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import subprocess
 import sys
@@ -124,6 +125,30 @@ def boto_credentials(credential: Credential) -> dict[str, str]:
 
 
 ROOT = Path(__file__).resolve().parents[1]
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def cli(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
+    """`ecr-lab ARGS...` as a user runs it: a real process, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "lab.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ | env,
+        timeout=timeout,
+    )
+
+
+def one_line_failure(done: subprocess.CompletedProcess[str], status: int | None = None) -> str:
+    """The failure's single `ecr-lab: ...` line, after checking it is all there is."""
+    assert done.returncode != 0 if status is None else done.returncode == status, done
+    assert TRACEBACK not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("ecr-lab: ")]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
 LISTENING = re.compile(r"ecr-lab listening on (http://([\d.]+):(\d+))")
 
 

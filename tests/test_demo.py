@@ -15,7 +15,7 @@ from lab.scenario.deploy import admin_client, deploy
 from lab.scenario.locate import load
 from lab.scenario.report import Report
 from lab.server.run import RunningLab
-from tests.server_support import serve
+from tests.server_support import cli, serve
 
 pytestmark = pytest.mark.slow
 
@@ -41,17 +41,6 @@ TRANSCRIPT_PULL_DENIED = {
 def as_in_lab(line: str, report: Report, account: str = "000000000000") -> str:
     host = "[account-id].dkr.ecr.ap-northeast-1.amazonaws.com"
     return line.replace(host, report.registry).replace("[account-id]", account)
-
-
-def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=os.environ | env,
-        timeout=300,
-    )
 
 
 def assert_tutorial_outcome(report: Report) -> None:

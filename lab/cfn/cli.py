@@ -9,6 +9,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lab.errors import CommandError
+
 if TYPE_CHECKING:
     from lab.scenario.model import Scenario
     from lab.scenario.report import Report
@@ -61,8 +63,7 @@ def run_deploy_cfn(args: argparse.Namespace) -> int:
         scenario = load(args.expect)
         text = args.template.read_text(encoding="utf-8")
     except (ValueError, OSError, ScenarioError) as error:
-        errors.print(f"ecr-lab: {error}", markup=False)
-        return 2
+        raise CommandError(str(error), 2) from None
     try:
         report = deploy_and_check(
             text,
@@ -73,9 +74,8 @@ def run_deploy_cfn(args: argparse.Namespace) -> int:
             client=args.client,
             progress=lambda step: errors.print(f"· {step}", markup=False),
         )
-    except TemplateError as error:
-        errors.print(f"ecr-lab: {error}", markup=False)
-        return 2
+    except TemplateError as error:  # one line: not wrapped to the console's width
+        raise CommandError(str(error), 2) from None
     print_table(report, Console())
     return 0 if report.ok else 1
 

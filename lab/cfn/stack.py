@@ -106,7 +106,13 @@ class StackDeployer:
         for logical_id in _creation_order(template["Resources"]):
             spec = template["Resources"][logical_id]
             properties = resolve(spec.get("Properties") or {}, ref, get_att)
-            resource = self._create(stack, logical_id, spec["Type"], properties)
+            try:
+                resource = self._create(stack, logical_id, spec["Type"], properties)
+            except ClientError as error:  # as CloudFormation reports a resource it could not create
+                raise TemplateError(
+                    f"{stack}: {logical_id} ({spec['Type']}) CREATE_FAILED: "
+                    f"{error.response['Error'].get('Message') or error}"
+                ) from None
             created[logical_id] = resource
             self.resources.append(resource)
         outputs = template.get("Outputs") or {}

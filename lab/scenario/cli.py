@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
-from lab.server.config import endpoint_from_env
+from lab.errors import CommandError
+from lab.server.cli import add_endpoint_option
 
 if TYPE_CHECKING:
     from lab.scenario.demo import Progress
 
 FORMATS = ("table", "json", "junit", "html")
+PRINCIPALS = "admin, an instance of the scenario (instance1), an account id, or a role ARN"
 # The commands import their machinery when run, so `ecr-lab --help` stays fast.
 
 
@@ -51,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     explain.add_argument("--scenario", default="fa-085", help="a scenario NAME or FILE")
     explain.add_argument("--repository", help="default: the scenario's only repository")
-    explain.add_argument("principal", help="an instance of the scenario, e.g. instance1")
+    explain.add_argument("principal", help=PRINCIPALS)
     explain.add_argument("operation", help="push, pull, login, or an action like ecr:PutImage")
     explain.set_defaults(func=run_explain)
 
@@ -59,10 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "shell",
         help="open a subshell with a principal's credentials (like an SSM session)",
         description="Start $SHELL (or /bin/sh) with PRINCIPAL's credentials and the lab's "
-        "address in the environment, its prompt naming the instance.",
+        "address in the environment, its prompt naming the instance, and its own "
+        "DOCKER_CONFIG already logged in to the lab's registry as PRINCIPAL (as the "
+        "instance's `aws ecr get-login-password | docker login` would be).",
     )
-    shell.add_argument("principal")
-    shell.add_argument("--endpoint", default=endpoint_from_env(), help="the lab's URL")
+    shell.add_argument("principal", help=PRINCIPALS)
+    add_endpoint_option(shell)
     shell.set_defaults(func=run_shell)
 
 
@@ -100,84 +103,68 @@ def run_demo_command(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from lab.scenario.demo import run_demo
     from lab.scenario.html import to_html
-    from lab.scenario.locate import load
-    from lab.scenario.parse import ScenarioError
     from lab.scenario.render import to_json, to_junit
+    from lab.scenario.serve import check_upstream, load_scenario
 
-    try:
-        scenario = load(args.scenario)
-    except ScenarioError as error:
-        print(f"ecr-lab: {error}", file=sys.stderr)
-        return 2
-    with _progress(f"demo {scenario.name}") as progress:
+    scenario = load_scenario(args.scenario)
+    check_upstream(args.upstream)
+    with _output(args.output) as output, _progress(f"demo {scenario.name}") as progress:
         report = run_demo(scenario, client=args.client, upstream=args.upstream, progress=progress)
-    if args.format == "table":
-        from rich.console import Console
+        if args.format == "table":
+            from rich.console import Console
 
-        from lab.scenario.render import print_table
+            from lab.scenario.render import print_table
 
-        print_table(report, Console(file=args.output.open("w") if args.output else None))
-    else:
-        render = {"json": to_json, "junit": to_junit, "html": to_html}[args.format]
-        text = render(report)
-        if args.output:
-            args.output.write_text(text, encoding="utf-8")
+            print_table(report, Console(file=output))
         else:
-            sys.stdout.write(text)
+            render = {"json": to_json, "junit": to_junit, "html": to_html}[args.format]
+            output.write(render(report))
     return 0 if report.ok else 1
 
 
+@contextmanager
+def _output(path: Path | None) -> Iterator[TextIO]:
+    """The report's destination, opened before the demo runs: a bad --output fails first."""
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        file = path.open("w", encoding="utf-8")
+    except OSError as error:
+        raise CommandError(f"cannot write --output {path}: {error.strerror}", 2) from None
+    with file:
+        yield file
+
+
 def run_explain(args: argparse.Namespace) -> int:
+    from lab.errors import AwsError
     from lab.scenario.demo import lab_config, scratch_dir
     from lab.scenario.deploy import deploy
-    from lab.scenario.explain import actions_of, explain_text, instance_identity
-    from lab.scenario.locate import load
-    from lab.scenario.parse import ScenarioError
+    from lab.scenario.explain import actions_of, explain_text
+    from lab.scenario.serve import load_scenario
     from lab.server.run import RunningLab
 
+    scenario = load_scenario(args.scenario)
     try:
-        scenario = load(args.scenario)
-    except ScenarioError as error:
-        print(f"ecr-lab: {error}", file=sys.stderr)
-        return 2
-    if args.principal not in scenario.instances:
-        known = ", ".join(scenario.instances)
-        print(f"ecr-lab: no instance {args.principal!r} (known: {known})", file=sys.stderr)
-        return 2
+        actions = actions_of(args.operation)
+    except ValueError as error:
+        raise CommandError(str(error), 2) from None
     repository = args.repository or next(iter(scenario.repositories), "")
     with (
         scratch_dir("ecr-lab-explain-") as state,
         RunningLab(lab_config(scenario, Path(state))) as running,
     ):
         deploy(running.lab, scenario)
-        identity = instance_identity(running.lab, args.principal)
-        texts = [
-            explain_text(running.lab, identity, action, repository)
-            for action in actions_of(args.operation)
-        ]
+        try:  # the same resolver as `env` and `shell`
+            identity = running.lab.credential_for(args.principal).identity
+        except AwsError as error:
+            raise CommandError(error.message, 2) from None
+        texts = [explain_text(running.lab, identity, action, repository) for action in actions]
     print("\n".join(texts), end="")
     return 0
 
 
 def run_shell(args: argparse.Namespace) -> int:
-    from lab.server.cli import session_environment
-    from lab.server.client import health, session
+    from lab.scenario.shell import run_shell
 
-    try:
-        answer = session(args.endpoint, args.principal, health(args.endpoint)["region"])
-    except (OSError, RuntimeError) as error:
-        print(f"ecr-lab: {error}", file=sys.stderr)
-        return 2
-    environment = dict(os.environ)
-    for name, value in session_environment(answer).items():
-        if value:
-            environment[name] = value
-        else:
-            environment.pop(name, None)
-    session_name = answer["arn"].rsplit("/", 1)[-1]
-    environment["PS1"] = f"[{args.principal} {session_name}]$ "
-    shell = os.environ.get("SHELL") or "/bin/sh"
-    # bash would replace PS1 from its rc files; an SSM session's shell reads none either
-    argv = [shell, "--norc"] if Path(shell).name == "bash" else [shell]
-    print(f"ecr-lab: {answer['arn']} (exit to leave)", file=sys.stderr)
-    os.execvpe(shell, argv, environment)
+    return run_shell(args.endpoint, args.principal)

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from lab.errors import CommandError
 from lab.identity.credentials import Identity
 from lab.scenario.clients import (
     Failed,
@@ -58,7 +59,7 @@ def choose_driver(client: str, label: str) -> RegistryDriver:
     if found is not None:
         return DockerDriver(found, label)
     if client == "docker":
-        raise RuntimeError("no Docker engine answers (is dockerd running?)")
+        raise CommandError("no Docker engine answers (is dockerd running? or --client protocol)")
     return ProtocolDriver(label)
 
 

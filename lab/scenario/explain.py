@@ -7,6 +7,7 @@ explanation never disagrees with what a client saw.
 
 from __future__ import annotations
 
+from lab.ecr.validation import service_model
 from lab.identity.credentials import Identity
 from lab.policy.explain import render_text
 from lab.policy.model import Decision, Request, StatementRef
@@ -37,8 +38,18 @@ _LABELS = {
 
 
 def actions_of(operation: str) -> tuple[str, ...]:
-    """The IAM actions of an operation (`push`, `pull`, `login` or an `ecr:` action)."""
-    return OPERATION_STEPS.get(operation, (operation,))
+    """The IAM actions of an operation (`push`, `pull`, `login` or an `ecr:` action, whose
+    name IAM matches case-insensitively); ValueError for anything else."""
+    if operation in OPERATION_STEPS:
+        return OPERATION_STEPS[operation]
+    service, _, name = operation.partition(":")
+    names = {known.lower(): known for known in service_model().operation_names}
+    if service.lower() == "ecr" and name.lower() in names:
+        return (f"ecr:{names[name.lower()]}",)
+    raise ValueError(
+        f"unknown operation {operation!r}: use push, pull, login, or an ECR action such as "
+        "ecr:PutImage"
+    )
 
 
 def action_of(operation: str) -> str:

@@ -188,8 +188,9 @@ class Lab(LabState):
 
     def handle_lab(self, request: HttpRequest, body: bytes, rid: str) -> HttpResponse:
         """The lab's own control endpoints: health (open) and sessions (admin only)."""
-        if request.path == "/_lab/health":
-            return protocols.json_response(self.health(), rid)
+        if request.path == "/_lab/health":  # 503 until `serve --scenario` has deployed it
+            answer = protocols.json_response(self.health(), rid)
+            return answer if self.ready else HttpResponse(503, answer.headers, answer.body)
         if request.path == "/_lab/session" and request.method == "POST":
             caller = self.authenticate(request, body, "json", "lab").identity
             principal = str(protocols.parse_json_body(body).get("principal", ""))

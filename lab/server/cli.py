@@ -1,117 +1,69 @@
-"""`ecr-lab serve` and `ecr-lab env`."""
+"""`ecr-lab env`, `ecr-lab status` and `ecr-lab reset`: a lab seen from outside its process.
+
+`serve` sits a floor higher (lab/scenario/serve.py): it may deploy a scenario.
+"""
 
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import shlex
-import sys
 from pathlib import Path
 
-from lab.server.config import (
-    DEFAULT_ACCOUNT,
-    DEFAULT_PORT,
-    DEFAULT_REGION,
-    LabConfig,
-    endpoint_from_env,
-)
+from lab.server.config import endpoint_from_env
 
 
 def default_state_dir() -> Path:
     return Path(os.environ.get("ECR_LAB_STATE_DIR", ".ecr-lab"))
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    serve = subparsers.add_parser(
-        "serve",
-        help="run the lab in the foreground: ECR, STS, IAM and the registry on one port",
-        description="Serve the ECR API, STS, IAM and the Docker Registry v2 API on one local "
-        "port, enforcing repository and identity policies as AWS does.",
-    )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
-    serve.add_argument(
-        "--state-dir",
-        type=Path,
-        default=default_state_dir(),
-        help="where everything is kept (default $ECR_LAB_STATE_DIR or ./.ecr-lab)",
-    )
-    serve.add_argument(
-        "--upstream",
-        default="embedded",
-        help="where IAM lives: 'embedded' (moto in process) or a URL such as LocalStack's",
-    )
-    serve.add_argument("--account", default=DEFAULT_ACCOUNT, help="the lab's account id")
-    serve.add_argument("--region", default=DEFAULT_REGION, help="the lab's region")
-    serve.add_argument(
-        "--scenario",
-        help="deploy this scenario (NAME or FILE) at start; its region (and account) win",
-    )
-    serve.set_defaults(func=run_serve)
-
-    env = subparsers.add_parser(
-        "env",
-        help="print shell exports for a principal of a running lab",
-        description="Print `export` lines (credentials, region, AWS_ENDPOINT_URL, ECR_REGISTRY) "
-        "for PRINCIPAL: 'admin', an instance of the loaded scenario, or a role ARN. "
-        'Use as: eval "$(ecr-lab env instance1)"',
-    )
-    env.add_argument("principal")
-    env.add_argument(
+def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--endpoint",
         default=endpoint_from_env(),
         help="the lab's URL (default $ECR_LAB_ENDPOINT or http://127.0.0.1:4577)",
     )
+
+
+def add_state_dir_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=default_state_dir(),
+        help=f"{what} (default $ECR_LAB_STATE_DIR or ./.ecr-lab)",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    env = subparsers.add_parser(
+        "env",
+        help="print shell exports for a principal of a running lab",
+        description="Print `export` lines (credentials, region, AWS_ENDPOINT_URL, ECR_REGISTRY) "
+        "for PRINCIPAL: 'admin', an instance of the loaded scenario, an account id or a role "
+        'ARN. Use as: eval "$(ecr-lab env instance1)"',
+    )
+    env.add_argument("principal")
+    add_endpoint_option(env)
     env.set_defaults(func=run_env)
 
-
-def run_serve(args: argparse.Namespace) -> int:
-    """Serve; a state directory another lab holds, or a full disk, is one line and status 1."""
-    from lab.server.state_lock import StateDirectoryInUse
-
-    try:
-        return _serve(args)
-    except StateDirectoryInUse as error:
-        print(f"ecr-lab: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:
-        if error.errno not in _DISK_FULL:
-            raise
-        print(
-            f"ecr-lab: cannot write to {error.filename or args.state_dir}: {error.strerror}",
-            file=sys.stderr,
-        )
-        return 1
-
-
-# No room to write: the disk or the user's quota is full, or the file size limit is reached.
-_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from lab.server.run import open_lab, serve_forever
-
-    config = LabConfig(
-        state_dir=args.state_dir,
-        host=args.host,
-        port=args.port,
-        upstream=args.upstream,
-        account=args.account,
-        region=args.region,
+    status = subparsers.add_parser(
+        "status",
+        help="is a lab running at the endpoint: its scenario, accounts, region, state dir",
+        description="Ask the lab at the endpoint what it runs. Exit status 0 when a lab is "
+        "ready there, 1 when none answers (or it is still deploying its scenario).",
     )
-    if args.scenario:
-        from lab.scenario.serve import serve_scenario  # the scenario layer sits above the server
+    add_endpoint_option(status)
+    status.set_defaults(func=run_status)
 
-        return serve_scenario(config, args.scenario)
-    lab, sock = open_lab(config)
-    print(
-        f"ecr-lab listening on {lab.endpoint_url} (registry {lab.registry_host}, "
-        f"account {config.account}, region {config.region}, state {config.state_dir})",
-        flush=True,
+    reset = subparsers.add_parser(
+        "reset",
+        help="wipe a lab's state directory (refused while a lab runs on it)",
+        description="Delete everything a lab keeps in its state directory: IAM roles, "
+        "repositories, images, sessions, the deployed scenario. Only a directory that holds "
+        "a lab's state and nothing else is touched; a lab running on it must be stopped first.",
     )
-    serve_forever(config, lab, sock)
-    return 0
+    add_state_dir_option(reset, "the directory to wipe")
+    reset.set_defaults(func=run_reset)
 
 
 def session_environment(answer: dict) -> dict[str, str | None]:
@@ -135,16 +87,37 @@ def export_lines(answer: dict) -> list[str]:
 
 
 def run_env(args: argparse.Namespace) -> int:
-    from lab.server.client import health, session
+    from lab.server.client import principal_session
 
-    try:
-        region = health(args.endpoint)["region"]
-        answer = session(args.endpoint, args.principal, region)
-    except OSError as error:
-        print(f"ecr-lab: no lab answers at {args.endpoint}: {error}", file=sys.stderr)
-        return 2
-    except RuntimeError as error:
-        print(f"ecr-lab: {error}", file=sys.stderr)
-        return 2
-    print("\n".join(export_lines(answer)))
+    print("\n".join(export_lines(principal_session(args.endpoint, args.principal))))
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from lab.server.client import running_lab
+
+    health = running_lab(args.endpoint)
+    rows = {
+        "endpoint": args.endpoint,
+        "version": health.get("version"),
+        "scenario": health.get("scenario") or "(none)",
+        "instances": ", ".join(health.get("instances") or []) or "(none)",
+        "accounts": ", ".join(health.get("accounts") or []),
+        "region": health.get("region"),
+        "registry": health.get("registry"),
+        "upstream": health.get("upstream"),
+        "state dir": health.get("stateDir"),
+    }
+    width = max(map(len, rows))
+    print("\n".join(f"{name:<{width}}  {value}" for name, value in rows.items()))
+    return 0
+
+
+def run_reset(args: argparse.Namespace) -> int:
+    from lab.server.statedir import wipe
+
+    if wipe(args.state_dir):
+        print(f"ecr-lab: {args.state_dir} wiped; the next `ecr-lab serve` starts a new lab")
+    else:
+        print(f"ecr-lab: no lab state in {args.state_dir}; nothing to wipe")
     return 0

@@ -1,10 +1,9 @@
-"""Start a lab: in the foreground (`ecr-lab serve`) or on a background thread (tests, demo)."""
+"""Start a lab on a background thread (`ecr-lab serve`, tests, the demo)."""
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
-import signal
 import socket
 import threading
 import time
@@ -67,7 +66,9 @@ def reuse_freed_buffers() -> None:
 def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
     reuse_freed_buffers()
     # uvloop: uvicorn picks it only in Server.run(); serve() on asyncio's loop is slower.
-    asyncio.run(server.serve(sockets=[sock]), loop_factory=uvloop.new_event_loop)
+    # asyncio.Runner, not run(loop_factory=): that argument is Python 3.12+.
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(server.serve(sockets=[sock]))
 
 
 def open_lab(config: LabConfig) -> tuple[Lab, socket.socket]:
@@ -82,23 +83,6 @@ def open_lab(config: LabConfig) -> tuple[Lab, socket.socket]:
     except BaseException:
         sock.close()
         raise
-
-
-def _exit_cleanly(signum: int, frame: object) -> None:
-    raise SystemExit(0)
-
-
-def serve_forever(
-    config: LabConfig, lab: Lab | None = None, sock: socket.socket | None = None
-) -> None:
-    """Run in the foreground until interrupted (SIGINT/SIGTERM stop it cleanly)."""
-    if lab is None or sock is None:
-        lab, sock = open_lab(config)
-    # uvicorn re-raises the stopping signal once it has shut down cleanly: exit with status 0
-    # then, rather than dying by it (and a signal before uvicorn listens stops us just the same).
-    for stop in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop, _exit_cleanly)
-    _serve(_server(lab), sock)
 
 
 class RunningLab:

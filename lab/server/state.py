@@ -13,7 +13,7 @@ from typing import Any
 from lab import __version__
 from lab.ecr.service import Ecr
 from lab.errors import AwsError
-from lab.identity.credentials import CredentialStore, Identity
+from lab.identity.credentials import Credential, CredentialStore, Identity
 from lab.identity.directory import IamDirectory
 from lab.identity.sts import Sts
 from lab.identity.tokens import TokenIssuer
@@ -55,6 +55,8 @@ class LabState:
     config: LabConfig
     registry_host: str  # host:port that docker uses for this lab
     instances: dict[str, Instance] = field(default_factory=dict)
+    scenario: str | None = None  # the scenario deployed into it, if any
+    ready: bool = True  # False while `serve --scenario` still deploys: health says "starting"
 
     def __post_init__(self) -> None:
         state = self.config.state_dir
@@ -176,8 +178,10 @@ class LabState:
             return principal.split(":")[4]
         return None
 
-    def session_for(self, principal: str) -> dict:
-        """Credentials for `admin`, an emulated instance by name, or a role ARN."""
+    def credential_for(self, principal: str) -> Credential:
+        """The one resolver of principal names every command accepts: `admin`, an emulated
+        instance by name, another account's admin by account id, or a role ARN."""
+        credential: Credential | None
         if principal == "admin":
             credential = self.credentials.lookup(self.config.admin_access_key)
         elif principal in self.instances:
@@ -191,9 +195,15 @@ class LabState:
         else:
             known = ", ".join(["admin", *sorted(self.instances)])
             raise AwsError(
-                "ValidationException", f"Unknown principal {principal!r}; known: {known}"
+                "ValidationException",
+                f"Unknown principal {principal!r}; known: {known}, an account id or a role ARN",
             )
         assert credential is not None
+        return credential
+
+    def session_for(self, principal: str) -> dict:
+        """Credentials for a principal (see `credential_for`), with the lab's addresses."""
+        credential = self.credential_for(principal)
         return {
             "principal": principal,
             "arn": credential.identity.arn,
@@ -207,8 +217,10 @@ class LabState:
 
     def health(self) -> dict:
         return {
-            "status": "ready",
+            "status": "ready" if self.ready else "starting",
             "version": __version__,
+            "scenario": self.scenario,
+            "stateDir": str(self.config.state_dir.resolve()),
             "account": self.config.account,
             "region": self.config.region,
             "registry": self.registry_host,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import Any
 from moto import __version__ as moto_version
 from moto.core.config import default_user_config
 from moto.iam.models import IAMBackend, ManagedPolicy
+
+from lab.store import write_bytes_atomic
 
 # IAM is global: moto keeps one backend per partition, and the lab's is AWS's.
 PARTITION = "aws"
@@ -87,11 +88,6 @@ def _read_cache(account: str) -> list[ManagedPolicy] | None:
 def _write_cache(policies: list[ManagedPolicy]) -> None:
     """Pickle `policies` (as built: no attachments) atomically; a cache that fails is skipped."""
     try:
-        path = cache_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete_on_close=False) as stream:
-            pickle.dump(policies, stream, protocol=pickle.HIGHEST_PROTOCOL)
-            stream.close()
-            os.replace(stream.name, path)
+        write_bytes_atomic(cache_file(), pickle.dumps(policies, protocol=pickle.HIGHEST_PROTOCOL))
     except (OSError, RuntimeError, pickle.PicklingError):  # RuntimeError: no home directory
         return
