@@ -155,6 +155,8 @@ def run_serve(args: argparse.Namespace) -> int:
         raise CommandError(f"cannot write to {where}: {error.strerror}") from None
 
 
+# The address is taken, not ours to bind, or not on this machine.
+_CANNOT_BIND = frozenset({errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL})
 # No room to write: the disk or the user's quota is full, or the file size limit is reached.
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
@@ -178,6 +180,8 @@ def serve(config: LabConfig, scenario: Scenario | None, record: dict) -> int:
     try:
         running = RunningLab(config)
     except OSError as error:
+        if error.errno not in _CANNOT_BIND:
+            raise  # e.g. a full disk while the lab opens its state
         raise CommandError(
             f"cannot listen on {config.host}:{config.port}: {error.strerror} "
             "(another lab? choose another --port)"

@@ -51,7 +51,10 @@ def read_record(state_dir: Path) -> dict[str, Any]:
 
 
 def write_record(state_dir: Path, record: dict[str, Any]) -> None:
-    write_json_atomic(state_dir / RECORD, record)
+    """Record what was set up; an unchanged record is not rewritten (a restart on a full disk
+    must still serve)."""
+    if read_record(state_dir) != record:
+        write_json_atomic(state_dir / RECORD, record)
 
 
 @contextlib.contextmanager
