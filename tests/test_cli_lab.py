@@ -116,7 +116,7 @@ def test_reset_refuses_a_running_lab_then_wipes_it(tmp_path: Path) -> None:
         assert process.stdout is not None
         process.stdout.readline()
         line = one_line_failure(cli("reset", "--state-dir", str(state)), 1)
-        assert f"a lab (pid {process.pid}) is running on {state}" in line
+        assert f"{state} is in use by another ecr-lab (pid {process.pid})" in line
         assert (state / "lab.json").is_file()
         process.terminate()
         assert process.wait(timeout=30) == 0
