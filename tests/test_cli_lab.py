@@ -122,7 +122,7 @@ def test_reset_refuses_a_running_lab_then_wipes_it(tmp_path: Path) -> None:
         assert process.wait(timeout=30) == 0
     done = cli("reset", "--state-dir", str(state))
     assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in state.iterdir()) == [".lock"]
+    assert sorted(p.name for p in state.iterdir()) == ["lab.lock"]
     with serve(state) as (_, url):
         _, body = health(url)
         assert body["scenario"] is None and body["instances"] == []
