@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lab.ecr import images, layers, policies, repositories
+from lab.ecr import blob_mounting, images, layers, policies, registry_policy, repositories
 from lab.ecr.actions import target
 from lab.ecr.blobs import BlobStore, digest_of
 from lab.ecr.context import Context
@@ -59,6 +59,11 @@ OPERATIONS: dict[str, Operation] = {
     "DescribeImages": Operation(images.describe_images, False),
     "ListImages": Operation(images.list_images, False),
     "BatchDeleteImage": Operation(images.batch_delete_image, True),
+    "PutRegistryPolicy": Operation(registry_policy.put_registry_policy, True),
+    "GetRegistryPolicy": Operation(registry_policy.get_registry_policy, False),
+    "DeleteRegistryPolicy": Operation(registry_policy.delete_registry_policy, True),
+    "GetAccountSetting": Operation(registry_policy.get_account_setting, False),
+    "PutAccountSetting": Operation(registry_policy.put_account_setting, True),
 }
 
 
@@ -129,6 +134,19 @@ class Ecr:
             repository = self._registry(account, region).repositories.get(name)
             return repository.policy if repository else None
 
+    def registry_policy(self, account: str, region: str, action: str) -> str | None:
+        """The registry policy that takes part in deciding `action` in the registry (its scope
+        decides), or None."""
+        with self._lock:
+            ctx = self._context(account, region)
+            scope = registry_policy.setting(ctx, registry_policy.REGISTRY_POLICY_SCOPE)
+            return registry_policy.governing_policy(ctx.registry.policy, scope, action)
+
+    def account_setting(self, account: str, region: str, name: str) -> str:
+        """The registry's value of an account setting (its default until put)."""
+        with self._lock:
+            return registry_policy.setting(self._context(account, region), name)
+
     def repository_names(self, account: str, region: str) -> list[str]:
         """The names of the registry's repositories."""
         with self._lock:
@@ -178,6 +196,14 @@ class Ecr:
             with self._change(ctx.registry):
                 layers.commit_upload(ctx, repository, upload_id, verified)
             return verified
+
+    def mount_blob(self, account: str, region: str, name: str, source: str, digest: str) -> bool:
+        """Mount layer `digest` of repository `source` into `name` if ECR would (blob
+        mounting enabled, same encryption, a layer an image of `source` references)."""
+        with self._lock:
+            ctx = self._context(account, region)
+            with self._change(ctx.registry):
+                return blob_mounting.mount_layer(ctx, name, source, digest)
 
     def cancel_upload(self, account: str, region: str, name: str, upload_id: str) -> None:
         """Abandon the repository's upload."""

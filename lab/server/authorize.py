@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 # (account, region, name) -> the repository's policy text (or None) and its tags.
 RepositoryFacts = Callable[[str, str, str], tuple[str | None, Mapping[str, str]]]
+# (account, region, action) -> the registry policy that takes part in deciding the action there
+# (the registry's scope applied), or None.
+RegistryFacts = Callable[[str, str, str], str | None]
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Call:
     resource_tags: Mapping[str, str] = field(default_factory=dict)
     request_tags: Mapping[str, str] | None = None
     context: Mapping[str, str | list[str]] = field(default_factory=dict)  # e.g. aws:SourceVpce
+    registry_policy: str | None = None  # the owning registry's, where its scope covers the action
 
 
 def target_call(
@@ -51,10 +55,15 @@ def target_call(
     *,
     request_tags: Mapping[str, str] | None = None,
     context: Mapping[str, str | list[str]] | None = None,
+    registry: RegistryFacts | None = None,
 ) -> Call:
-    """The authorization question for `goal`: a repository's policy and tags join it only when
-    the action acts on that repository ("*", as GetAuthorizationToken's, has neither)."""
+    """The authorization question for `goal`: a repository's policy and tags, and its
+    registry's policy, join it only when the action acts on that repository ("*", as
+    GetAuthorizationToken's, has none of them)."""
     policy, tags = facts(*goal.repository) if goal.repository else (None, {})
+    registry_policy = None
+    if goal.repository and registry is not None:
+        registry_policy = registry(goal.repository[0], goal.repository[1], goal.action)
     return Call(
         identity,
         goal.action,
@@ -65,12 +74,18 @@ def target_call(
         resource_tags=tags,
         request_tags=request_tags,
         context=context or {},
+        registry_policy=registry_policy,
     )
 
 
 @lru_cache(maxsize=1024)
 def _repository_policy(text: str) -> Policy:
     return parse_policy(text, "repository")
+
+
+@lru_cache(maxsize=256)
+def _registry_policy(text: str) -> Policy:
+    return parse_policy(text, "registry")
 
 
 def request_context(call: Call, now: dt.datetime) -> dict[str, ContextValue]:
@@ -125,6 +140,8 @@ class Authorizer:
             policies = self._identity_policies(call.identity)
             if call.resource_policy is not None:
                 policies = replace(policies, resource=_repository_policy(call.resource_policy))
+            if call.registry_policy is not None:
+                policies = replace(policies, registry=_registry_policy(call.registry_policy))
             return request, evaluate(request, policies)
         except Exception as exc:  # fail closed: report, then deny
             if isinstance(exc, AwsError) and exc.code == "ServiceUnavailable":
