@@ -23,6 +23,7 @@ from lab.ecr.blobs import BlobStore, digest_of
 from lab.ecr.context import Context
 from lab.ecr.errors import IMAGE_DIGEST_DOES_NOT_MATCH, UNKNOWN_OPERATION
 from lab.ecr.model import Registry
+from lab.ecr.validation import operation_model
 from lab.errors import AwsError
 from lab.store import read_json, write_json_atomic
 
@@ -67,6 +68,13 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
+def _named_registry(operation: str, params: dict[str, Any]) -> str | None:
+    """The registryId of an operation that has one; JSON members the operation does not
+    define are ignored, as AWS's JSON protocol ignores them (PutRegistryPolicy has none)."""
+    shape = operation_model(operation).input_shape
+    return params.get("registryId") if shape and "registryId" in shape.members else None
+
+
 class Ecr:
     """ECR's repositories, images and layers for every account and region, on disk."""
 
@@ -105,7 +113,9 @@ class Ecr:
         # target() validates the request against botocore's model first.
         where = target(operation, params, account=account, region=region).repository
         owner, place = (
-            (where[0], where[1]) if where else (params.get("registryId") or account, region)
+            (where[0], where[1])
+            if where
+            else (_named_registry(operation, params) or account, region)
         )
         handler, mutates = OPERATIONS[operation]
         with self._lock:
