@@ -497,3 +497,15 @@ def test_blob_mounting_follows_the_setting_encryption_and_the_caller_s_reads(
     assert mounted.getheader("Location") == f"/v2/app/blobs/{layer}"
     assert mounted.getheader("Docker-Content-Digest") == layer
     assert lab.lab.ecr.layer_size(A, REGION, "app", layer) == len(b"layer-bytes-" * 100)
+
+
+def test_explain_names_the_registry_policy_that_decided(lab: RunningLab) -> None:
+    """`ecr-lab explain` asks the front door's own question: the registry policy is in it."""
+    from lab.scenario.explain import explain_text
+
+    _admin(lab).put_registry_policy(
+        policyText=_policy(dict(_grant("*", "ecr:BatchGetImage", effect="Deny"), Sid="NoPulls"))
+    )
+    text = explain_text(lab.lab, lab.lab.admin, "ecr:BatchGetImage", "shared")
+    assert "with an explicit deny in a resource-based policy" in text
+    assert "=> registry policy (resource-based), statement 1 Sid 'NoPulls': Deny, applies" in text
