@@ -32,6 +32,7 @@ from lab.ecr.push import docker_manifest, push_layer
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
 from tests.server_support import ECR_TARGET_PREFIX, JSON_1_1, send, signed_headers
+from tests.test_cross_account import _registry_get
 from tests.tutorial import EC2_TRUST
 
 pytestmark = pytest.mark.slow
@@ -47,7 +48,9 @@ BAD_POLICY = (
 )
 
 
-def _client(running: RunningLab, service: str, key: str, secret: str = "test", token=None):
+def _client(
+    running: RunningLab, service: str, key: str, secret: str = "test", token=None, **extra: Any
+):
     return boto3.client(
         service,
         endpoint_url=running.url,
@@ -55,6 +58,7 @@ def _client(running: RunningLab, service: str, key: str, secret: str = "test", t
         aws_access_key_id=key,
         aws_secret_access_key=secret,
         aws_session_token=token,
+        **extra,
     )
 
 
@@ -112,6 +116,7 @@ def _grant(principal: str, *actions: str, effect: str = "Allow") -> dict[str, An
 
 
 def _error(call: Any, **params: Any) -> tuple[str, str]:
+    """The error code and message `call(**params)` is refused with."""
     with pytest.raises(ClientError) as refused:
         call(**params)
     return refused.value.response["Error"]["Code"], refused.value.response["Error"]["Message"]
@@ -340,16 +345,20 @@ def test_each_operation_is_authorized_on_the_caller_s_identity_policy(lab: Runni
 def test_v2_registry_policy_grants_a_cross_account_pull(lab: RunningLab) -> None:
     """SCOPE + CROSS: under V2 the registry policy is enforced on every ECR request; with the
     caller's identity allow, a registry-wide grant is the resource-based allow a pull needs."""
-    puller = _role(lab, B, "puller", _allow(*PULL))
+    puller = _role(lab, B, "puller", _allow(*PULL, "ecr:GetAuthorizationToken"))
     ecr = _session(lab, puller)
     denied = _pull(ecr)
     assert denied.endswith(
         f"on resource: arn:aws:ecr:{REGION}:{A}:repository/shared because no resource-based "
         "policy allows the ecr:BatchGetImage action"
     )
+    status, body = _registry_get(lab, ecr, "127.0.0.1")  # docker's pull: the same question
+    assert (status, body["errors"][0]["code"]) == (403, "DENIED")
     _admin(lab).put_registry_policy(policyText=_policy(_grant(puller, *PULL)))
     assert _pull(ecr) == "allowed"
     assert _pull(ecr, "private") == "allowed"  # registry-wide: repository/*
+    status, body = _registry_get(lab, ecr, "127.0.0.1")
+    assert (status, body["errors"][0]["code"]) == (404, "MANIFEST_UNKNOWN")  # allowed: no image
 
 
 def test_a_registry_deny_denies_what_the_identity_policy_allows(lab: RunningLab) -> None:
@@ -509,3 +518,28 @@ def test_explain_names_the_registry_policy_that_decided(lab: RunningLab) -> None
     text = explain_text(lab.lab, lab.lab.admin, "ecr:BatchGetImage", "shared")
     assert "with an explicit deny in a resource-based policy" in text
     assert "=> registry policy (resource-based), statement 1 Sid 'NoPulls': Deny, applies" in text
+
+
+def test_a_registry_change_that_cannot_be_saved_is_not_applied(
+    lab: RunningLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Transactional as every ECR change: a full disk answers ServerException and the registry
+    policy and settings stay as they were saved."""
+    from botocore.config import Config
+
+    from tests.test_state_integrity import DiskFull
+
+    ecr = _client(lab, "ecr", "test", config=Config(retries={"total_max_attempts": 1}))
+    kept = _policy(_grant(f"arn:aws:iam::{B}:root", "ecr:ReplicateImage"))
+    ecr.put_registry_policy(policyText=kept)
+    disk = DiskFull(monkeypatch, lab.lab.config.state_dir / "ecr")
+    disk.at("registries")
+    for change in (
+        lambda: ecr.put_registry_policy(policyText=_policy(_grant("*", "ecr:*"))),
+        lambda: ecr.delete_registry_policy(),
+        lambda: ecr.put_account_setting(name="REGISTRY_POLICY_SCOPE", value="V1"),
+    ):
+        assert _error(change)[0] == "ServerException"
+    disk.at(None)
+    assert ecr.get_registry_policy()["policyText"] == kept
+    assert ecr.get_account_setting(name="REGISTRY_POLICY_SCOPE")["value"] == "V2"
