@@ -361,6 +361,19 @@ def test_v2_registry_policy_grants_a_cross_account_pull(lab: RunningLab) -> None
     assert (status, body["errors"][0]["code"]) == (404, "MANIFEST_UNKNOWN")  # allowed: no image
 
 
+def test_v2_registry_policy_lets_another_account_list_the_registry(lab: RunningLab) -> None:
+    """SCOPE (V2, every ECR request): DescribeRepositories of A's registry from account B is
+    asked on repository/* and then per repository, each with A's registry policy."""
+    lister = _role(lab, B, "lister", _allow("ecr:DescribeRepositories"))
+    ecr = _session(lab, lister)
+    code, _ = _error(ecr.describe_repositories, registryId=A)
+    assert code == "AccessDeniedException"
+    grant = _grant(lister, "ecr:DescribeRepositories")
+    _admin(lab).put_registry_policy(policyText=_policy(grant))
+    listed = ecr.describe_repositories(registryId=A)["repositories"]
+    assert sorted(r["repositoryName"] for r in listed) == ["private", "shared"]
+
+
 def test_a_registry_deny_denies_what_the_identity_policy_allows(lab: RunningLab) -> None:
     """EVAL: an explicit deny wins; AWS names the registry policy a resource-based policy."""
     builder = _role(lab, A, "builder", _allow("ecr:*"))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from lab.ecr.actions import Target
+from lab.ecr.model import REPOSITORY_ARN
 from lab.errors import AwsError
 from lab.identity.credentials import Identity
 from lab.policy.context import derive
@@ -57,13 +58,14 @@ def target_call(
     context: Mapping[str, str | list[str]] | None = None,
     registry: RegistryFacts | None = None,
 ) -> Call:
-    """The authorization question for `goal`: a repository's policy and tags, and its
-    registry's policy, join it only when the action acts on that repository ("*", as
-    GetAuthorizationToken's, has none of them)."""
+    """The authorization question for `goal`: a repository's policy and tags join it only when
+    the action acts on that repository, its registry's policy when it acts on one or all of
+    the registry's repositories ("*", as GetAuthorizationToken's, has none of them)."""
     policy, tags = facts(*goal.repository) if goal.repository else (None, {})
     registry_policy = None
-    if goal.repository and registry is not None:
-        registry_policy = registry(goal.repository[0], goal.repository[1], goal.action)
+    owner = REPOSITORY_ARN.fullmatch(goal.resource)  # a listing's "repository/*" names one too
+    if owner is not None and registry is not None:
+        registry_policy = registry(owner["account"], owner["region"], goal.action)
     return Call(
         identity,
         goal.action,
