@@ -152,11 +152,6 @@ class Ecr:
             scope = registry_policy.setting(ctx, registry_policy.REGISTRY_POLICY_SCOPE)
             return registry_policy.governing_policy(ctx.registry.policy, scope, action)
 
-    def account_setting(self, account: str, region: str, name: str) -> str:
-        """The registry's value of an account setting (its default until put)."""
-        with self._lock:
-            return registry_policy.setting(self._context(account, region), name)
-
     def repository_names(self, account: str, region: str) -> list[str]:
         """The names of the registry's repositories."""
         with self._lock:
