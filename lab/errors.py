@@ -55,6 +55,7 @@ ERROR_KINDS: dict[str, ErrorKind] = {
         ErrorKind("RepositoryNotEmptyException", 400),
         ErrorKind("RepositoryPolicyNotFoundException", 400),
         ErrorKind("LifecyclePolicyNotFoundException", 400),
+        ErrorKind("RegistryPolicyNotFoundException", 400),
         ErrorKind("ImageNotFoundException", 400),
         ErrorKind("ImageAlreadyExistsException", 400),
         ErrorKind("ImageTagAlreadyExistsException", 400),

@@ -4,14 +4,17 @@ by its solution; the CLI's list, start and check."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from lab.cli import main
 from lab.workshop.grade import grade
-from lab.workshop.load import all_exercises, find
+from lab.workshop.load import EXERCISES as EXERCISE_ROOT
+from lab.workshop.load import ExerciseError, all_exercises, find, load
 from lab.workshop.model import Exercise
+from lab.workshop.render import hint_for
 
 EXERCISES = all_exercises()
 # The starter's wrong cells: the lesson each exercise teaches.
@@ -37,6 +40,7 @@ STARTER_WRONG = {
         "Admin ecr:DeleteRepositoryPolicy fa-085",
         "Admin ecr:DeleteRepository fa-085",
     },
+    7: {"Deployer pull secrets"},
 }
 
 
@@ -147,3 +151,39 @@ def test_a_tag_condition_on_every_ecr_action_does_not_solve_the_abac_exercise() 
     assert "aws:ResourceTag/team: policy ['${aws:PrincipalTag/team}'] vs request (absent)" in (
         login.explanation
     )
+
+
+def test_registry_policy_scope_exercise_explains_both_scopes() -> None:
+    """ECR User Guide, registry-permissions-create.html: under V2 the registry policy takes
+    part in every request (it granted the pull of secrets); under V1 its ecr:* reaches only
+    ecr:CreateRepository and the replication/import actions (no pull of legacy)."""
+    exercise = find(7)
+    result = grade(exercise, exercise.starter)
+    secrets = next(c for c in result.cells if c.cell.label == "Deployer pull secrets")
+    assert secrets.actual == "allowed"
+    assert (
+        "=> registry policy (resource-based), statement 1 Sid 'DeployerPullsEverything': "
+        "Allow, applies"
+    ) in secrets.explanation
+    legacy = next(c for c in result.cells if c.cell.label == "Deployer pull legacy")
+    assert legacy.message.endswith(
+        "repository/legacy because no resource-based policy allows the ecr:BatchGetImage action"
+    )
+    assert "registry policy" not in legacy.explanation  # V1: not part of the pull's question
+    deny_all = json.loads(exercise.solution)
+    deny_all["Statement"][1]["Principal"] = "*"
+    result = grade(exercise, json.dumps(deny_all))
+    owner = next(c for c in result.cells if c.cell.label == "Owner pull secrets")
+    assert owner.message.endswith("with an explicit deny in a resource-based policy")
+    assert hint_for(exercise, json.dumps(deny_all))[0] == 2
+
+
+def test_an_exercise_registry_policy_is_checked_as_put_registry_policy_checks_it(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "07-copy"
+    shutil.copytree(EXERCISE_ROOT / "07-registry-policy-scope", folder)
+    text = (folder / "exercise.yaml").read_text()
+    (folder / "exercise.yaml").write_text(text.replace("scope: V2", "scope: V1"))
+    with pytest.raises(ExerciseError, match="Invalid registry policy provided"):
+        load(folder)

@@ -153,3 +153,42 @@ def test_errors_and_usage_exit_2(tmp_path: Path) -> None:
 def test_help_documents_the_exit_statuses() -> None:
     result = simulate("--help")
     assert "0 allowed, 1 denied" in result.stdout
+
+
+def test_registry_policy_flag_names_the_registry_policy(tmp_path: Path) -> None:
+    """ECR User Guide, registry-permissions-create.html: the registry policy is a second
+    resource-based policy; its Deny is AWS's "explicit deny in a resource-based policy"."""
+    registry = tmp_path / "registry.json"
+    registry.write_text(
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "NoPulls",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "ecr:BatchGetImage",
+                        "Resource": f"arn:aws:ecr:ap-northeast-1:{ACCT}:repository/*",
+                    }
+                ],
+            }
+        )
+    )
+    identity = tmp_path / "identity.json"
+    identity.write_text(json.dumps(FULL_ACCESS))
+    common = ["--principal", SESSION1, "--action", "ecr:BatchGetImage", "--resource", REPOSITORY]
+    common += ["--identity-policy", str(identity), "--context", f"aws:PrincipalArn={ROLE1}"]
+    text = simulate(*common, "--registry-policy", str(registry))
+    assert text.returncode == 1
+    assert "with an explicit deny in a resource-based policy" in text.stdout
+    assert "=> registry policy (resource-based), statement 1 Sid 'NoPulls': Deny, applies" in (
+        text.stdout
+    )
+    shown = json.loads(
+        simulate(*common, "--registry-policy", str(registry), "--format", "json").stdout
+    )
+    assert shown["matched"] == [
+        {"policy": "registry", "index": 0, "statement": 0, "sid": "NoPulls"}
+    ]
+    assert simulate(*common).returncode == 0  # without it: the identity policy allows

@@ -72,6 +72,11 @@ REPOSITORY_NOT_EMPTY = EcrError(
 REPOSITORY_POLICY_NOT_FOUND = EcrError(
     "RepositoryPolicyNotFoundException", "Repository policy does not exist for " + _IN_REGISTRY
 )
+# (lab) the API reference: "The registry doesn't have an associated registry policy."
+REGISTRY_POLICY_NOT_FOUND = EcrError(
+    "RegistryPolicyNotFoundException",
+    "Registry policy does not exist in the registry with id '{registry_id}'",
+)
 # (AWS)
 LIFECYCLE_POLICY_NOT_FOUND = EcrError(
     "LifecyclePolicyNotFoundException", "Lifecycle policy does not exist for " + _IN_REGISTRY

@@ -84,6 +84,8 @@ class Registry:
     account: str
     region: str
     repositories: dict[str, Repository] = field(default_factory=dict)
+    policy: str | None = None  # the registry policy's text
+    settings: dict[str, str] = field(default_factory=dict)  # account settings put so far
 
     def repository(self, name: str) -> Repository:
         """The repository, or ECR's RepositoryNotFoundException."""
@@ -103,4 +105,10 @@ class Registry:
         for name, data in document["repositories"].items():
             images = {d: Image(**image) for d, image in data.pop("images").items()}
             repositories[name] = Repository(**data, images=images)
-        return cls(document["account"], document["region"], repositories)
+        return cls(
+            document["account"],
+            document["region"],
+            repositories,
+            document.get("policy"),  # absent from registries saved before registry policies
+            dict(document.get("settings", {})),
+        )

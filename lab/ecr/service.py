@@ -17,12 +17,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lab.ecr import images, layers, policies, repositories
+from lab.ecr import blob_mounting, images, layers, policies, registry_policy, repositories
 from lab.ecr.actions import target
 from lab.ecr.blobs import BlobStore, digest_of
 from lab.ecr.context import Context
 from lab.ecr.errors import IMAGE_DIGEST_DOES_NOT_MATCH, UNKNOWN_OPERATION
 from lab.ecr.model import Registry
+from lab.ecr.validation import operation_model
 from lab.errors import AwsError
 from lab.store import read_json, write_json_atomic
 
@@ -59,7 +60,19 @@ OPERATIONS: dict[str, Operation] = {
     "DescribeImages": Operation(images.describe_images, False),
     "ListImages": Operation(images.list_images, False),
     "BatchDeleteImage": Operation(images.batch_delete_image, True),
+    "PutRegistryPolicy": Operation(registry_policy.put_registry_policy, True),
+    "GetRegistryPolicy": Operation(registry_policy.get_registry_policy, False),
+    "DeleteRegistryPolicy": Operation(registry_policy.delete_registry_policy, True),
+    "GetAccountSetting": Operation(registry_policy.get_account_setting, False),
+    "PutAccountSetting": Operation(registry_policy.put_account_setting, True),
 }
+
+
+def _named_registry(operation: str, params: dict[str, Any]) -> str | None:
+    """The registryId of an operation that has one; JSON members the operation does not
+    define are ignored, as AWS's JSON protocol ignores them (PutRegistryPolicy has none)."""
+    shape = operation_model(operation).input_shape
+    return params.get("registryId") if shape and "registryId" in shape.members else None
 
 
 class Ecr:
@@ -100,7 +113,9 @@ class Ecr:
         # target() validates the request against botocore's model first.
         where = target(operation, params, account=account, region=region).repository
         owner, place = (
-            (where[0], where[1]) if where else (params.get("registryId") or account, region)
+            (where[0], where[1])
+            if where
+            else (_named_registry(operation, params) or account, region)
         )
         handler, mutates = OPERATIONS[operation]
         with self._lock:
@@ -128,6 +143,14 @@ class Ecr:
         with self._lock:
             repository = self._registry(account, region).repositories.get(name)
             return repository.policy if repository else None
+
+    def registry_policy(self, account: str, region: str, action: str) -> str | None:
+        """The registry policy that takes part in deciding `action` in the registry (its scope
+        decides), or None."""
+        with self._lock:
+            ctx = self._context(account, region)
+            scope = registry_policy.setting(ctx, registry_policy.REGISTRY_POLICY_SCOPE)
+            return registry_policy.governing_policy(ctx.registry.policy, scope, action)
 
     def repository_names(self, account: str, region: str) -> list[str]:
         """The names of the registry's repositories."""
@@ -178,6 +201,14 @@ class Ecr:
             with self._change(ctx.registry):
                 layers.commit_upload(ctx, repository, upload_id, verified)
             return verified
+
+    def mount_blob(self, account: str, region: str, name: str, source: str, digest: str) -> bool:
+        """Mount layer `digest` of repository `source` into `name` if ECR would (blob
+        mounting enabled, same encryption, a layer an image of `source` references)."""
+        with self._lock:
+            ctx = self._context(account, region)
+            with self._change(ctx.registry):
+                return blob_mounting.mount_layer(ctx, name, source, digest)
 
     def cancel_upload(self, account: str, region: str, name: str, upload_id: str) -> None:
         """Abandon the repository's upload."""

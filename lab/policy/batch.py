@@ -2,7 +2,8 @@
 
 Case: {"principal", "action", "resource", "identity_policies": [DOC...],
 "resource_policy": DOC|null, "permissions_boundary": DOC?, "session_policy": DOC?,
-"context": {key: str | [str]}?}; DOC is a JSON object or a JSON string of one.
+"registry_policy": DOC?, "context": {key: str | [str]}?}; DOC is a JSON object or a JSON
+string of one.
 Answer: {"decision": "allowed" | "explicit_deny" | "implicit_deny", "message",
 "matched": [{"policy", "index", "statement", "sid"}]}, or
 {"decision": "error", "error"} for a case that cannot be evaluated; the batch goes on.
@@ -106,6 +107,7 @@ def read_case(case: Any) -> tuple[Request, PolicySet]:
         resource=_optional(case, "resource_policy", resource_policy_kind(resource)),
         boundary=_optional(case, "permissions_boundary", "boundary"),
         session=_optional(case, "session_policy", "session"),
+        registry=_optional(case, "registry_policy", "registry"),
     )
     return Request(principal, action, resource, derive(principal, context)), policies
 
@@ -177,7 +179,9 @@ class _Doc:
 _SEEN_DOCS: dict[str, deque[str]] = {}
 _HEAD = 96
 _SEEN_PER_HEAD = 8
-_DOC_KEYS = frozenset({"resource_policy", "permissions_boundary", "session_policy"})
+_DOC_KEYS = frozenset(
+    {"resource_policy", "permissions_boundary", "session_policy", "registry_policy"}
+)
 _WS = re.compile(r"[ \t\n\r]*")
 _WS_CHARS = frozenset(" \t\n\r")
 _scan = json.JSONDecoder().scan_once

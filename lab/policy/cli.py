@@ -27,10 +27,11 @@ be evaluated answers {{"decision": "error", "error": ...}} and the batch goes on
 batch input, one JSON object per line:
   {{"principal": ARN, "action": "ecr:BatchGetImage", "resource": ARN or "*",
    "identity_policies": [DOC, ...], "resource_policy": DOC or null,
-   "permissions_boundary": DOC, "session_policy": DOC, "context": {{"aws:SourceIp": "10.0.2.38"}}}}
+   "permissions_boundary": DOC, "session_policy": DOC, "registry_policy": DOC,
+   "context": {{"aws:SourceIp": "10.0.2.38"}}}}
 batch output, one JSON object per line, in order:
   {{"decision": "allowed" | "explicit_deny" | "implicit_deny", "message": "...",
-   "matched": [{{"policy": "identity" | "resource" | "boundary" | "session",
+   "matched": [{{"policy": "identity" | "resource" | "boundary" | "session" | "registry",
                 "index": N, "statement": I, "sid": "..." or null}}]}}
 """
 
@@ -62,6 +63,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--resource-policy", metavar="FILE")
     parser.add_argument("--permissions-boundary", metavar="FILE")
     parser.add_argument("--session-policy", metavar="FILE")
+    parser.add_argument(
+        "--registry-policy", metavar="FILE", help="ECR's registry policy, where its scope applies"
+    )
     parser.add_argument(
         "--context",
         metavar="KEY=VALUE",
@@ -143,6 +147,7 @@ def _case(args: argparse.Namespace) -> dict[str, Any]:
         "resource_policy": _read(args.resource_policy),
         "permissions_boundary": _read(args.permissions_boundary),
         "session_policy": _read(args.session_policy),
+        "registry_policy": _read(args.registry_policy),
         "context": context,
     }
 

@@ -39,7 +39,9 @@ _STATEMENT_KEYS = frozenset(
 )
 _PRINCIPAL_TYPES = frozenset({"AWS", "Service", "Federated", "CanonicalUser"})
 _IAM_KINDS = frozenset({"identity", "boundary", "session"})
-_PRINCIPAL_KINDS = frozenset({"repository", "trust", "resource"})
+_PRINCIPAL_KINDS = frozenset({"repository", "trust", "resource", "registry"})
+# ECR's own policies: Version required, ECR's size limit and ECR's one error.
+_ECR_KINDS = frozenset({"repository", "registry"})
 
 _ACCOUNT_ID = re.compile(r"\d{12}")
 _IAM_PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:(iam|sts)::\d{12}:[^*?]+")
@@ -48,6 +50,10 @@ _SID = re.compile(r"[0-9A-Za-z]*")
 REPOSITORY_POLICY_MESSAGE = (
     "Invalid parameter at 'PolicyText' failed to satisfy constraint: "
     "'Invalid repository policy provided'"
+)
+REGISTRY_POLICY_MESSAGE = (
+    "Invalid parameter at 'PolicyText' failed to satisfy constraint: "
+    "'Invalid registry policy provided'"
 )
 SYNTAX_ERROR = "Syntax errors in policy."
 _NO_VENDOR = "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."
@@ -85,10 +91,15 @@ QUOTAS: dict[str, SizeQuota] = {
         2048, "characters without whitespace", "Cannot exceed quota for PolicySize: {limit}"
     ),
     "repository": SizeQuota(10240, "bytes", REPOSITORY_POLICY_MESSAGE),
+    "registry": SizeQuota(10240, "bytes", REGISTRY_POLICY_MESSAGE),
 }
 # Quotas that always hold for a kind; identity policies depend on where they are stored
 # (AWS managed policies have none), so the caller names the quota.
-_DEFAULT_QUOTA: dict[str, str] = {"repository": "repository", "trust": "trust"}
+_DEFAULT_QUOTA: dict[str, str] = {
+    "repository": "repository",
+    "trust": "trust",
+    "registry": "registry",
+}
 
 
 class PolicyError(ValueError):
@@ -118,6 +129,8 @@ class PolicyError(ValueError):
         """The error AWS returns for this document when stored as `kind`."""
         if kind == "repository":
             return AwsError("InvalidParameterException", REPOSITORY_POLICY_MESSAGE)
+        if kind == "registry":
+            return AwsError("InvalidParameterException", REGISTRY_POLICY_MESSAGE)
         if self.limit_exceeded:
             return AwsError("LimitExceeded", self.iam_message)
         return AwsError("MalformedPolicyDocument", self.iam_message)
@@ -188,7 +201,7 @@ _RULES: dict[str, _Rules] = {
         needs_resource=kind in _IAM_KINDS,
         check_sids=kind in _IAM_KINDS,
     )
-    for kind in ("identity", "repository", "trust", "boundary", "session", "resource")
+    for kind in ("identity", "repository", "trust", "boundary", "session", "resource", "registry")
 }
 _ABSENT: Any = object()  # an element not written at all (JSON null is written, and invalid)
 _decode = json_input.loads
@@ -226,7 +239,7 @@ def _check_size(text: str, quota: SizeQuota) -> None:
 
 def _version(doc: Mapping[str, Any], kind: DocumentKind) -> str:
     if "Version" not in doc:
-        if kind == "repository":
+        if kind in _ECR_KINDS:
             raise PolicyError("Version is required", element="Version")
         return DEFAULT_VERSION
     version = doc["Version"]

@@ -8,6 +8,9 @@ Sources (AWS IAM User Guide):
 - access_policies_boundaries.html: a NotPrincipal Deny always applies to an entity that has a
   permissions boundary.
 - troubleshoot_access-denied.html: the denial messages.
+ECR's registry policy is a second resource-based policy on the same request (ECR User Guide,
+registry-permissions-create.html): its Deny denies and its Allow grants as the repository
+policy's do, and AWS's messages name either as "a resource-based policy".
 The trace and the explanation come from this one pass; nothing evaluates twice.
 """
 
@@ -45,9 +48,12 @@ POLICY_TYPE_NAMES: dict[PolicyKind, str] = {
     "resource": "a resource-based policy",
     "boundary": "a permissions boundary",
     "session": "a session policy",
+    "registry": "a resource-based policy",
 }
+# The resource-based kinds: each names its principals, and an Allow in either grants.
+_RESOURCE_KINDS: frozenset[PolicyKind] = frozenset({"resource", "registry"})
 # Which type a message names when several deny: AWS names one, in its evaluation order.
-_DENY_ORDER: tuple[PolicyKind, ...] = ("resource", "identity", "boundary", "session")
+_DENY_ORDER: tuple[PolicyKind, ...] = ("resource", "registry", "identity", "boundary", "session")
 _VARIABLES_VERSION = "2012-10-17"
 _MATCH_CACHE = 65536
 _ACTION_HITS: dict[tuple[tuple[str, ...], str], bool] = {}
@@ -70,7 +76,8 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     for kind, index, policy in _applicable(request, policies):
         substitute = policy.version == _VARIABLES_VERSION
         for statement in policy.statements:
-            named = _named(statement, caller, has_boundary) if kind == "resource" else DIRECT
+            resource_based = kind in _RESOURCE_KINDS
+            named = _named(statement, caller, has_boundary) if resource_based else DIRECT
             action_ok = _action_matches(statement, action)
             resource_ok = _resource_matches(statement, resource, context, substitute)
             applies = False
@@ -93,7 +100,7 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
                 denies[kind].append(ref)
             else:
                 allows[kind].append(ref)
-                if kind == "resource":
+                if resource_based:
                     resource_grant = max(resource_grant, named)
     return _decide(request, policies, caller, allows, denies, resource_grant, tuple(records))
 
@@ -103,6 +110,8 @@ def _applicable(request: Request, policies: PolicySet) -> list[tuple[PolicyKind,
     # A resource policy is attached to one resource: an action on "*" never sees it.
     if policies.resource is not None and request.resource != "*":
         found.append(("resource", 0, policies.resource))
+    if policies.registry is not None and request.resource != "*":
+        found.append(("registry", 0, policies.registry))
     found.extend(("identity", i, p) for i, p in enumerate(policies.identity))
     if policies.boundary is not None:
         found.append(("boundary", 0, policies.boundary))
@@ -221,23 +230,23 @@ def _decide(
     if cross_account:
         if (identity_ok and bounded) and resource_grant != NO_MATCH:
             return allowed(
-                ("resource", *identity_kinds),
+                ("resource", "registry", *identity_kinds),
                 "cross-account: both an identity-based and the resource-based policy allow",
             )
     elif root:
         return allowed(
-            ("resource", *identity_kinds),
+            ("resource", "registry", *identity_kinds),
             "the account root user has full access to its own account's resources",
         )
     elif resource_grant == DIRECT:
         return allowed(
-            ("resource",),
+            ("resource", "registry"),
             "same account: the resource-based policy grants the caller itself, which no "
             "implicit deny in other policy types limits",
         )
     elif resource_grant == ROLE and bounded:
         return allowed(
-            ("resource", "boundary", "session"),
+            ("resource", "registry", "boundary", "session"),
             "same account: the resource-based policy grants the role, within the permissions "
             "boundary and session policy",
         )

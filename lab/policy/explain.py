@@ -17,6 +17,7 @@ _POLICY_LABELS = {
     "resource": "resource-based policy",
     "boundary": "permissions boundary",
     "session": "session policy",
+    "registry": "registry policy (resource-based)",
 }
 
 

@@ -12,10 +12,13 @@ from typing import Literal, NamedTuple
 
 Effect = Literal["Allow", "Deny"]
 # Where a policy sits in AWS's evaluation; the names are the `simulate` contract's.
-PolicyKind = Literal["identity", "resource", "boundary", "session"]
+PolicyKind = Literal["identity", "resource", "boundary", "session", "registry"]
 # What a document is validated as: each has AWS's own rules and error. "resource" is any other
-# service's resource-based policy (Principal required, Resource allowed).
-DocumentKind = Literal["identity", "repository", "trust", "boundary", "session", "resource"]
+# service's resource-based policy (Principal required, Resource allowed); "registry" is ECR's
+# registry policy (Principal required, Resource allowed, Version required).
+DocumentKind = Literal[
+    "identity", "repository", "trust", "boundary", "session", "resource", "registry"
+]
 Outcome = Literal["allowed", "explicit_deny", "implicit_deny"]
 
 # A context value: a string is single-valued, a tuple multi-valued (ForAllValues/ForAnyValue).
@@ -65,6 +68,8 @@ class PolicySet:
     resource: Policy | None = None
     boundary: Policy | None = None
     session: Policy | None = None
+    # ECR's registry policy: a second resource-based policy, where its scope covers the action.
+    registry: Policy | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ class RegistryContext:
     account: str
     region: str
     host: str
+    # A repository the front door found the caller may read layers from: `?mount=&from=` may
+    # mount from it (blob mounting), never from another.
+    mount_from: str | None = None
 
     async def call(self, method: Callable[..., T], *args: Any) -> T:
         """One of Ecr's registry methods for this account and region, off the event loop."""

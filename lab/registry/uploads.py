@@ -112,10 +112,18 @@ def _digest_param(route: Route) -> str:
 async def start(route: Route, request: HttpRequest, ctx: RegistryContext) -> HttpResponse:
     """POST /blobs/uploads/: a new upload, or a whole blob with `?digest=`.
 
-    `?mount=&from=` is answered as ECR does without blob mounting enabled: 202 and a normal
-    upload (FACTS; OCI distribution spec, "Mounting a blob from another repository").
+    `?mount=&from=` mounts the layer (201 Created) when ECR would (lab.ecr.blob_mounting) and
+    the front door allowed reading `from`; otherwise it is 202 and a normal upload (OCI
+    distribution spec, "Mounting a blob from another repository").
     """
     name = route.repository
+    mount = route.query.get("mount", "")
+    mountable = ctx.mount_from is not None and _DIGEST.fullmatch(mount)
+    if mountable and await ctx.call(ctx.ecr.mount_blob, name, ctx.mount_from, mount):
+        await request.drain()
+        return reply(
+            201, [("Location", f"/v2/{name}/blobs/{mount}"), ("Docker-Content-Digest", mount)]
+        )
     digest = _digest_param(route) if "digest" in route.query else None
     upload_id = await ctx.call(ctx.ecr.start_upload, name)
     if digest is None:

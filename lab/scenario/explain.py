@@ -34,6 +34,7 @@ _LABELS = {
     "resource": "resource-based policy",
     "boundary": "permissions boundary",
     "session": "session policy",
+    "registry": "registry policy",
 }
 
 

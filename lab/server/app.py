@@ -11,6 +11,7 @@ import asyncio
 import functools
 import hashlib
 import logging
+from dataclasses import replace
 from typing import Any
 
 from lab.ecr.actions import action_target
@@ -172,7 +173,15 @@ class Lab(LabState):
                 decision = await asyncio.to_thread(self.authorizer.decide, call)
                 if not decision.allowed:
                     raise RegistryError("DENIED", decision.message)
-            return await registry_dispatch(goal, request, self.registry_context(account, region))
+            ctx = self.registry_context(account, region)
+            source = goal.query.get("from") if goal.name == "upload_start" else None
+            if source and "mount" in goal.query:  # mounting reads the source's layer
+                read = self.repository_call(
+                    caller, "ecr:GetDownloadUrlForLayer", account, source, request.client_ip
+                )
+                if (await asyncio.to_thread(self.authorizer.decide, read)).allowed:
+                    ctx = replace(ctx, mount_from=source)
+            return await registry_dispatch(goal, request, ctx)
         except RegistryError as error:
             await request.drain()
             return error_response(error)
@@ -244,6 +253,7 @@ class Lab(LabState):
             region,
             self.repository_facts,
             request_tags=request_tags,
+            registry=self.ecr.registry_policy,
         )
 
     def repository_call(
@@ -253,7 +263,14 @@ class Lab(LabState):
         (on "*" for an action that acts on no repository, as the ECR API asks it)."""
         region = self.config.region
         goal = action_target(action, account, region, name)
-        return target_call(caller, goal, client_ip, region, self.repository_facts)
+        return target_call(
+            caller,
+            goal,
+            client_ip,
+            region,
+            self.repository_facts,
+            registry=self.ecr.registry_policy,
+        )
 
     def repository_facts(self, account: str, region: str, name: str) -> tuple[str | None, dict]:
         """The repository's policy and tags, for the authorization question."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from lab.ecr.actions import Target
+from lab.ecr.model import REPOSITORY_ARN
 from lab.errors import AwsError
 from lab.identity.credentials import Identity
 from lab.policy.context import derive
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # (account, region, name) -> the repository's policy text (or None) and its tags.
 RepositoryFacts = Callable[[str, str, str], tuple[str | None, Mapping[str, str]]]
+# (account, region, action) -> the registry policy that takes part in deciding the action there
+# (the registry's scope applied), or None.
+RegistryFacts = Callable[[str, str, str], str | None]
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Call:
     resource_tags: Mapping[str, str] = field(default_factory=dict)
     request_tags: Mapping[str, str] | None = None
     context: Mapping[str, str | list[str]] = field(default_factory=dict)  # e.g. aws:SourceVpce
+    registry_policy: str | None = None  # the owning registry's, where its scope covers the action
 
 
 def target_call(
@@ -51,10 +56,16 @@ def target_call(
     *,
     request_tags: Mapping[str, str] | None = None,
     context: Mapping[str, str | list[str]] | None = None,
+    registry: RegistryFacts | None = None,
 ) -> Call:
     """The authorization question for `goal`: a repository's policy and tags join it only when
-    the action acts on that repository ("*", as GetAuthorizationToken's, has neither)."""
+    the action acts on that repository, its registry's policy when it acts on one or all of
+    the registry's repositories ("*", as GetAuthorizationToken's, has none of them)."""
     policy, tags = facts(*goal.repository) if goal.repository else (None, {})
+    registry_policy = None
+    owner = REPOSITORY_ARN.fullmatch(goal.resource)  # a listing's "repository/*" names one too
+    if owner is not None and registry is not None:
+        registry_policy = registry(owner["account"], owner["region"], goal.action)
     return Call(
         identity,
         goal.action,
@@ -65,12 +76,18 @@ def target_call(
         resource_tags=tags,
         request_tags=request_tags,
         context=context or {},
+        registry_policy=registry_policy,
     )
 
 
 @lru_cache(maxsize=1024)
 def _repository_policy(text: str) -> Policy:
     return parse_policy(text, "repository")
+
+
+@lru_cache(maxsize=256)
+def _registry_policy(text: str) -> Policy:
+    return parse_policy(text, "registry")
 
 
 def request_context(call: Call, now: dt.datetime) -> dict[str, ContextValue]:
@@ -125,6 +142,8 @@ class Authorizer:
             policies = self._identity_policies(call.identity)
             if call.resource_policy is not None:
                 policies = replace(policies, resource=_repository_policy(call.resource_policy))
+            if call.registry_policy is not None:
+                policies = replace(policies, registry=_registry_policy(call.registry_policy))
             return request, evaluate(request, policies)
         except Exception as exc:  # fail closed: report, then deny
             if isinstance(exc, AwsError) and exc.code == "ServiceUnavailable":

@@ -17,6 +17,7 @@ from functools import cache
 from typing import Any
 
 from lab.ecr.actions import action_target
+from lab.ecr.registry_policy import governing_policy
 from lab.identity.credentials import Identity
 from lab.lint.checks import lint
 from lab.lint.findings import Finding
@@ -91,12 +92,24 @@ def _cell(exercise: Exercise, cell: Cell, text: str, now: dt.datetime) -> CellRe
         found = exercise.repositories[name]
         return _document(found.policy, text), found.tags
 
+    def registry(account: str, region: str, action: str) -> str | None:
+        setup = exercise.registries.get(account)
+        if setup is None or setup.policy is None:
+            return None
+        return governing_policy(json.dumps(setup.policy), setup.scope, action)
+
     explanation = ""
     for action in actions_of(cell.operation):
         goal = action_target(action, repository.account, repository.region, repository.name)
         client_ip = cell.context.get("aws:SourceIp", CLIENT_IP)
         call = target_call(
-            identity, goal, client_ip, repository.region, facts, context=cell.context
+            identity,
+            goal,
+            client_ip,
+            repository.region,
+            facts,
+            context=cell.context,
+            registry=registry,
         )
         request, decision = Authorizer(lambda _: identity_policies).explain(call, now)
         explanation = render_text(request, decision)

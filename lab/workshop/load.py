@@ -11,6 +11,8 @@ exercise.yaml:
                tags: {team: red}}
     repositories:
       app: {account: A, policy: EDIT, tags: {team: red}}
+    registries:                             # optional: an account's registry policy and scope
+      A: {scope: V1, policy: {...}}
     cells:
       - {principal: CiRole, operation: pull, repository: app, expected: allowed,
          context: {aws:SourceVpce: vpce-1}, note: why this cell matters}
@@ -21,12 +23,15 @@ Exactly one document is EDIT: the student's file takes its place.
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lab.ecr.registry_policy import SETTINGS, check_registry_policy
+from lab.errors import AwsError
 from lab.scenario import yamlfile
-from lab.workshop.model import EDIT, Cell, Exercise, Hint, Repository, Role
+from lab.workshop.model import EDIT, Cell, Exercise, Hint, RegistrySetup, Repository, Role
 
 # The exercises that ship with the lab, as package data (also in an installed package).
 EXERCISES = Path(str(resources.files("lab.workshop") / "builtin"))
@@ -96,7 +101,25 @@ def load(folder: Path) -> Exercise:
         hints=tuple(_hint(spec, folder) for spec in raw.get("hints", ())),
         starter=(folder / "starter.json").read_text(encoding="utf-8"),
         solution=(folder / "solution.json").read_text(encoding="utf-8"),
+        registries={
+            accounts[key]: _registry(accounts[key], spec, folder)
+            for key, spec in raw.get("registries", {}).items()
+        },
     )
+
+
+def _registry(account: str, spec: Any, folder: Path) -> RegistrySetup:
+    """An account's registry, its policy checked as PutRegistryPolicy checks it."""
+    scope = str(spec.get("scope", "V2"))
+    if scope not in SETTINGS["REGISTRY_POLICY_SCOPE"][1]:
+        raise ExerciseError(f"{folder}: a registry's scope is V1 or V2, not {scope!r}")
+    policy = spec.get("policy")
+    if policy is not None:
+        try:
+            check_registry_policy(json.dumps(policy), scope)
+        except AwsError as refused:
+            raise ExerciseError(f"{folder}: registry of {account}: {refused.message}") from None
+    return RegistrySetup(account, scope, policy)
 
 
 def _cell(spec: Any, roles: dict, repositories: dict, folder: Path) -> Cell:

@@ -51,6 +51,15 @@ class Repository:
 
 
 @dataclass(frozen=True)
+class RegistrySetup:
+    """An account's ECR registry: its registry policy (a document, or none) and its scope."""
+
+    account: str
+    scope: str = "V2"  # REGISTRY_POLICY_SCOPE: V1 or V2
+    policy: Any = None
+
+
+@dataclass(frozen=True)
 class Cell:
     """One goal: `principal` (a role key) doing `operation` on `repository`, in a context."""
 
@@ -97,3 +106,4 @@ class Exercise:
     hints: tuple[Hint, ...]
     starter: str  # policy JSON text
     solution: str
+    registries: Mapping[str, RegistrySetup] = field(default_factory=dict)  # by account id

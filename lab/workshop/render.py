@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from lab.workshop.grade import Grade
 from lab.workshop.model import Exercise, Hint
 
@@ -24,6 +26,13 @@ def readme(exercise: Exercise) -> str:
         tags = ", ".join(f"{k}={v}" for k, v in repository.tags.items())
         lines.append(
             f"- {repository.name}: `{repository.arn}`" + (f", tags {tags}" if tags else "")
+        )
+    if exercise.registries:
+        lines += ["", "## Registries", ""]
+    for setup in exercise.registries.values():
+        policy = json.dumps(setup.policy) if setup.policy is not None else "none"
+        lines.append(
+            f"- {setup.account}: registry policy scope {setup.scope}, registry policy `{policy}`"
         )
     lines += ["", "## Goal matrix", ""]
     lines += [f"- {cell.label}: **{cell.expected}**" for cell in exercise.cells]
