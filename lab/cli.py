@@ -12,6 +12,7 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "lab.policy.cli",
     "lab.server.cli",
+    "lab.server.lifecycle_cli",
     "lab.scenario.cli",
     "lab.lint.cli",
     "lab.workshop.cli",

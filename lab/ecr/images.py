@@ -184,6 +184,9 @@ def put_manifest(
             blobs=list(parsed.blobs),
             manifests=list(parsed.manifests),
             artifact_media_type=parsed.artifact_media_type,
+            artifact_type=parsed.artifact_type,
+            subject=parsed.subject,
+            annotations=dict(parsed.annotations),
         )
         repository.images[digest] = image
     if tag and tag not in image.tags:

@@ -6,6 +6,7 @@ repository, a digest reference must match the bytes, an immutable tag cannot mov
 
 from __future__ import annotations
 
+from lab.ecr.manifests import InvalidManifest, parse_manifest
 from lab.http import HttpRequest, HttpResponse
 from lab.registry.context import RegistryContext
 from lab.registry.errors import RegistryError
@@ -50,7 +51,19 @@ async def put(route: Route, request: HttpRequest, ctx: RegistryContext) -> HttpR
         ("Location", f"/v2/{route.repository}/manifests/{digest}"),
         ("Docker-Content-Digest", digest),
     ]
+    subject = _subject(data, media_type)
+    if subject:  # the registry processed it: the client need not keep a referrers tag
+        headers.append(
+            ("OCI-Subject", subject)
+        )  # distribution-spec, "Pushing Manifests with Subject"
     return reply(201, headers)
+
+
+def _subject(data: bytes, media_type: str) -> str | None:
+    try:
+        return parse_manifest(data, media_type or None).subject
+    except InvalidManifest:
+        return None
 
 
 async def delete(route: Route, request: HttpRequest, ctx: RegistryContext) -> HttpResponse:

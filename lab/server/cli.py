@@ -48,6 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--scenario",
         help="deploy this scenario (NAME or FILE) at start; its region (and account) win",
     )
+    serve.add_argument(
+        "--lifecycle-interval",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="evaluate lifecycle policies every SECONDS (default 3600; 0: only on demand)",
+    )
     serve.set_defaults(func=run_serve)
 
     env = subparsers.add_parser(
@@ -99,6 +106,7 @@ def _serve(args: argparse.Namespace) -> int:
         upstream=args.upstream,
         account=args.account,
         region=args.region,
+        lifecycle_interval=args.lifecycle_interval,
     )
     if args.scenario:
         from lab.scenario.serve import serve_scenario  # the scenario layer sits above the server
