@@ -247,8 +247,12 @@ def _check_together(rules: list[Rule]) -> None:
     priorities = [rule.priority for rule in rules]
     if len(set(priorities)) != len(priorities):
         raise LifecyclePolicyInvalid("The rulePriority of each rule must be unique")
-    top = max(priorities)
-    if any(rule.tag_status == "any" and rule.priority != top for rule in rules):
+    # Archive rules look at other images (ARCHIVED ones): `any` is last among its own kind.
+    top = {
+        kind: max(r.priority for r in rules if r.storage_class == kind)
+        for kind in {r.storage_class for r in rules}
+    }
+    if any(rule.tag_status == "any" and rule.priority != top[rule.storage_class] for rule in rules):
         raise LifecyclePolicyInvalid(
             "The rule with tagStatus 'any' must have the highest rulePriority"
         )
