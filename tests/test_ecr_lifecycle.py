@@ -22,7 +22,7 @@ from lab.ecr.lifecycle import (
     evaluate,
     parse_policy,
 )
-from tests.ecr_support import REPO, client, error_of, make_ecr, push_image
+from tests.ecr_support import ACCOUNT, REGION, REPO, client, error_of, make_ecr, push_image
 
 NOW = 100 * DAY
 
@@ -411,3 +411,53 @@ def test_transition_archives_images_as_describe_images_shows_them(clocked) -> No
     assert details["v0"]["imageStatus"] == "ARCHIVED"
     assert details["v0"]["lastArchivedAt"].timestamp() == now[0]
     assert details["v1"]["imageStatus"] == "ACTIVE"
+
+
+def test_pulls_are_recorded_daily_and_rules_on_them_archive_then_expire(clocked) -> None:
+    """sinceImagePulled archives what nobody pulled; sinceImageTransitioned expires it after
+    90 days in the archive ("Archiving an image"); lastRecordedPullTime refreshes at most
+    daily (API reference, ImageDetail)."""
+    service, api, now = clocked
+    rules = policy(
+        raw_rule(
+            1,
+            action={"type": "transition", "targetStorageClass": "archive"},
+            countType="sinceImagePulled",
+            countUnit="days",
+            countNumber=30,
+        ),
+        raw_rule(
+            2,
+            storageClass="archive",
+            countType="sinceImageTransitioned",
+            countUnit="days",
+            countNumber=90,
+        ),
+    )
+    api.put_lifecycle_policy(repositoryName=REPO, lifecyclePolicyText=rules)
+    now[0] += 40 * DAY
+    pulled_at = now[0]
+    service.get_manifest(ACCOUNT, REGION, REPO, "v0", pull=True)
+    now[0] += 3600
+    service.get_manifest(ACCOUNT, REGION, REPO, "v0", pull=True)  # within a day: not recorded
+    service.get_manifest(ACCOUNT, REGION, REPO, "v1")  # a HEAD: not a pull
+    details = {
+        d["imageTags"][0]: d for d in api.describe_images(repositoryName=REPO)["imageDetails"]
+    }
+    assert details["v0"]["lastRecordedPullTime"].timestamp() == pulled_at
+    assert "lastRecordedPullTime" not in details["v1"]
+    report = service.apply_lifecycle_policies()
+    assert len(report[0]["archived"]) == 3 and report[0]["expired"] == []
+    statuses = {
+        d["imageTags"][0]: d["imageStatus"]
+        for d in api.describe_images(repositoryName=REPO)["imageDetails"]
+    }
+    assert statuses == {"v0": "ACTIVE", "v1": "ARCHIVED", "v2": "ARCHIVED", "v3": "ARCHIVED"}
+    now[0] += 89 * DAY
+    assert service.apply_lifecycle_policies()[0]["expired"] == []
+    now[0] += 2 * DAY
+    report = service.apply_lifecycle_policies()
+    assert len(report[0]["expired"]) == 3
+    assert [d["imageTags"] for d in api.describe_images(repositoryName=REPO)["imageDetails"]] == [
+        ["v0"]
+    ]

@@ -72,12 +72,14 @@ def denial(name: str, action: str) -> str:
     )
 
 
-def attach(api, subject: str, artifact_type: str, payload: bytes) -> str:
+def attach(api, subject: str, artifact_type: str, payload: bytes, repository: str = REPO) -> str:
     """Push an OCI artifact whose subject is `subject` through PutImage; its digest."""
     config = digest_of(b"{}")  # the OCI empty descriptor, shared by every artifact
-    if api.batch_check_layer_availability(repositoryName=REPO, layerDigests=[config])["failures"]:
-        push_layer(api, REPO, b"{}")
-    layer = push_layer(api, REPO, payload)
+    if api.batch_check_layer_availability(repositoryName=repository, layerDigests=[config])[
+        "failures"
+    ]:
+        push_layer(api, repository, b"{}")
+    layer = push_layer(api, repository, payload)
     manifest = json.dumps(
         {
             "schemaVersion": 2,
@@ -89,7 +91,9 @@ def attach(api, subject: str, artifact_type: str, payload: bytes) -> str:
             "annotations": {"org.example.kind": artifact_type.rsplit(".", 1)[-1]},
         }
     )
-    api.put_image(repositoryName=REPO, imageManifest=manifest, imageManifestMediaType=OCI_MANIFEST)
+    api.put_image(
+        repositoryName=repository, imageManifest=manifest, imageManifestMediaType=OCI_MANIFEST
+    )
     return digest_of(manifest.encode())
 
 
@@ -296,3 +300,53 @@ def test_aws_cli_previews_and_lists_referrers(running_lab: RunningLab) -> None:
         keys=keys,
     )
     assert denial("viewer", "ecr:BatchGetImage") in denied.stderr
+
+
+def test_a_registry_pull_is_recorded_and_a_head_is_not(running_lab: RunningLab) -> None:
+    import base64
+
+    import requests
+
+    admin = client(running_lab, "ecr")
+    fill(admin, 2)
+    token = admin.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    auth = tuple(base64.b64decode(token).decode().split(":", 1))
+    accept = {"Accept": "application/vnd.docker.distribution.manifest.v2+json"}
+    for method, tag in (("GET", "v0"), ("HEAD", "v1")):
+        answer = requests.request(
+            method, f"{running_lab.url}/v2/{REPO}/manifests/{tag}", auth=auth, headers=accept
+        )
+        assert answer.status_code == 200
+    details = {
+        d["imageTags"][0]: d for d in admin.describe_images(repositoryName=REPO)["imageDetails"]
+    }
+    assert "lastRecordedPullTime" in details["v0"]
+    assert "lastRecordedPullTime" not in details["v1"]
+
+
+def test_another_accounts_root_evaluates_only_its_own_registry(
+    running_lab: RunningLab, monkeypatch
+) -> None:
+    from lab.server.client import admin_post
+
+    admin = client(running_lab, "ecr")
+    fill(admin)
+    admin.put_lifecycle_policy(repositoryName=REPO, lifecyclePolicyText=KEEP_ONE)
+    running_lab.lab.add_account("111111111111")
+    monkeypatch.setenv("ECR_LAB_ADMIN_ACCESS_KEY", "111111111111")
+    monkeypatch.setenv("ECR_LAB_ADMIN_SECRET_KEY", "test")
+    assert admin_post(running_lab.url, "/_lab/lifecycle", {}, "us-east-1")["repositories"] == []
+    assert len(admin.describe_images(repositoryName=REPO)["imageDetails"]) == 3
+    assert "lastEvaluatedAt" not in admin.get_lifecycle_policy(repositoryName=REPO)
+
+
+def test_referrers_are_those_of_the_same_repository(running_lab: RunningLab) -> None:
+    admin = client(running_lab, "ecr")
+    subject = fill(admin, 1)[0]
+    admin.create_repository(repositoryName="other")
+    push_image(admin, "other", "v0", seed=b"image-0")  # the same image in another repository
+    attach(admin, subject, "application/vnd.example.sbom.v1", b"sbom", repository="other")
+    found = admin.list_image_referrers(repositoryName=REPO, subjectId={"imageDigest": subject})
+    assert found["referrers"] == []
+    other = admin.list_image_referrers(repositoryName="other", subjectId={"imageDigest": subject})
+    assert len(other["referrers"]) == 1

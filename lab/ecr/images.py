@@ -194,6 +194,17 @@ def put_manifest(
     return image
 
 
+# "Amazon ECR refreshes the last image pull timestamp at least once every 24 hours"
+# (API reference, ImageDetail.lastRecordedPullTime): no write for every pull.
+PULL_REFRESH = 24 * 3600.0
+
+
+def pull_is_due(image: Image, now: float) -> bool:
+    """Whether a pull at `now` updates the image's lastRecordedPullTime."""
+    last = image.last_recorded_pull_time
+    return last is None or now - last >= PULL_REFRESH
+
+
 def find_image(ctx: Context, repository: Repository, reference: str) -> Image:
     """The image a registry reference (a tag, or a `sha256:` digest) names."""
     is_digest = ":" in reference

@@ -131,12 +131,8 @@ def evaluate(images: Iterable[LifecycleImage], rules: Sequence[Rule], now: float
                 chosen[image.digest] = Selection(image, rule)
         claimed.update(image.digest for image in matching)
     # A manifest list that stays keeps the images it references.
-    staying = [
-        image
-        for image in every
-        if chosen.get(image.digest) is None or chosen[image.digest].action != "expire"
-    ]
-    kept = {digest for image in staying for digest in image.manifests}
+    expiring = {digest for digest, selection in chosen.items() if selection.action == "expire"}
+    kept = {d for image in every if image.digest not in expiring for d in image.manifests}
     return Outcome(
         tuple(s for s in chosen.values() if not (s.action == "expire" and s.image.digest in kept))
     )

@@ -233,12 +233,16 @@ class Ecr:
             return image.digest
 
     def get_manifest(
-        self, account: str, region: str, name: str, reference: str
+        self, account: str, region: str, name: str, reference: str, *, pull: bool = False
     ) -> tuple[bytes, str, str]:
-        """The manifest a tag or digest names: (bytes, media type, digest)."""
+        """The manifest a tag or digest names: (bytes, media type, digest); a `pull` is
+        recorded as DescribeImages' lastRecordedPullTime."""
         with self._lock:
             ctx = self._context(account, region)
             image = images.find_image(ctx, ctx.registry.repository(name), reference)
+            if pull and images.pull_is_due(image, ctx.now):
+                with self._change(ctx.registry):
+                    image.last_recorded_pull_time = ctx.now
             return self.blobs.read(image.digest), image.media_type, image.digest
 
     # State

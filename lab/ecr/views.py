@@ -61,6 +61,8 @@ def image_detail_view(registry: Registry, repository: Repository, image: Image) 
     view["imageStatus"] = image.image_status
     if image.last_archived_at is not None:
         view["lastArchivedAt"] = image.last_archived_at
+    if image.last_recorded_pull_time is not None:
+        view["lastRecordedPullTime"] = image.last_recorded_pull_time
     return view
 
 

@@ -6,6 +6,8 @@ repository, a digest reference must match the bytes, an immutable tag cannot mov
 
 from __future__ import annotations
 
+import functools
+
 from lab.ecr.manifests import InvalidManifest, parse_manifest
 from lab.http import HttpRequest, HttpResponse
 from lab.registry.context import RegistryContext
@@ -22,7 +24,9 @@ async def fetch(route: Route, request: HttpRequest, ctx: RegistryContext) -> Htt
     """GET or HEAD by tag or digest, in the stored format if the client accepts it."""
     await request.drain()
     data, media_type, digest = await ctx.call(
-        ctx.ecr.get_manifest, route.repository, route.reference
+        functools.partial(ctx.ecr.get_manifest, pull=route.method == "GET"),
+        route.repository,
+        route.reference,
     )
     if not acceptable(media_type, request.header_all("accept")):
         # Stored formats are never converted: an unaccepted one is not found for this client.
