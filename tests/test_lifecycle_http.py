@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -185,6 +187,13 @@ def test_lifecycle_endpoint_runs_the_job_for_the_root_only(
         patch.setenv("ECR_LAB_ADMIN_SECRET_KEY", keys["aws_secret_access_key"])
         with pytest.raises(RuntimeError, match="Only the account root may run lifecycle policies"):
             admin_post(running_lab.url, "/_lab/lifecycle", {}, "us-east-1")
+    unsigned = urllib.request.Request(
+        f"{running_lab.url}/_lab/lifecycle", data=b"{}", method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(unsigned, timeout=30)
+    assert refused.value.code == 400  # the JSON protocol's answer to an unsigned call
+    assert json.loads(refused.value.read())["__type"] == "MissingAuthenticationTokenException"
     assert len(admin.describe_images(repositoryName=REPO)["imageDetails"]) == 3
     report = admin_post(running_lab.url, "/_lab/lifecycle", {}, "us-east-1")
     assert sorted(report["repositories"][0]["expired"]) == sorted(digests[:2])
@@ -193,6 +202,8 @@ def test_lifecycle_endpoint_runs_the_job_for_the_root_only(
     evaluated = admin.get_lifecycle_policy(repositoryName=REPO)["lastEvaluatedAt"]
     assert evaluated.timestamp() <= report["ranAt"]
     assert running_lab.lab.lifecycle.state()["runs"] == 1
+    running_lab.lab.reset()
+    assert running_lab.lab.lifecycle.state() == {}
 
 
 def test_the_timer_expires_images_without_being_asked(tmp_path: Path) -> None:

@@ -57,6 +57,11 @@ class LifecycleJob:
         """The job's own record: lastRunAt, runs, lastRun ({} before the first run)."""
         return read_json(self.state_file) or {}
 
+    def forget(self) -> None:
+        """Drop the job's record, as a new lab has none (the timer keeps running)."""
+        with self._running:
+            self.state_file.unlink(missing_ok=True)
+
     def start(self) -> None:
         """Run every `interval` seconds on a daemon thread, until `stop` (0 or less: never)."""
         if self.interval <= 0 or self._thread is not None:

@@ -168,6 +168,7 @@ class LabState:
         self.credentials.reset(keep=self.config.admin_access_key)
         self.tokens.rotate()  # registry tokens issued before the reset stop working
         self.ecr.reset()
+        self.lifecycle.forget()
         self.instances.clear()
 
     def principal_account(self, principal: str) -> str | None:
