@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "lab.policy.cli",
     "lab.scenario.serve",  # serve first: the command a newcomer runs first
     "lab.server.cli",
+    "lab.server.lifecycle_cli",
     "lab.scenario.cli",
     "lab.lint.cli",
     "lab.workshop.cli",

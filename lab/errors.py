@@ -56,6 +56,8 @@ ERROR_KINDS: dict[str, ErrorKind] = {
         ErrorKind("RepositoryPolicyNotFoundException", 400),
         ErrorKind("LifecyclePolicyNotFoundException", 400),
         ErrorKind("RegistryPolicyNotFoundException", 400),
+        ErrorKind("LifecyclePolicyPreviewNotFoundException", 400),
+        ErrorKind("LifecyclePolicyPreviewInProgressException", 400),
         ErrorKind("ImageNotFoundException", 400),
         ErrorKind("ImageAlreadyExistsException", 400),
         ErrorKind("ImageTagAlreadyExistsException", 400),

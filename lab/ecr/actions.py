@@ -15,6 +15,10 @@ from lab.ecr.errors import INVALID_ARN
 from lab.ecr.model import REPOSITORY_ARN, repository_arn
 from lab.ecr.validation import operation_model, validate_input
 
+# Operations IAM authorizes as another action. ListImageReferrers: "The IAM principal invoking
+# this operation must have the ecr:BatchGetImage permission" (API reference, ListImageReferrers).
+IAM_ACTION_OF = {"ListImageReferrers": "ecr:BatchGetImage"}
+
 
 @dataclass(frozen=True)
 class Target:
@@ -50,7 +54,7 @@ def action_target(action: str, account: str, region: str, name: str) -> Target:
 def _scope(operation: str, params: dict[str, Any], account: str, region: str) -> Target:
     shape = operation_model(operation).input_shape
     members = shape.members if shape is not None else {}
-    action = f"ecr:{operation}"
+    action = IAM_ACTION_OF.get(operation, f"ecr:{operation}")
     if "repositoryName" in members:
         owner = params.get("registryId") or account
         name = params["repositoryName"]

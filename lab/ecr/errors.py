@@ -81,6 +81,16 @@ REGISTRY_POLICY_NOT_FOUND = EcrError(
 LIFECYCLE_POLICY_NOT_FOUND = EcrError(
     "LifecyclePolicyNotFoundException", "Lifecycle policy does not exist for " + _IN_REGISTRY
 )
+# (lab) the API reference: "There is no dry run for this repository."
+LIFECYCLE_PREVIEW_NOT_FOUND = EcrError(
+    "LifecyclePolicyPreviewNotFoundException",
+    "Lifecycle policy preview does not exist for " + _IN_REGISTRY,
+)
+# (lab) the API reference: "The previous lifecycle policy preview request has not completed."
+LIFECYCLE_PREVIEW_IN_PROGRESS = EcrError(
+    "LifecyclePolicyPreviewInProgressException",
+    "The previous lifecycle policy preview request has not completed for " + _IN_REGISTRY,
+)
 # (AWS) as terraform-provider-aws#35268 quotes DescribeImages.
 IMAGE_NOT_FOUND = EcrError(
     "ImageNotFoundException",
@@ -161,13 +171,15 @@ INVALID_TAG_PARAMETER = EcrError(
 # (AWS) Coral answers an unknown X-Amz-Target with this code and no message.
 UNKNOWN_OPERATION = EcrError("UnknownOperationException", "")
 
-# (AWS) ECR's answer to lifecycle policy text it cannot map.
-INVALID_LIFECYCLE_POLICY = partial(
-    INVALID_PARAMETER,
-    member="LifecyclePolicyText",
-    constraint="Lifecycle policy validation failure: Could not map policyString into "
-    "LifecyclePolicy.",
-)
+
+def invalid_lifecycle_policy(reason: str) -> AwsError:
+    """(AWS) ECR's refusal of lifecycle policy text, e.g. "Could not map policyString into
+    LifecyclePolicy." (lab.ecr.lifecycle gives the reason)."""
+    return INVALID_PARAMETER(
+        member="LifecyclePolicyText", constraint=f"Lifecycle policy validation failure: {reason}"
+    )
+
+
 # (AWS) aws/aws-sdk#193: unparsable manifest, or no media type given anywhere.
 INVALID_MANIFEST = partial(
     INVALID_PARAMETER, member="ImageManifest", constraint="Invalid JSON syntax"

@@ -184,11 +184,25 @@ def put_manifest(
             blobs=list(parsed.blobs),
             manifests=list(parsed.manifests),
             artifact_media_type=parsed.artifact_media_type,
+            artifact_type=parsed.artifact_type,
+            subject=parsed.subject,
+            annotations=dict(parsed.annotations),
         )
         repository.images[digest] = image
     if tag and tag not in image.tags:
         image.tags.append(tag)
     return image
+
+
+# "Amazon ECR refreshes the last image pull timestamp at least once every 24 hours"
+# (API reference, ImageDetail.lastRecordedPullTime): no write for every pull.
+PULL_REFRESH = 24 * 3600.0
+
+
+def pull_is_due(image: Image, now: float) -> bool:
+    """Whether a pull at `now` updates the image's lastRecordedPullTime."""
+    last = image.last_recorded_pull_time
+    return last is None or now - last >= PULL_REFRESH
 
 
 def find_image(ctx: Context, repository: Repository, reference: str) -> Image:

@@ -35,6 +35,11 @@ class Manifest:
     manifests: tuple[str, ...]  # an index's images: must be images of the repository
     size: int  # imageSizeInBytes: the sum of the referenced layers (or manifests) sizes
     artifact_media_type: str | None  # the config's media type
+    # OCI 1.1 (image-spec manifest.md): the image this one refers to, its own artifactType
+    # and annotations, which the referrers list carries.
+    subject: str | None = None
+    artifact_type: str | None = None
+    annotations: tuple[tuple[str, str], ...] = ()
 
 
 def parse_manifest(data: bytes, media_type: str | None = None) -> Manifest:
@@ -48,9 +53,10 @@ def parse_manifest(data: bytes, media_type: str | None = None) -> Manifest:
     kind = media_type or document.get("mediaType") or _schema1_type(document)
     if not isinstance(kind, str) or not is_text(kind):
         raise InvalidManifest("no media type")
+    oci = _oci_fields(document)
     if kind in _INDEXES:
         entries = _descriptors(document.get("manifests"))
-        return Manifest(kind, (), _digests(entries), _total(entries), None)
+        return Manifest(kind, (), _digests(entries), _total(entries), None, **oci)
     if kind in _SCHEMA1:
         layers = [entry.get("blobSum") for entry in _descriptors(document.get("fsLayers"))]
         return Manifest(kind, _unique(d for d in layers if isinstance(d, str)), (), 0, None)
@@ -61,8 +67,26 @@ def parse_manifest(data: bytes, media_type: str | None = None) -> Manifest:
     if isinstance(artifact, str) and not is_text(artifact):
         raise InvalidManifest("the config's media type is not text")
     return Manifest(
-        kind, blobs, (), _total(layers), artifact if isinstance(artifact, str) else None
+        kind, blobs, (), _total(layers), artifact if isinstance(artifact, str) else None, **oci
     )
+
+
+def _oci_fields(document: dict[str, Any]) -> dict[str, Any]:
+    subject = document.get("subject")
+    digest = subject.get("digest") if isinstance(subject, dict) else None
+    artifact_type = document.get("artifactType")
+    annotations = document.get("annotations")
+    return {
+        "subject": digest if isinstance(digest, str) and is_text(digest) else None,
+        "artifact_type": artifact_type
+        if isinstance(artifact_type, str) and artifact_type and is_text(artifact_type)
+        else None,
+        "annotations": tuple(
+            (k, v)
+            for k, v in (annotations.items() if isinstance(annotations, dict) else ())
+            if isinstance(v, str) and is_text(k) and is_text(v)
+        ),
+    }
 
 
 def _schema1_type(document: dict[str, Any]) -> str | None:

@@ -34,6 +34,14 @@ class Image:
     manifests: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     artifact_media_type: str | None = None
+    # OCI 1.1: the manifest's own artifactType, the image it refers to, its annotations.
+    artifact_type: str | None = None
+    subject: str | None = None
+    annotations: dict[str, str] = field(default_factory=dict)
+    # As DescribeImages shows them: imageStatus (ACTIVE, ARCHIVED, ACTIVATING), lastArchivedAt.
+    image_status: str = "ACTIVE"
+    last_archived_at: float | None = None
+    last_recorded_pull_time: float | None = None
 
 
 @dataclass
@@ -53,6 +61,8 @@ class Repository:
     tags: dict[str, str] = field(default_factory=dict)
     policy: str | None = None
     lifecycle_policy: str | None = None
+    lifecycle_evaluated_at: float | None = None  # GetLifecyclePolicy's lastEvaluatedAt
+    lifecycle_preview: dict[str, Any] | None = None  # the last StartLifecyclePolicyPreview
     images: dict[str, Image] = field(default_factory=dict)  # by digest
     layers: dict[str, int] = field(default_factory=dict)  # digest -> size
     uploads: list[str] = field(default_factory=list)  # upload ids in progress

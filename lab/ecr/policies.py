@@ -6,14 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lab import json_input
 from lab.ecr.context import Context
 from lab.ecr.errors import (
-    INVALID_LIFECYCLE_POLICY,
     LIFECYCLE_POLICY_NOT_FOUND,
     REPOSITORY_POLICY_NOT_FOUND,
     EcrError,
+    invalid_lifecycle_policy,
 )
+from lab.ecr.lifecycle import LifecyclePolicyInvalid, parse_policy
 from lab.ecr.model import Repository
 
 
@@ -48,13 +48,17 @@ def delete_repository_policy(ctx: Context, params: dict[str, Any]) -> dict[str, 
 
 
 def put_lifecycle_policy(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """PutLifecyclePolicy: stored once it reads as a lifecycle policy (never applied)."""
-    return _put(ctx, params, _LIFECYCLE_POLICY, _check_lifecycle_policy)
+    """PutLifecyclePolicy: stored once ECR's validation passes; not yet evaluated."""
+    answer = _put(ctx, params, _LIFECYCLE_POLICY, check_lifecycle_policy)
+    ctx.registry.repository(params["repositoryName"]).lifecycle_evaluated_at = None
+    return answer
 
 
 def get_lifecycle_policy(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """GetLifecyclePolicy (no lastEvaluatedAt: the lab never evaluates lifecycle rules)."""
-    return _get(ctx, params, _LIFECYCLE_POLICY, delete=False)
+    """GetLifecyclePolicy, with lastEvaluatedAt once the lifecycle job has evaluated it."""
+    answer = _get(ctx, params, _LIFECYCLE_POLICY, delete=False)
+    evaluated = ctx.registry.repository(params["repositoryName"]).lifecycle_evaluated_at
+    return answer | ({"lastEvaluatedAt": evaluated} if evaluated is not None else {})
 
 
 def delete_lifecycle_policy(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -62,19 +66,12 @@ def delete_lifecycle_policy(ctx: Context, params: dict[str, Any]) -> dict[str, A
     return _get(ctx, params, _LIFECYCLE_POLICY, delete=True)
 
 
-def is_lifecycle_policy(text: str) -> bool:
-    """Whether `text` is a JSON object whose `rules` are a non-empty list of rule objects."""
+def check_lifecycle_policy(text: str) -> None:
+    """ECR's validation of lifecycle policy text (lab.ecr.lifecycle), with ECR's error."""
     try:
-        document = json_input.loads(text)
-    except ValueError:
-        return False
-    rules = document.get("rules") if isinstance(document, dict) else None
-    return bool(rules) and isinstance(rules, list) and all(isinstance(r, dict) for r in rules)
-
-
-def _check_lifecycle_policy(text: str) -> None:
-    if not is_lifecycle_policy(text):
-        raise INVALID_LIFECYCLE_POLICY()
+        parse_policy(text)
+    except LifecyclePolicyInvalid as invalid:
+        raise invalid_lifecycle_policy(str(invalid)) from None
 
 
 def _put(

@@ -17,7 +17,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lab.ecr import blob_mounting, images, layers, policies, registry_policy, repositories
+from lab.ecr import (
+    blob_mounting,
+    images,
+    layers,
+    lifecycle_ops,
+    policies,
+    referrers,
+    registry_policy,
+    repositories,
+)
 from lab.ecr.actions import target
 from lab.ecr.blobs import BlobStore, digest_of
 from lab.ecr.context import Context
@@ -50,6 +59,9 @@ OPERATIONS: dict[str, Operation] = {
     "PutLifecyclePolicy": Operation(policies.put_lifecycle_policy, True),
     "GetLifecyclePolicy": Operation(policies.get_lifecycle_policy, False),
     "DeleteLifecyclePolicy": Operation(policies.delete_lifecycle_policy, True),
+    "StartLifecyclePolicyPreview": Operation(lifecycle_ops.start_lifecycle_policy_preview, True),
+    "GetLifecyclePolicyPreview": Operation(lifecycle_ops.get_lifecycle_policy_preview, True),
+    "ListImageReferrers": Operation(referrers.list_image_referrers, False),
     "BatchCheckLayerAvailability": Operation(layers.batch_check_layer_availability, False),
     "InitiateLayerUpload": Operation(layers.initiate_layer_upload, True),
     "UploadLayerPart": Operation(layers.upload_layer_part, False),
@@ -135,6 +147,21 @@ class Ecr:
                 if not path.is_dir():
                     path.unlink()
             self.blobs = BlobStore(self.state_dir / "blobs")
+
+    def apply_lifecycle_policies(self, account: str | None = None) -> list[dict[str, Any]]:
+        """Evaluate every repository's lifecycle policy now (one account's, or all), as ECR's
+        own job does; per repository with a policy, the digests it expired and archived."""
+        report = []
+        with self._lock:
+            for owner, region in self._registry_keys(account):
+                registry, now = self._registry(owner, region), self._clock()
+                with self._change(registry):
+                    for repository in registry.repositories.values():
+                        if repository.lifecycle_policy is not None:
+                            done = lifecycle_ops.apply_lifecycle_policy(repository, now)
+                            where = {"registryId": owner, "region": region}
+                            report.append(where | {"repositoryName": repository.name} | done)
+        return report
 
     # For the authorizer
 
@@ -246,12 +273,16 @@ class Ecr:
             return image.digest
 
     def get_manifest(
-        self, account: str, region: str, name: str, reference: str
+        self, account: str, region: str, name: str, reference: str, *, pull: bool = False
     ) -> tuple[bytes, str, str]:
-        """The manifest a tag or digest names: (bytes, media type, digest)."""
+        """The manifest a tag or digest names: (bytes, media type, digest); a `pull` is
+        recorded as DescribeImages' lastRecordedPullTime."""
         with self._lock:
             ctx = self._context(account, region)
             image = images.find_image(ctx, ctx.registry.repository(name), reference)
+            if pull and images.pull_is_due(image, ctx.now):
+                with self._change(ctx.registry):
+                    image.last_recorded_pull_time = ctx.now
             return self.blobs.read(image.digest), image.media_type, image.digest
 
     # State
@@ -303,6 +334,12 @@ class Ecr:
     def _revert(self, registry: Registry) -> None:
         key = (registry.account, registry.region)
         self._registries[key] = Registry.from_json(copy.deepcopy(self._saved[key]))
+
+    def _registry_keys(self, account: str | None) -> list[tuple[str, str]]:
+        # Registries on disk and in memory: (account, region) of each.
+        files = (self.state_dir / "registries").glob("*/*.json")
+        keys = {(path.parent.name, path.stem) for path in files} | set(self._registries)
+        return sorted(key for key in keys if account in (None, key[0]))
 
     def _path(self, account: str, region: str) -> Path:
         return self.state_dir / "registries" / account / f"{region}.json"

@@ -56,6 +56,13 @@ def image_detail_view(registry: Registry, repository: Repository, image: Image) 
         view["imageTags"] = list(image.tags)
     if image.artifact_media_type:
         view["artifactMediaType"] = image.artifact_media_type
+    if image.subject:
+        view["subjectManifestDigest"] = image.subject
+    view["imageStatus"] = image.image_status
+    if image.last_archived_at is not None:
+        view["lastArchivedAt"] = image.last_archived_at
+    if image.last_recorded_pull_time is not None:
+        view["lastRecordedPullTime"] = image.last_recorded_pull_time
     return view
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from lab.errors import AwsError
 from lab.http import HttpRequest, HttpResponse
-from lab.registry import blobs, manifests, tags, uploads
+from lab.registry import blobs, manifests, referrers, tags, uploads
 from lab.registry.context import RegistryContext
 from lab.registry.errors import RegistryError, error_response, from_aws_error
 from lab.registry.routes import Route
@@ -33,6 +33,7 @@ HANDLERS: dict[str, Handler] = {
     "blob": blobs.handle,
     "upload_start": uploads.handle,
     "upload": uploads.handle,
+    "referrers": referrers.handle,
 }
 
 # An ECR refusal with no registry code of its own becomes this code on these routes.

@@ -6,6 +6,9 @@ repository, a digest reference must match the bytes, an immutable tag cannot mov
 
 from __future__ import annotations
 
+import functools
+
+from lab.ecr.manifests import InvalidManifest, parse_manifest
 from lab.http import HttpRequest, HttpResponse
 from lab.registry.context import RegistryContext
 from lab.registry.errors import RegistryError
@@ -21,7 +24,9 @@ async def fetch(route: Route, request: HttpRequest, ctx: RegistryContext) -> Htt
     """GET or HEAD by tag or digest, in the stored format if the client accepts it."""
     await request.drain()
     data, media_type, digest = await ctx.call(
-        ctx.ecr.get_manifest, route.repository, route.reference
+        functools.partial(ctx.ecr.get_manifest, pull=route.method == "GET"),
+        route.repository,
+        route.reference,
     )
     if not acceptable(media_type, request.header_all("accept")):
         # Stored formats are never converted: an unaccepted one is not found for this client.
@@ -50,7 +55,19 @@ async def put(route: Route, request: HttpRequest, ctx: RegistryContext) -> HttpR
         ("Location", f"/v2/{route.repository}/manifests/{digest}"),
         ("Docker-Content-Digest", digest),
     ]
+    subject = _subject(data, media_type)
+    if subject:  # the registry processed it: the client need not keep a referrers tag
+        headers.append(
+            ("OCI-Subject", subject)
+        )  # distribution-spec, "Pushing Manifests with Subject"
     return reply(201, headers)
+
+
+def _subject(data: bytes, media_type: str) -> str | None:
+    try:
+        return parse_manifest(data, media_type or None).subject
+    except InvalidManifest:
+        return None
 
 
 async def delete(route: Route, request: HttpRequest, ctx: RegistryContext) -> HttpResponse:

@@ -63,6 +63,13 @@ ROUTES: tuple[RouteSpec, ...] = (
             "DELETE": "ecr:UploadLayerPart",
         },
     ),
+    # OCI 1.1 referrers (distribution-spec, "Listing Referrers"); read as ListImageReferrers
+    # is, with ecr:BatchGetImage (API reference). Any digest text: a malformed one is a 400.
+    _spec(
+        "referrers",
+        rf"(?P<repository>{NAME})/referrers/(?P<digest>[^/]+)",
+        {"GET": "ecr:BatchGetImage"},
+    ),
     _spec(
         "blob",
         rf"(?P<repository>{NAME})/blobs/(?P<digest>{DIGEST})",

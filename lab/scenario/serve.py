@@ -61,6 +61,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--scenario",
         help="deploy this scenario (NAME or FILE) at start; its region (and account) win",
     )
+    serve.add_argument(
+        "--lifecycle-interval",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="evaluate lifecycle policies every SECONDS (default 3600; 0: only on demand)",
+    )
     serve.set_defaults(func=run_serve)
 
 
@@ -118,6 +125,7 @@ def lab_settings(args: argparse.Namespace, record: dict) -> LabConfig:
         upstream=setting("upstream", EMBEDDED),
         account=setting("account", DEFAULT_ACCOUNT),
         region=setting("region", DEFAULT_REGION),
+        lifecycle_interval=args.lifecycle_interval,
     )
 
 

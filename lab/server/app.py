@@ -196,7 +196,8 @@ class Lab(LabState):
             return error_response(RegistryError("UNKNOWN", _INTERNAL))
 
     def handle_lab(self, request: HttpRequest, body: bytes, rid: str) -> HttpResponse:
-        """The lab's own control endpoints: health (open) and sessions (admin only)."""
+        """The lab's own control endpoints: health (open); sessions and lifecycle runs (an
+        account root's only)."""
         if request.path == "/_lab/health":  # 503 until `serve --scenario` has deployed it
             answer = protocols.json_response(self.health(), rid)
             return answer if self.ready else HttpResponse(503, answer.headers, answer.body)
@@ -208,6 +209,14 @@ class Lab(LabState):
             if not caller.is_root or owner not in (None, caller.account):
                 raise AwsError("AccessDeniedException", "Only the account root may issue sessions")
             return protocols.json_response(self.session_for(principal), rid)
+        if request.path == "/_lab/lifecycle" and request.method == "POST":
+            # The lifecycle job, now, on the caller's account: an account root's call only.
+            caller = self.authenticate(request, body, "json", "lab").identity
+            if not caller.is_root:
+                raise AwsError(
+                    "AccessDeniedException", "Only the account root may run lifecycle policies"
+                )
+            return protocols.json_response(self.lifecycle.run(caller.account), rid)
         raise AwsError("UnknownOperationException", "")
 
     # ---- the steps -----------------------------------------------------------------------

@@ -64,8 +64,13 @@ def running_lab(endpoint: str) -> dict[str, Any]:
 
 def session(endpoint: str, principal: str, region: str) -> dict[str, Any]:
     """Credentials for a principal of the lab, asked for as the admin."""
-    body = json.dumps({"principal": principal}).encode()
-    request = AWSRequest("POST", f"{endpoint}/_lab/session", data=body)
+    return admin_post(endpoint, "/_lab/session", {"principal": principal}, region)
+
+
+def admin_post(endpoint: str, path: str, document: dict[str, Any], region: str) -> dict[str, Any]:
+    """POST `document` to one of the lab's control endpoints, signed as the admin."""
+    body = json.dumps(document).encode()
+    request = AWSRequest("POST", f"{endpoint}{path}", data=body)
     request.headers["Content-Type"] = "application/json"
     SigV4Auth(Credentials(*admin_keys()), "lab", region).add_auth(request)
     prepared = request.prepare()

@@ -24,6 +24,7 @@ class LabConfig:
     region: str = DEFAULT_REGION
     admin_access_key: str = "test"
     admin_secret_key: str = "test"
+    lifecycle_interval: float = 3600.0  # seconds between lifecycle policy runs; 0: none
 
 
 def endpoint_from_env() -> str:

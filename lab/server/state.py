@@ -17,6 +17,7 @@ from lab.identity.credentials import Credential, CredentialStore, Identity
 from lab.identity.directory import IamDirectory
 from lab.identity.sts import Sts
 from lab.identity.tokens import TokenIssuer
+from lab.jobs.lifecycle import LifecycleJob
 from lab.policy.document import PolicyError, parse_policy
 from lab.policy.model import PolicySet
 from lab.server.authorize import Authorizer
@@ -90,9 +91,14 @@ class LabState:
         home = Account(self.upstream, self.directory, self.sts, self.config.admin_access_key)
         self.accounts: dict[str, Account] = {self.config.account: home}
         self.authorizer = Authorizer(self.identity_policies)
+        self.lifecycle = LifecycleJob(
+            self.ecr, state / "jobs" / "lifecycle.json", self.config.lifecycle_interval
+        )
+        self.lifecycle.start()
 
     def close(self) -> None:
-        """Let another lab use the state directory."""
+        """Stop the background jobs; let another lab use the state directory."""
+        self.lifecycle.stop()
         self.state_lock.release()
 
     @property
@@ -164,6 +170,7 @@ class LabState:
         self.credentials.reset(keep=self.config.admin_access_key)
         self.tokens.rotate()  # registry tokens issued before the reset stop working
         self.ecr.reset()
+        self.lifecycle.forget()
         self.instances.clear()
 
     def principal_account(self, principal: str) -> str | None:

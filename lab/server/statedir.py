@@ -22,7 +22,7 @@ from lab.store import TEMP_PREFIX, read_json, write_json_atomic
 RECORD = "lab.json"
 LOCK = LOCK_FILE
 # What a lab writes at the top of its state directory; anything else means it is not one.
-ENTRIES = frozenset({RECORD, LOCK, "iam", "identity", "ecr", "accounts"})
+ENTRIES = frozenset({RECORD, LOCK, "iam", "identity", "ecr", "accounts", "jobs"})
 MARKERS = (RECORD, "identity/credentials.json")
 
 
