@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from lab.ecr.blobs import digest_of
 from lab.ecr.push import push_layer
+from lab.errors import CommandError
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
 from tests.conftest import client
@@ -185,7 +186,7 @@ def test_lifecycle_endpoint_runs_the_job_for_the_root_only(
     with monkeypatch.context() as patch:  # an IAM user with ecr:* is still not the root
         patch.setenv("ECR_LAB_ADMIN_ACCESS_KEY", keys["aws_access_key_id"])
         patch.setenv("ECR_LAB_ADMIN_SECRET_KEY", keys["aws_secret_access_key"])
-        with pytest.raises(RuntimeError, match="Only the account root may run lifecycle policies"):
+        with pytest.raises(CommandError, match="Only the account root may run lifecycle policies"):
             admin_post(running_lab.url, "/_lab/lifecycle", {}, "us-east-1")
     unsigned = urllib.request.Request(
         f"{running_lab.url}/_lab/lifecycle", data=b"{}", method="POST"
