@@ -155,6 +155,10 @@ INVALID_TAG_PARAMETER = EcrError(
 )
 # (AWS) Coral answers an unknown X-Amz-Target with this code and no message.
 UNKNOWN_OPERATION = EcrError("UnknownOperationException", "")
+# (lab) an operation of ECR's model that the lab does not emulate: named, never a 500.
+NOT_EMULATED = EcrError(
+    "UnknownOperationException", "The lab does not emulate the ECR operation {operation}"
+)
 
 # (AWS) ECR's answer to lifecycle policy text it cannot map.
 INVALID_LIFECYCLE_POLICY = partial(

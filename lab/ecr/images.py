@@ -7,6 +7,7 @@ immutable. The manifest bytes live in the blob store, so the registry API serves
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lab.ecr.blobs import digest_of
@@ -24,6 +25,13 @@ from lab.ecr.manifests import InvalidManifest, parse_manifest
 from lab.ecr.model import Image, Repository
 from lab.ecr.pages import paginate
 from lab.ecr.views import image_detail_view, image_id, image_view
+
+# ECR's check of an image digest, and its words for a failure (moto quotes them from AWS).
+IMAGE_DIGEST = re.compile(r"[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+")
+_INVALID_DIGEST_REASON = (
+    "Invalid request parameters: image digest should satisfy the regex "
+    "'[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'"
+)
 
 
 def put_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -211,6 +219,8 @@ def _lookup(repository: Repository, wanted: dict[str, str]) -> tuple[Image | Non
     if digest is None and tag is None:
         reason = "Invalid request parameters: both tag and digest cannot be null"
         return None, _failure(wanted, "MissingDigestAndTag", reason)
+    if digest is not None and not IMAGE_DIGEST.fullmatch(digest):
+        return None, _failure(wanted, "InvalidImageDigest", _INVALID_DIGEST_REASON)
     image = repository.images.get(digest) if digest else repository.image_by_tag(tag or "")
     if image is not None and digest and tag and tag not in image.tags:
         reason = "Invalid request parameters: image tag and digest do not match"

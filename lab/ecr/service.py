@@ -21,7 +21,7 @@ from lab.ecr import images, layers, policies, repositories
 from lab.ecr.actions import target
 from lab.ecr.blobs import BlobStore, digest_of
 from lab.ecr.context import Context
-from lab.ecr.errors import IMAGE_DIGEST_DOES_NOT_MATCH, UNKNOWN_OPERATION
+from lab.ecr.errors import IMAGE_DIGEST_DOES_NOT_MATCH, NOT_EMULATED
 from lab.ecr.model import Registry
 from lab.errors import AwsError
 from lab.store import read_json, write_json_atomic
@@ -95,10 +95,10 @@ class Ecr:
     ) -> dict[str, Any]:
         """Run one ECR API operation and return its JSON response body; a listing shows only
         the `visible` repositories (all when None)."""
-        if operation not in OPERATIONS:
-            raise UNKNOWN_OPERATION()
         # target() validates the request against botocore's model first.
         where = target(operation, params, account=account, region=region).repository
+        if operation not in OPERATIONS:
+            raise NOT_EMULATED(operation=operation)
         owner, place = (
             (where[0], where[1]) if where else (params.get("registryId") or account, region)
         )
