@@ -6,14 +6,16 @@ botocore's ECR model for the operations the lab does not emulate.
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
+from botocore.exceptions import ClientError
 
 from lab.ecr.service import OPERATIONS
 from lab.ecr.validation import service_model
 from tests.ecr_ops_support import aws, cli, lab_fixture
-from tests.ecr_support import push_image, sha256
+from tests.ecr_support import error_of, push_image, sha256
 from tests.server_support import ecr_call
 
 lab = lab_fixture("lab")
@@ -126,3 +128,99 @@ def _cli_name(operation: str) -> str:
     from botocore import xform_name
 
     return xform_name(operation, "-")
+
+
+def _policy(*principals: object) -> str:
+    statements = [
+        {"Sid": f"S{i}", "Effect": "Allow", "Principal": p, "Action": "ecr:BatchGetImage"}
+        for i, p in enumerate(principals)
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+PRINCIPAL_NOT_FOUND = (
+    "InvalidParameterException",
+    "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Principal not found'",
+)
+
+
+def test_policy_naming_a_role_or_user_that_does_not_exist_is_principal_not_found(lab):
+    # AWS's answer: hashicorp/terraform-provider-aws#39064 (a role not yet created).
+    ecr, iam = _repository(lab, "guarded"), aws(lab, "iam")
+    account = lab.lab.config.account
+    iam.create_role(RoleName="puller", Path="/ci/", AssumeRolePolicyDocument=_trust())
+    iam.create_user(UserName="reader")
+    missing = [
+        {"AWS": f"arn:aws:iam::{account}:role/ghost"},
+        {"AWS": f"arn:aws:iam::{account}:user/nobody"},
+        {"AWS": f"arn:aws:iam::{account}:role/puller"},  # its path is /ci/: not this ARN
+        {"AWS": [f"arn:aws:iam::{account}:user/reader", f"arn:aws:iam::{account}:role/ghost"]},
+    ]
+    for principal in missing:
+        with pytest.raises(ClientError) as caught:
+            ecr.set_repository_policy(repositoryName="guarded", policyText=_policy(principal))
+        assert error_of(caught) == PRINCIPAL_NOT_FOUND, principal
+    not_principal = json.loads(_policy("*"))
+    not_principal["Statement"][0] = {
+        "Effect": "Deny",
+        "NotPrincipal": {"AWS": f"arn:aws:iam::{account}:role/ghost"},
+        "Action": "ecr:*",
+    }
+    with pytest.raises(ClientError) as caught:
+        ecr.set_repository_policy(repositoryName="guarded", policyText=json.dumps(not_principal))
+    assert error_of(caught) == PRINCIPAL_NOT_FOUND
+    with pytest.raises(ClientError) as caught:  # nothing was stored
+        ecr.get_repository_policy(repositoryName="guarded")
+    assert caught.value.response["Error"]["Code"] == "RepositoryPolicyNotFoundException"
+
+
+def test_policy_naming_principals_the_lab_cannot_know_or_that_exist_is_stored(lab):
+    ecr, iam = _repository(lab, "open-door"), aws(lab, "iam")
+    account = lab.lab.config.account
+    iam.create_role(RoleName="pusher", Path="/ci/", AssumeRolePolicyDocument=_trust())
+    iam.create_user(UserName="writer")
+    text = _policy(
+        "*",
+        {"AWS": "*"},
+        {"AWS": account},
+        {"AWS": f"arn:aws:iam::{account}:root"},
+        {"AWS": "arn:aws:iam::999999999999:role/elsewhere"},  # an account the lab lacks
+        {"AWS": f"arn:aws:sts::{account}:assumed-role/pusher/session"},
+        {"Service": "codebuild.amazonaws.com"},
+        {"AWS": [f"arn:aws:iam::{account}:role/ci/pusher", f"arn:aws:iam::{account}:user/writer"]},
+    )
+    ecr.set_repository_policy(repositoryName="open-door", policyText=text)
+    assert ecr.get_repository_policy(repositoryName="open-door")["policyText"] == text
+
+
+def test_cli_set_repository_policy_with_a_missing_role_is_refused(lab):
+    _repository(lab, "cli-guarded")
+    ghost = f"arn:aws:iam::{lab.lab.config.account}:role/ghost-cli"
+    result = cli(
+        lab,
+        "set-repository-policy",
+        "--repository-name",
+        "cli-guarded",
+        "--policy-text",
+        _policy({"AWS": ghost}),
+    )
+    assert result.returncode != 0
+    assert "(InvalidParameterException) when calling the SetRepositoryPolicy operation" in (
+        result.stderr
+    )
+    assert "'Principal not found'" in result.stderr
+
+
+def _trust() -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "ec2.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
