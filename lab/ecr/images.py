@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lab.ecr import scans
 from lab.ecr.blobs import digest_of
 from lab.ecr.context import Context
 from lab.ecr.errors import (
@@ -71,17 +72,7 @@ def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     registry = ctx.registry
     repository = registry.repository(params["repositoryName"])
     if "imageIds" in params:
-        chosen = []
-        for wanted in params["imageIds"]:
-            image, _ = _lookup(repository, wanted)
-            if image is None:
-                raise IMAGE_NOT_FOUND(
-                    name=repository.name,
-                    registry_id=registry.account,
-                    digest=wanted.get("imageDigest") or None,  # an empty digest reads null too
-                    tag=wanted.get("imageTag"),
-                )
-            chosen.append(image)
+        chosen = [image_for(ctx, repository, wanted) for wanted in params["imageIds"]]
         chosen = list({image.digest: image for image in chosen}.values())
     else:
         status = params.get("filter", {}).get("tagStatus", "ANY")
@@ -194,8 +185,22 @@ def put_manifest(
             artifact_media_type=parsed.artifact_media_type,
         )
         repository.images[digest] = image
+        scans.after_push(ctx, repository, image)
     if tag and tag not in image.tags:
         image.tags.append(tag)
+    return image
+
+
+def image_for(ctx: Context, repository: Repository, wanted: dict[str, str]) -> Image:
+    """The image an ImageIdentifier names, or ECR's ImageNotFoundException."""
+    image, _ = _lookup(repository, wanted)
+    if image is None:
+        raise IMAGE_NOT_FOUND(
+            name=repository.name,
+            registry_id=ctx.registry.account,
+            digest=wanted.get("imageDigest") or None,  # an empty digest reads null too
+            tag=wanted.get("imageTag"),
+        )
     return image
 
 

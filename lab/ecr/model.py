@@ -34,6 +34,11 @@ class Image:
     manifests: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     artifact_media_type: str | None = None
+    scan: dict[str, Any] | None = None  # the last basic scan (lab.ecr.scanning)
+    status: str = "ACTIVE"  # ACTIVE or ARCHIVED (lab.ecr.storage)
+    last_archived_at: float | None = None
+    last_activated_at: float | None = None
+    last_pulled_at: float | None = None  # lastRecordedPullTime (lab.ecr.pulls)
 
 
 @dataclass
@@ -84,6 +89,11 @@ class Registry:
     account: str
     region: str
     repositories: dict[str, Repository] = field(default_factory=dict)
+    scanning_configuration: dict[str, Any] = field(
+        default_factory=lambda: {"scanType": "BASIC", "rules": []}
+    )
+    signing_configuration: dict[str, Any] | None = None
+    pull_time_exclusions: dict[str, float] = field(default_factory=dict)  # ARN -> createdAt
 
     def repository(self, name: str) -> Repository:
         """The repository, or ECR's RepositoryNotFoundException."""
@@ -103,4 +113,7 @@ class Registry:
         for name, data in document["repositories"].items():
             images = {d: Image(**image) for d, image in data.pop("images").items()}
             repositories[name] = Repository(**data, images=images)
-        return cls(document["account"], document["region"], repositories)
+        # Registry-wide settings are plain JSON; a document without one keeps its default.
+        settings = {k: v for k, v in document.items() if k not in ("account", "region")}
+        settings["repositories"] = repositories
+        return cls(document["account"], document["region"], **settings)

@@ -15,24 +15,17 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from lab.ecr import images, layers, policies, repositories
+from lab.ecr import images, layers, policies, repositories, scanning
 from lab.ecr.actions import target
 from lab.ecr.blobs import BlobStore, digest_of
 from lab.ecr.context import Context
 from lab.ecr.errors import IMAGE_DIGEST_DOES_NOT_MATCH, NOT_EMULATED
 from lab.ecr.model import Registry
+from lab.ecr.operation import Operation
 from lab.errors import AwsError
 from lab.store import read_json, write_json_atomic
-
-Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
-
-
-class Operation(NamedTuple):
-    handler: Handler
-    mutates: bool  # whether the state must be written after it
-
 
 OPERATIONS: dict[str, Operation] = {
     "CreateRepository": Operation(repositories.create_repository, True),
@@ -59,6 +52,7 @@ OPERATIONS: dict[str, Operation] = {
     "DescribeImages": Operation(images.describe_images, False),
     "ListImages": Operation(images.list_images, False),
     "BatchDeleteImage": Operation(images.batch_delete_image, True),
+    **scanning.OPERATIONS,
 }
 
 

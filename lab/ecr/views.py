@@ -56,7 +56,21 @@ def image_detail_view(registry: Registry, repository: Repository, image: Image) 
         view["imageTags"] = list(image.tags)
     if image.artifact_media_type:
         view["artifactMediaType"] = image.artifact_media_type
+    if image.scan is not None:
+        view["imageScanStatus"] = scan_status_view(image.scan)
+        if image.scan["status"] == "COMPLETE":
+            view["imageScanFindingsSummary"] = findings_summary_view(image.scan)
     return view
+
+
+def scan_status_view(scan: dict[str, Any]) -> dict[str, str]:
+    """An `ImageScanStatus` structure for a scanned image."""
+    return {"status": scan["status"], "description": scan["description"]}
+
+
+def findings_summary_view(scan: dict[str, Any]) -> dict[str, Any]:
+    """An `ImageScanFindingsSummary` of a completed lab scan: no findings of any severity."""
+    return {"imageScanCompletedAt": scan["completedAt"], "findingSeverityCounts": {}}
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
