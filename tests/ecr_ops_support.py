@@ -15,6 +15,8 @@ import pytest
 
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
+from tests.server_support import Answer, send
+from tests.tutorial import EC2_TRUST
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_KEYS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -81,3 +83,33 @@ def cli(lab: RunningLab, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*command, "ecr", *args], env=env, capture_output=True, text=True, timeout=60
     )
+
+
+def role_keys(lab: RunningLab, name: str, actions: list[str]) -> dict[str, str]:
+    """A role allowed `actions` on every resource; an instance session's keys for boto3."""
+    iam = aws(lab, "iam")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=EC2_TRUST)["Role"]["Arn"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+    }
+    iam.put_role_policy(RoleName=name, PolicyName="allowed", PolicyDocument=json.dumps(policy))
+    credential = lab.lab.sts.instance_session(arn, "i-0a1b2c3d4e5f60718")
+    return {
+        "aws_access_key_id": credential.access_key_id,
+        "aws_secret_access_key": credential.secret_access_key,
+        "aws_session_token": credential.session_token or "",
+    }
+
+
+def registry(lab: RunningLab, method: str, path: str, **keys: str) -> Answer:
+    """One registry API request, logged in with GetAuthorizationToken as `keys` (admin)."""
+    data = aws(lab, **keys).get_authorization_token()["authorizationData"][0]
+    accept = ", ".join(
+        (
+            "application/vnd.docker.distribution.manifest.v2+json",
+            "application/vnd.oci.image.manifest.v1+json",
+        )
+    )
+    headers = {"Authorization": f"Basic {data['authorizationToken']}", "Accept": accept}
+    return send(lab.url, method, path, headers)

@@ -17,6 +17,7 @@ from lab.ecr.validation import service_model
 from tests.ecr_ops_support import aws, cli, lab_fixture
 from tests.ecr_support import error_of, push_image, sha256
 from tests.server_support import ecr_call
+from tests.tutorial import EC2_TRUST
 
 lab = lab_fixture("lab")
 
@@ -148,7 +149,7 @@ def test_policy_naming_a_role_or_user_that_does_not_exist_is_principal_not_found
     # AWS's answer: hashicorp/terraform-provider-aws#39064 (a role not yet created).
     ecr, iam = _repository(lab, "guarded"), aws(lab, "iam")
     account = lab.lab.config.account
-    iam.create_role(RoleName="puller", Path="/ci/", AssumeRolePolicyDocument=_trust())
+    iam.create_role(RoleName="puller", Path="/ci/", AssumeRolePolicyDocument=EC2_TRUST)
     iam.create_user(UserName="reader")
     missing = [
         {"AWS": f"arn:aws:iam::{account}:role/ghost"},
@@ -177,7 +178,7 @@ def test_policy_naming_a_role_or_user_that_does_not_exist_is_principal_not_found
 def test_policy_naming_principals_the_lab_cannot_know_or_that_exist_is_stored(lab):
     ecr, iam = _repository(lab, "open-door"), aws(lab, "iam")
     account = lab.lab.config.account
-    iam.create_role(RoleName="pusher", Path="/ci/", AssumeRolePolicyDocument=_trust())
+    iam.create_role(RoleName="pusher", Path="/ci/", AssumeRolePolicyDocument=EC2_TRUST)
     iam.create_user(UserName="writer")
     text = _policy(
         "*",
@@ -209,18 +210,3 @@ def test_cli_set_repository_policy_with_a_missing_role_is_refused(lab):
         result.stderr
     )
     assert "'Principal not found'" in result.stderr
-
-
-def _trust() -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "ec2.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    )

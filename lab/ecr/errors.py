@@ -172,6 +172,26 @@ IMAGE_ARCHIVED = EcrError(
 SCAN_LIMIT_EXCEEDED = EcrError(
     "LimitExceededException", "The scan quota per image has been exceeded. Wait and try again."
 )
+# (lab) the model's description of the exception (UpdateImageStorageClass).
+STORAGE_CLASS_UPDATE_NOT_SUPPORTED = EcrError(
+    "ImageStorageClassUpdateNotSupportedException",
+    "The requested image storage class update is not supported.",
+)
+# (lab) pull-time update exclusions, worded as ECR's other registry-level errors.
+EXCLUSION_ALREADY_EXISTS = EcrError(
+    "ExclusionAlreadyExistsException",
+    "The pull time update exclusion for the principal '{arn}' already exists in the registry "
+    "with id '{registry_id}'",
+)
+EXCLUSION_NOT_FOUND = EcrError(
+    "ExclusionNotFoundException",
+    "The pull time update exclusion for the principal '{arn}' does not exist in the registry "
+    "with id '{registry_id}'",
+)
+TOO_MANY_EXCLUSIONS = EcrError(
+    "LimitExceededException",
+    "The registry already has the maximum of {limit} pull time update exclusions",
+)
 # (lab) an operation of ECR's model that the lab does not emulate: named, never a 500.
 NOT_EMULATED = EcrError(
     "UnknownOperationException", "The lab does not emulate the ECR operation {operation}"

@@ -191,7 +191,7 @@ def check_layer_readable(ctx: Context, repository: Repository, digest: str) -> N
     """Raise unless the layer is in `repository` and some image there references it."""
     if digest not in repository.layers:
         raise LAYER_NOT_FOUND(name=repository.name, registry_id=ctx.registry.account, digest=digest)
-    if digest not in repository.referenced_blobs():
+    if digest not in repository.pullable_blobs():
         raise LAYER_INACCESSIBLE(
             name=repository.name, registry_id=ctx.registry.account, digest=digest
         )

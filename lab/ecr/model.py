@@ -40,6 +40,13 @@ class Image:
     last_activated_at: float | None = None
     last_pulled_at: float | None = None  # lastRecordedPullTime (lab.ecr.pulls)
 
+    def activate(self, now: float) -> bool:
+        """Restore an archived image to standard storage; whether it was archived."""
+        if self.status != "ARCHIVED":
+            return False
+        self.status, self.last_activated_at = "ACTIVE", now
+        return True
+
 
 @dataclass
 class Repository:
@@ -76,6 +83,11 @@ class Repository:
             (mode == "IMMUTABLE_WITH_EXCLUSION" and not excluded)
             or (mode == "MUTABLE_WITH_EXCLUSION" and excluded)
         )
+
+    def pullable_blobs(self) -> set[str]:
+        """Digests of every layer and config some active (not archived) image references."""
+        active = (image for image in self.images.values() if image.status == "ACTIVE")
+        return {digest for image in active for digest in image.blobs}
 
     def referenced_blobs(self) -> set[str]:
         """Digests of every layer and config some image in the repository references."""

@@ -13,3 +13,5 @@ Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
 class Operation(NamedTuple):
     handler: Handler
     mutates: bool  # whether the state must be written after it
+    # It only records (pull times): saved when it can be, and a failed save fails no read.
+    records: bool = False

@@ -9,6 +9,7 @@ before it calls in. State is kept per (account, region) in
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -17,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lab.ecr import images, layers, policies, repositories, scanning
+from lab.ecr import images, layers, policies, pulls, repositories, scanning, storage
 from lab.ecr.actions import target
 from lab.ecr.blobs import BlobStore, digest_of
 from lab.ecr.context import Context
@@ -26,6 +27,8 @@ from lab.ecr.model import Registry
 from lab.ecr.operation import Operation
 from lab.errors import AwsError
 from lab.store import read_json, write_json_atomic
+
+log = logging.getLogger(__name__)
 
 OPERATIONS: dict[str, Operation] = {
     "CreateRepository": Operation(repositories.create_repository, True),
@@ -48,11 +51,13 @@ OPERATIONS: dict[str, Operation] = {
     "CompleteLayerUpload": Operation(layers.complete_layer_upload, True),
     "GetDownloadUrlForLayer": Operation(layers.get_download_url_for_layer, False),
     "PutImage": Operation(images.put_image, True),
-    "BatchGetImage": Operation(images.batch_get_image, False),
+    "BatchGetImage": Operation(images.batch_get_image, False, records=True),
     "DescribeImages": Operation(images.describe_images, False),
     "ListImages": Operation(images.list_images, False),
     "BatchDeleteImage": Operation(images.batch_delete_image, True),
     **scanning.OPERATIONS,
+    **storage.OPERATIONS,
+    **pulls.OPERATIONS,
 }
 
 
@@ -86,9 +91,10 @@ class Ecr:
         account: str,
         region: str,
         visible: Collection[str] | None = None,
+        principal: str | None = None,
     ) -> dict[str, Any]:
         """Run one ECR API operation and return its JSON response body; a listing shows only
-        the `visible` repositories (all when None)."""
+        the `visible` repositories (all when None). `principal` is the caller's IAM principal."""
         # target() validates the request against botocore's model first.
         where = target(operation, params, account=account, region=region).repository
         if operation not in OPERATIONS:
@@ -96,9 +102,12 @@ class Ecr:
         owner, place = (
             (where[0], where[1]) if where else (params.get("registryId") or account, region)
         )
-        handler, mutates = OPERATIONS[operation]
+        handler, mutates, records = OPERATIONS[operation]
         with self._lock:
-            ctx = replace(self._context(owner, place), visible=visible)
+            ctx = replace(self._context(owner, place), visible=visible, principal=principal)
+            if records:
+                with self._record(ctx.registry):
+                    return handler(ctx, params)
             if not mutates:
                 return handler(ctx, params)
             with self._change(ctx.registry):
@@ -209,12 +218,20 @@ class Ecr:
             return image.digest
 
     def get_manifest(
-        self, account: str, region: str, name: str, reference: str
+        self,
+        account: str,
+        region: str,
+        name: str,
+        reference: str,
+        principal: str | None = None,
+        pull: bool = False,
     ) -> tuple[bytes, str, str]:
-        """The manifest a tag or digest names: (bytes, media type, digest)."""
+        """The manifest a tag or digest names: (bytes, media type, digest). A `pull` by
+        `principal` records the image's pull time."""
         with self._lock:
-            ctx = self._context(account, region)
-            image = images.find_image(ctx, ctx.registry.repository(name), reference)
+            ctx = replace(self._context(account, region), principal=principal)
+            with self._record(ctx.registry):
+                image = images.find_image(ctx, ctx.registry.repository(name), reference, pull=pull)
             return self.blobs.read(image.digest), image.media_type, image.digest
 
     # State
@@ -250,6 +267,16 @@ class Ecr:
             self._revert(registry)
             raise
         self._save(registry)
+
+    @contextmanager
+    def _record(self, registry: Registry) -> Iterator[None]:
+        """Keep what a read recorded (a pull time) if it can be saved; if it cannot, forget it
+        and let the read answer: a full disk never fails a pull."""
+        yield
+        try:
+            self._save(registry)
+        except OSError:
+            log.warning("could not save %s/%s's pull times", registry.account, registry.region)
 
     def _save(self, registry: Registry) -> None:
         key = (registry.account, registry.region)

@@ -56,6 +56,14 @@ def image_detail_view(registry: Registry, repository: Repository, image: Image) 
         view["imageTags"] = list(image.tags)
     if image.artifact_media_type:
         view["artifactMediaType"] = image.artifact_media_type
+    view["imageStatus"] = image.status
+    for key, value in (
+        ("lastRecordedPullTime", image.last_pulled_at),
+        ("lastArchivedAt", image.last_archived_at),
+        ("lastActivatedAt", image.last_activated_at),
+    ):
+        if value is not None:
+            view[key] = value
     if image.scan is not None:
         view["imageScanStatus"] = scan_status_view(image.scan)
         if image.scan["status"] == "COMPLETE":

@@ -20,6 +20,7 @@ class RegistryContext:
     account: str
     region: str
     host: str
+    principal: str | None = None  # the caller's IAM principal (a session's role)
 
     async def call(self, method: Callable[..., T], *args: Any) -> T:
         """One of Ecr's registry methods for this account and region, off the event loop."""

@@ -21,7 +21,11 @@ async def fetch(route: Route, request: HttpRequest, ctx: RegistryContext) -> Htt
     """GET or HEAD by tag or digest, in the stored format if the client accepts it."""
     await request.drain()
     data, media_type, digest = await ctx.call(
-        ctx.ecr.get_manifest, route.repository, route.reference
+        ctx.ecr.get_manifest,
+        route.repository,
+        route.reference,
+        ctx.principal,
+        route.method == "GET",  # a pull; a HEAD only asks whether it is there
     )
     if not acceptable(media_type, request.header_all("accept")):
         # Stored formats are never converted: an unaccepted one is not found for this client.

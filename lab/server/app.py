@@ -103,7 +103,12 @@ class Lab(LabState):
                 owner = params.get("registryId") or account
                 visible = self.may_act_on(caller, goal.action, owner, request.client_ip)
             result = self.ecr.handle(
-                where.operation, params, account=account, region=region, visible=visible
+                where.operation,
+                params,
+                account=account,
+                region=region,
+                visible=visible,
+                principal=caller.role_arn or caller.arn,
             )
         return protocols.json_response(result, rid)
 
@@ -172,7 +177,8 @@ class Lab(LabState):
                 decision = await asyncio.to_thread(self.authorizer.decide, call)
                 if not decision.allowed:
                     raise RegistryError("DENIED", decision.message)
-            return await registry_dispatch(goal, request, self.registry_context(account, region))
+            context = self.registry_context(account, region, caller.role_arn or caller.arn)
+            return await registry_dispatch(goal, request, context)
         except RegistryError as error:
             await request.drain()
             return error_response(error)
@@ -289,5 +295,7 @@ class Lab(LabState):
             ]
         }
 
-    def registry_context(self, account: str, region: str) -> RegistryContext:
-        return RegistryContext(self.ecr, account, region, self.registry_host)
+    def registry_context(
+        self, account: str, region: str, principal: str | None = None
+    ) -> RegistryContext:
+        return RegistryContext(self.ecr, account, region, self.registry_host, principal)

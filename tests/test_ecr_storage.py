@@ -1,0 +1,154 @@
+"""Image storage classes through real HTTP (boto3, the aws CLI and the registry API).
+
+Pages: API Reference "UpdateImageStorageClass" (ACTIVE | ARCHIVED | ACTIVATING),
+"DescribeImagesFilter" ("If not specified, only images with ACTIVE status are returned"),
+"ImageFailure" (ImageInaccessible); User Guide "Archiving an image" ("Archived images cannot be
+pulled. Requests to pull the archived image will fail with a 404 error"; re-pushing restores),
+"Restoring an image" (ACTIVATING until restored).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.ecr_ops_support import aws, cli, denial, lab_fixture, registry, user_keys
+from tests.ecr_support import error_of, push_image, sha256
+
+lab = lab_fixture("lab")
+
+
+def _archived(lab, name: str) -> tuple[object, str, str]:
+    """A repository `name` holding image v1, archived: (client, manifest, digest)."""
+    ecr = aws(lab)
+    ecr.create_repository(repositoryName=name)
+    manifest = push_image(ecr, name, "v1")
+    answer = ecr.update_image_storage_class(
+        repositoryName=name, imageId={"imageTag": "v1"}, targetStorageClass="ARCHIVE"
+    )
+    digest = sha256(manifest.encode())
+    assert answer["imageStatus"] == "ARCHIVED"
+    assert answer["imageId"] == {"imageDigest": digest, "imageTag": "v1"}
+    return ecr, manifest, digest
+
+
+def test_an_archived_image_is_listed_only_when_asked_for(lab):
+    ecr, _, digest = _archived(lab, "archive-listing")
+    assert ecr.describe_images(repositoryName="archive-listing")["imageDetails"] == []
+    assert ecr.list_images(repositoryName="archive-listing")["imageIds"] == []
+    shown = ecr.describe_images(
+        repositoryName="archive-listing", filter={"imageStatus": "ARCHIVED"}
+    )["imageDetails"]
+    assert [(d["imageDigest"], d["imageStatus"]) for d in shown] == [(digest, "ARCHIVED")]
+    assert "lastArchivedAt" in shown[0]
+    listed = ecr.list_images(repositoryName="archive-listing", filter={"imageStatus": "ANY"})
+    assert listed["imageIds"] == [{"imageDigest": digest, "imageTag": "v1"}]
+
+
+def test_an_archived_image_cannot_be_pulled_through_the_api(lab):
+    ecr, manifest, digest = _archived(lab, "archive-api")
+    got = ecr.batch_get_image(repositoryName="archive-api", imageIds=[{"imageTag": "v1"}])
+    assert got["images"] == []
+    assert [f["failureCode"] for f in got["failures"]] == ["ImageInaccessible"]
+    layer = json.loads(manifest)["layers"][0]["digest"]
+    with pytest.raises(ClientError) as caught:
+        ecr.get_download_url_for_layer(repositoryName="archive-api", layerDigest=layer)
+    assert error_of(caught)[0] == "LayerInaccessibleException"
+    with pytest.raises(ClientError) as caught:
+        ecr.start_image_scan(repositoryName="archive-api", imageId={"imageDigest": digest})
+    assert error_of(caught) == (
+        "ImageArchivedException",
+        "The specified image is archived and cannot be scanned.",
+    )
+
+
+def test_an_archived_image_cannot_be_pulled_through_the_registry_until_restored(lab):
+    ecr, manifest, digest = _archived(lab, "archive-registry")
+    layer = json.loads(manifest)["layers"][0]["digest"]
+    for path in ("/v2/archive-registry/manifests/v1", f"/v2/archive-registry/manifests/{digest}"):
+        answer = registry(lab, "GET", path)
+        assert answer.status == 404, path
+        assert answer.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
+    blob = registry(lab, "GET", f"/v2/archive-registry/blobs/{layer}")
+    assert (blob.status, blob.json()["errors"][0]["code"]) == (404, "BLOB_UNKNOWN")
+    restored = ecr.update_image_storage_class(
+        repositoryName="archive-registry",
+        imageId={"imageDigest": digest},
+        targetStorageClass="STANDARD",
+    )
+    assert restored["imageStatus"] == "ACTIVATING"  # as AWS answers; the lab's is done at once
+    pulled = registry(lab, "GET", "/v2/archive-registry/manifests/v1")
+    assert (pulled.status, pulled.body) == (200, manifest.encode())
+    assert registry(lab, "GET", f"/v2/archive-registry/blobs/{layer}").status == 200
+    detail = ecr.describe_images(repositoryName="archive-registry")["imageDetails"][0]
+    assert detail["imageStatus"] == "ACTIVE" and "lastActivatedAt" in detail
+
+
+def test_re_pushing_an_archived_image_restores_it(lab):
+    ecr, manifest, _ = _archived(lab, "archive-repush")
+    ecr.put_image(repositoryName="archive-repush", imageManifest=manifest, imageTag="v2")
+    got = ecr.batch_get_image(repositoryName="archive-repush", imageIds=[{"imageTag": "v1"}])
+    assert got["failures"] == [] and got["images"][0]["imageManifest"] == manifest
+
+
+def test_update_image_storage_class_is_validated_and_authorized(lab):
+    ecr = aws(lab)
+    ecr.create_repository(repositoryName="archive-guarded")
+    push_image(ecr, "archive-guarded", "v1")
+    with pytest.raises(ClientError) as caught:
+        ecr.update_image_storage_class(
+            repositoryName="archive-guarded", imageId={"imageTag": "v1"}, targetStorageClass="COLD"
+        )
+    assert error_of(caught) == (
+        "InvalidParameterException",
+        "Invalid parameter at 'targetStorageClass' failed to satisfy constraint: "
+        "'Member must satisfy enum value set: [STANDARD, ARCHIVE]'",
+    )
+    with pytest.raises(ClientError) as caught:
+        ecr.update_image_storage_class(
+            repositoryName="archive-guarded",
+            imageId={"imageTag": "v9"},
+            targetStorageClass="ARCHIVE",
+        )
+    assert error_of(caught)[0] == "ImageNotFoundException"
+    keys = user_keys(lab, "archivist", ["ecr:UpdateImageStorageClass"])
+    archivist, arn = aws(lab, **keys), _arn(lab, "archive-guarded")
+    archivist.update_image_storage_class(
+        repositoryName="archive-guarded", imageId={"imageTag": "v1"}, targetStorageClass="ARCHIVE"
+    )
+    with pytest.raises(ClientError) as caught:
+        archivist.batch_get_image(repositoryName="archive-guarded", imageIds=[{"imageTag": "v1"}])
+    assert error_of(caught) == (
+        "AccessDeniedException",
+        denial(lab, "archivist", "ecr:BatchGetImage", arn),
+    )
+    reader = aws(lab, **user_keys(lab, "no-archivist", ["ecr:BatchGetImage"]))
+    with pytest.raises(ClientError) as caught:
+        reader.update_image_storage_class(
+            repositoryName="archive-guarded",
+            imageId={"imageTag": "v1"},
+            targetStorageClass="STANDARD",
+        )
+    assert error_of(caught) == (
+        "AccessDeniedException",
+        denial(lab, "no-archivist", "ecr:UpdateImageStorageClass", arn),
+    )
+    shown = ecr.describe_images(repositoryName="archive-guarded", filter={"imageStatus": "ANY"})
+    assert shown["imageDetails"][0]["imageStatus"] == "ARCHIVED"  # the denied restore did nothing
+
+
+def test_cli_update_image_storage_class(lab):
+    ecr = aws(lab)
+    ecr.create_repository(repositoryName="archive-cli")
+    push_image(ecr, "archive-cli", "v1")
+    result = cli(lab, "update-image-storage-class", "--repository-name", "archive-cli",
+                 "--image-id", "imageTag=v1", "--target-storage-class", "ARCHIVE")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["imageStatus"] == "ARCHIVED"
+
+
+def _arn(lab, name: str) -> str:
+    config = lab.lab.config
+    return f"arn:aws:ecr:{config.region}:{config.account}:repository/{name}"
