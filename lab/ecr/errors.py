@@ -192,6 +192,11 @@ TOO_MANY_EXCLUSIONS = EcrError(
     "LimitExceededException",
     "The registry already has the maximum of {limit} pull time update exclusions",
 )
+# (lab) worded as ECR's other registry-level not-found errors.
+SIGNING_CONFIGURATION_NOT_FOUND = EcrError(
+    "SigningConfigurationNotFoundException",
+    "Signing configuration does not exist in the registry with id '{registry_id}'",
+)
 # (lab) an operation of ECR's model that the lab does not emulate: named, never a 500.
 NOT_EMULATED = EcrError(
     "UnknownOperationException", "The lab does not emulate the ECR operation {operation}"

@@ -191,6 +191,7 @@ def put_manifest(
         )
         repository.images[digest] = image
         scans.after_push(ctx, repository, image)
+        image.signing_profiles = registry.signing_profiles(repository.name)
     if tag and tag not in image.tags:
         image.tags.append(tag)
     return image

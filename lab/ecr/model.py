@@ -39,6 +39,7 @@ class Image:
     last_archived_at: float | None = None
     last_activated_at: float | None = None
     last_pulled_at: float | None = None  # lastRecordedPullTime (lab.ecr.pulls)
+    signing_profiles: list[str] = field(default_factory=list)  # matched on push (signing)
 
     def activate(self, now: float) -> bool:
         """Restore an archived image to standard storage; whether it was archived."""
@@ -106,6 +107,21 @@ class Registry:
     )
     signing_configuration: dict[str, Any] | None = None
     pull_time_exclusions: dict[str, float] = field(default_factory=dict)  # ARN -> createdAt
+
+    def signing_profiles(self, repository: str) -> list[str]:
+        """The signing profiles of the signing rules that match `repository`: a rule with no
+        filters matches every repository, a filter's `*` any characters (managed signing)."""
+        rules = (self.signing_configuration or {}).get("rules", [])
+        return list(
+            dict.fromkeys(
+                rule["signingProfileArn"]
+                for rule in rules
+                if not rule.get("repositoryFilters")
+                or any(
+                    fnmatch.fnmatchcase(repository, f["filter"]) for f in rule["repositoryFilters"]
+                )
+            )
+        )
 
     def repository(self, name: str) -> Repository:
         """The repository, or ECR's RepositoryNotFoundException."""

@@ -18,7 +18,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lab.ecr import images, layers, policies, pulls, repositories, scanning, storage
+from lab.ecr import (
+    images,
+    layers,
+    policies,
+    pulls,
+    repositories,
+    scanning,
+    signing,
+    storage,
+)
 from lab.ecr.actions import target
 from lab.ecr.blobs import BlobStore, digest_of
 from lab.ecr.context import Context
@@ -58,6 +67,7 @@ OPERATIONS: dict[str, Operation] = {
     **scanning.OPERATIONS,
     **storage.OPERATIONS,
     **pulls.OPERATIONS,
+    **signing.OPERATIONS,
 }
 
 
