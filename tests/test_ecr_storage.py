@@ -152,3 +152,31 @@ def test_cli_update_image_storage_class(lab):
 def _arn(lab, name: str) -> str:
     config = lab.lab.config
     return f"arn:aws:ecr:{config.region}:{config.account}:repository/{name}"
+
+
+@pytest.mark.docker
+def test_docker_pull_of_an_archived_image_fails_until_it_is_restored(lab):
+    import docker
+
+    from tests.test_registry_clients import _scratch_context, password
+
+    client, ecr = docker.from_env(), aws(lab)
+    ecr.create_repository(repositoryName="archive-docker")
+    repository = f"{lab.url.removeprefix('http://')}/archive-docker"
+    client.images.build(fileobj=_scratch_context(), custom_context=True, tag=f"{repository}:v1")
+    auth = {"username": "AWS", "password": password(lab)}
+    lines = list(client.images.push(repository, "v1", auth_config=auth, stream=True, decode=True))
+    assert "errorDetail" not in lines[-1], lines[-1]
+    client.images.remove(f"{repository}:v1", force=True)
+    ecr.update_image_storage_class(
+        repositoryName="archive-docker", imageId={"imageTag": "v1"}, targetStorageClass="ARCHIVE"
+    )
+    with pytest.raises(docker.errors.APIError) as refused:
+        client.images.pull(repository, "v1", auth_config=auth)
+    assert "manifest unknown" in str(refused.value)
+    ecr.update_image_storage_class(
+        repositoryName="archive-docker", imageId={"imageTag": "v1"}, targetStorageClass="STANDARD"
+    )
+    pulled = client.images.pull(repository, "v1", auth_config=auth)
+    assert f"{repository}:v1" in pulled.tags
+    client.images.remove(f"{repository}:v1", force=True)
