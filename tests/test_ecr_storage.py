@@ -86,6 +86,59 @@ def test_an_archived_image_cannot_be_pulled_through_the_registry_until_restored(
     assert detail["imageStatus"] == "ACTIVE" and "lastActivatedAt" in detail
 
 
+def test_no_other_road_reaches_an_archived_image(lab):
+    ecr, _, digest = _archived(lab, "archive-roads")
+    push_image(ecr, "archive-roads", "other", seed=b"still active")
+    got = ecr.batch_get_image(
+        repositoryName="archive-roads",
+        imageIds=[
+            {"imageDigest": digest},
+            {"imageDigest": digest, "imageTag": "v1"},
+            {"imageTag": "other"},
+        ],
+    )
+    assert [i["imageId"].get("imageTag") for i in got["images"]] == ["other"]
+    assert [f["failureCode"] for f in got["failures"]] == ["ImageInaccessible"] * 2
+    head = registry(lab, "HEAD", f"/v2/archive-roads/manifests/{digest}")
+    assert head.status == 404
+    with pytest.raises(ClientError) as caught:  # nor a scan's findings
+        ecr.describe_image_scan_findings(
+            repositoryName="archive-roads", imageId={"imageDigest": digest}
+        )
+    assert error_of(caught)[0] == "ScanNotFoundException"
+
+
+def test_an_image_an_index_references_is_not_archived_alone(lab):
+    ecr = aws(lab)
+    ecr.create_repository(repositoryName="archive-index")
+    child = push_image(ecr, "archive-index", "amd64")
+    child_digest = sha256(child.encode())
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "digest": child_digest,
+                "size": len(child),
+            }
+        ],
+    }
+    ecr.put_image(repositoryName="archive-index", imageManifest=json.dumps(index), imageTag="multi")
+    with pytest.raises(ClientError) as caught:
+        ecr.update_image_storage_class(
+            repositoryName="archive-index",
+            imageId={"imageDigest": child_digest},
+            targetStorageClass="ARCHIVE",
+        )
+    assert error_of(caught) == (
+        "ImageStorageClassUpdateNotSupportedException",
+        "The requested image storage class update is not supported.",
+    )
+    pulled = registry(lab, "GET", f"/v2/archive-index/manifests/{child_digest}")
+    assert pulled.status == 200  # still active
+
+
 def test_re_pushing_an_archived_image_restores_it(lab):
     ecr, manifest, _ = _archived(lab, "archive-repush")
     ecr.put_image(repositoryName="archive-repush", imageManifest=manifest, imageTag="v2")
