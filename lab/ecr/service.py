@@ -13,21 +13,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lab.ecr import (
-    images,
-    layers,
-    policies,
-    pulls,
-    repositories,
-    scanning,
-    signing,
-    storage,
-)
+from lab.ecr import images, layers, policies, pulls, repositories, scanning, signing, storage
 from lab.ecr.actions import target
 from lab.ecr.blobs import BlobStore, digest_of
 from lab.ecr.context import Context
@@ -240,8 +231,9 @@ class Ecr:
         `principal` records the image's pull time."""
         with self._lock:
             ctx = replace(self._context(account, region), principal=principal)
-            with self._record(ctx.registry):
-                image = images.find_image(ctx, ctx.registry.repository(name), reference, pull=pull)
+            repository = ctx.registry.repository(name)
+            with self._record(ctx.registry) if pull else nullcontext():  # a HEAD records nothing
+                image = images.find_image(ctx, repository, reference, pull=pull)
             return self.blobs.read(image.digest), image.media_type, image.digest
 
     # State

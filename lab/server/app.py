@@ -108,7 +108,7 @@ class Lab(LabState):
                 account=account,
                 region=region,
                 visible=visible,
-                principal=caller.role_arn or caller.arn,
+                principal=caller.principal_arn,
             )
         return protocols.json_response(result, rid)
 
@@ -177,7 +177,7 @@ class Lab(LabState):
                 decision = await asyncio.to_thread(self.authorizer.decide, call)
                 if not decision.allowed:
                     raise RegistryError("DENIED", decision.message)
-            context = self.registry_context(account, region, caller.role_arn or caller.arn)
+            context = self.registry_context(account, region, caller.principal_arn)
             return await registry_dispatch(goal, request, context)
         except RegistryError as error:
             await request.drain()
