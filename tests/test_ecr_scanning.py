@@ -89,7 +89,7 @@ def test_a_scan_on_push_counts_against_the_daily_scan(lab):
 
 
 def test_start_image_scan_of_an_artifact_or_missing_image(lab):
-    ecr = _repository(lab, "charts")
+    ecr = _repository(lab, "charts", imageScanningConfiguration={"scanOnPush": True})
     config = push_layer(ecr, "charts", b'{"name": "chart"}')
     artifact = {
         "schemaVersion": 2,
@@ -102,6 +102,14 @@ def test_start_image_scan_of_an_artifact_or_missing_image(lab):
         "layers": [],
     }
     ecr.put_image(repositoryName="charts", imageManifest=json.dumps(artifact), imageTag="1.0")
+    # on push, the scan fails as AWS's does for what it cannot read (aws-otel-collector#2193)
+    detail = ecr.describe_images(repositoryName="charts")["imageDetails"][0]
+    assert detail["imageScanStatus"] == {
+        "status": "FAILED",
+        "description": "UnsupportedImageError: The operating system and/or package manager "
+        "are not supported.",
+    }
+    assert "imageScanFindingsSummary" not in detail
     with pytest.raises(ClientError) as caught:
         ecr.start_image_scan(repositoryName="charts", imageId={"imageTag": "1.0"})
     assert error_of(caught) == (

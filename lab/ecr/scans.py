@@ -21,8 +21,11 @@ COMPLETE_DESCRIPTION = (
     "The scan was completed successfully. The lab has no vulnerability database: "
     "it reports no findings."
 )
-# (lab) the model's description of UnsupportedImageTypeException.
-UNSUPPORTED_DESCRIPTION = "The image is of a type that cannot be scanned."
+# (AWS) a scan of what basic scanning cannot read fails so (aws-observability/aws-otel-collector
+# #2193; User Guide, "Troubleshooting image scanning": UnsupportedImageError).
+UNSUPPORTED_DESCRIPTION = (
+    "UnsupportedImageError: The operating system and/or package manager are not supported."
+)
 # Configs of container images; anything else (Helm charts, signatures, SBOMs) is an artifact.
 _IMAGE_CONFIGS = {
     "application/vnd.docker.container.image.v1+json",
@@ -37,11 +40,11 @@ def after_push(ctx: Context, repository: Repository, image: Image) -> None:
 
 
 def scan(ctx: Context, image: Image) -> None:
-    """Run the lab's scan of `image` now: complete and clean, or unsupported."""
+    """Run the lab's scan of `image` now: complete and clean, or failed as unsupported."""
     if is_scannable(image):
         image.scan = {"status": "COMPLETE", "description": COMPLETE_DESCRIPTION}
     else:
-        image.scan = {"status": "UNSUPPORTED_IMAGE", "description": UNSUPPORTED_DESCRIPTION}
+        image.scan = {"status": "FAILED", "description": UNSUPPORTED_DESCRIPTION}
     image.scan |= {"startedAt": ctx.now, "completedAt": ctx.now}
 
 
