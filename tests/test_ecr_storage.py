@@ -233,3 +233,29 @@ def test_docker_pull_of_an_archived_image_fails_until_it_is_restored(lab):
     pulled = client.images.pull(repository, "v1", auth_config=auth)
     assert f"{repository}:v1" in pulled.tags
     client.images.remove(f"{repository}:v1", force=True)
+
+
+def test_a_restored_image_loses_its_old_scan_and_is_scanned_as_if_pushed(lab):
+    # "Restoring an image": scanned on restore if scan on push is on; earlier results are gone.
+    ecr = aws(lab)
+    ecr.create_repository(repositoryName="archive-scans")
+    push_image(ecr, "archive-scans", "v1")
+    ecr.start_image_scan(repositoryName="archive-scans", imageId={"imageTag": "v1"})
+    for target in ("ARCHIVE", "STANDARD"):
+        ecr.update_image_storage_class(
+            repositoryName="archive-scans", imageId={"imageTag": "v1"}, targetStorageClass=target
+        )
+    with pytest.raises(ClientError) as caught:
+        ecr.describe_image_scan_findings(repositoryName="archive-scans", imageId={"imageTag": "v1"})
+    assert error_of(caught)[0] == "ScanNotFoundException"
+    ecr.put_image_scanning_configuration(
+        repositoryName="archive-scans", imageScanningConfiguration={"scanOnPush": True}
+    )
+    for target in ("ARCHIVE", "STANDARD"):
+        ecr.update_image_storage_class(
+            repositoryName="archive-scans", imageId={"imageTag": "v1"}, targetStorageClass=target
+        )
+    found = ecr.describe_image_scan_findings(
+        repositoryName="archive-scans", imageId={"imageTag": "v1"}
+    )
+    assert found["imageScanStatus"]["status"] == "COMPLETE"

@@ -178,7 +178,9 @@ def put_manifest(
     ctx.blobs.put(manifest)
     image = repository.images.get(digest)
     if image is not None:
-        image.activate(ctx.now)  # re-pushing an archived image restores it ("Archiving an image")
+        # re-pushing an archived image restores it ("Archiving an image"), scanned as if new
+        if image.activate(ctx.now):
+            scans.after_push(ctx, repository, image)
     else:
         image = Image(
             digest=digest,

@@ -42,10 +42,11 @@ class Image:
     signing_profiles: list[str] = field(default_factory=list)  # matched on push (signing)
 
     def activate(self, now: float) -> bool:
-        """Restore an archived image to standard storage; whether it was archived."""
+        """Restore an archived image to standard storage; whether it was archived. Its scan
+        from before the archive is gone ("Restoring an image")."""
         if self.status != "ARCHIVED":
             return False
-        self.status, self.last_activated_at = "ACTIVE", now
+        self.status, self.last_activated_at, self.scan = "ACTIVE", now, None
         return True
 
 

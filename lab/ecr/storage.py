@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lab.ecr import scans
 from lab.ecr.context import Context
 from lab.ecr.errors import STORAGE_CLASS_UPDATE_NOT_SUPPORTED
 from lab.ecr.images import image_for
@@ -27,7 +28,7 @@ def update_image_storage_class(ctx: Context, params: dict[str, Any]) -> dict[str
     if params["targetStorageClass"] == "ARCHIVE":
         status = archive(ctx, repository, image)
     else:
-        status = restore(ctx, image)
+        status = restore(ctx, repository, image)
     return {
         "registryId": ctx.registry.account,
         "repositoryName": repository.name,
@@ -47,9 +48,13 @@ def archive(ctx: Context, repository: Repository, image: Image) -> str:
     return image.status
 
 
-def restore(ctx: Context, image: Image) -> str:
-    """Bring an archived image back to standard storage: ACTIVATING, done at once here."""
-    return "ACTIVATING" if image.activate(ctx.now) else image.status
+def restore(ctx: Context, repository: Repository, image: Image) -> str:
+    """Bring an archived image back to standard storage: ACTIVATING, done at once here, and
+    scanned as a pushed image is ("Restoring an image")."""
+    if not image.activate(ctx.now):
+        return image.status
+    scans.after_push(ctx, repository, image)
+    return "ACTIVATING"
 
 
 OPERATIONS = {"UpdateImageStorageClass": Operation(update_image_storage_class, True)}
