@@ -16,7 +16,7 @@ from lab.ecr.errors import (
     UNSUPPORTED_IMAGE_TYPE,
 )
 from lab.ecr.images import image_for
-from lab.ecr.model import Image, Repository, repository_arn
+from lab.ecr.model import repository_arn
 from lab.ecr.operation import Operation
 from lab.ecr.scans import (
     DAY,
@@ -26,7 +26,7 @@ from lab.ecr.scans import (
     scan,
     scans_on_push,
 )
-from lab.ecr.views import findings_summary_view, image_id, scan_status_view
+from lab.ecr.views import findings_summary_view, image_reference_view, scan_status_view
 
 
 def put_image_scanning_configuration(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +101,7 @@ def start_image_scan(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         raise SCAN_LIMIT_EXCEEDED()
     scan(ctx, image)
     return {
-        **_about(ctx, repository, image, params["imageId"]),
+        **image_reference_view(ctx.registry, repository, image, params["imageId"].get("imageTag")),
         "imageScanStatus": {"status": "IN_PROGRESS"},  # as AWS answers; the lab's is done
     }
 
@@ -119,22 +119,12 @@ def describe_image_scan_findings(ctx: Context, params: dict[str, Any]) -> dict[s
             registry_id=ctx.registry.account,
         )
     answer = {
-        **_about(ctx, repository, image, wanted),
+        **image_reference_view(ctx.registry, repository, image, wanted.get("imageTag")),
         "imageScanStatus": scan_status_view(image.scan),
     }
     if image.scan["status"] == "COMPLETE":
         answer["imageScanFindings"] = {**findings_summary_view(image.scan), "findings": []}
     return answer
-
-
-def _about(
-    ctx: Context, repository: Repository, image: Image, wanted: dict[str, str]
-) -> dict[str, Any]:
-    return {
-        "registryId": ctx.registry.account,
-        "repositoryName": repository.name,
-        "imageId": image_id(image.digest, wanted.get("imageTag")),
-    }
 
 
 OPERATIONS = {

@@ -15,7 +15,7 @@ from lab.ecr.context import Context
 from lab.ecr.errors import SIGNING_CONFIGURATION_NOT_FOUND
 from lab.ecr.images import image_for
 from lab.ecr.operation import Operation
-from lab.ecr.views import image_id
+from lab.ecr.views import image_reference_view
 
 # (lab) no signature can be made here; the code and reason say so.
 NO_SIGNER = {
@@ -49,10 +49,9 @@ def describe_image_signing_status(ctx: Context, params: dict[str, Any]) -> dict[
     repository = ctx.registry.repository(params["repositoryName"])
     wanted = params["imageId"]
     image = image_for(ctx, repository, wanted)
+    answer = image_reference_view(ctx.registry, repository, image, wanted.get("imageTag"))
     return {
-        "repositoryName": repository.name,
-        "imageId": image_id(image.digest, wanted.get("imageTag")),
-        "registryId": ctx.registry.account,
+        **answer,
         "signingStatuses": [
             {"signingProfileArn": profile, **NO_SIGNER} for profile in image.signing_profiles
         ],

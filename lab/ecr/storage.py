@@ -17,7 +17,7 @@ from lab.ecr.errors import STORAGE_CLASS_UPDATE_NOT_SUPPORTED
 from lab.ecr.images import image_for
 from lab.ecr.model import Image, Repository
 from lab.ecr.operation import Operation
-from lab.ecr.views import image_id
+from lab.ecr.views import image_reference_view
 
 
 def update_image_storage_class(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -29,12 +29,8 @@ def update_image_storage_class(ctx: Context, params: dict[str, Any]) -> dict[str
         status = archive(ctx, repository, image)
     else:
         status = restore(ctx, repository, image)
-    return {
-        "registryId": ctx.registry.account,
-        "repositoryName": repository.name,
-        "imageId": image_id(image.digest, wanted.get("imageTag")),
-        "imageStatus": status,
-    }
+    answer = image_reference_view(ctx.registry, repository, image, wanted.get("imageTag"))
+    return {**answer, "imageStatus": status}
 
 
 def archive(ctx: Context, repository: Repository, image: Image) -> str:

@@ -29,6 +29,17 @@ def image_id(digest: str, tag: str | None = None) -> dict[str, str]:
     return {"imageDigest": digest, "imageTag": tag} if tag else {"imageDigest": digest}
 
 
+def image_reference_view(
+    registry: Registry, repository: Repository, image: Image, tag: str | None
+) -> dict[str, Any]:
+    """The registry, repository and image id an answer about one image starts with."""
+    return {
+        "registryId": registry.account,
+        "repositoryName": repository.name,
+        "imageId": image_id(image.digest, tag),
+    }
+
+
 def image_view(
     registry: Registry, repository: Repository, image: Image, manifest: bytes, tag: str | None
 ) -> dict[str, Any]:
