@@ -74,6 +74,13 @@ ERROR_KINDS: dict[str, ErrorKind] = {
         ErrorKind("InvalidTagParameterException", 400),
         ErrorKind("TooManyTagsException", 400),
         ErrorKind("LimitExceededException", 400),
+        ErrorKind("ScanNotFoundException", 400),
+        ErrorKind("UnsupportedImageTypeException", 400),
+        ErrorKind("ImageArchivedException", 400),
+        ErrorKind("ImageStorageClassUpdateNotSupportedException", 400),
+        ErrorKind("SigningConfigurationNotFoundException", 400),
+        ErrorKind("ExclusionAlreadyExistsException", 400),
+        ErrorKind("ExclusionNotFoundException", 400),
         ErrorKind("ServerException", 500, sender_fault=False),
         # Upstream (IAM directory) unreachable
         ErrorKind("ServiceUnavailable", 503, sender_fault=False),

@@ -20,3 +20,5 @@ class Context:
     validate_policy: Callable[[str], None]
     # The repositories a listing may show (the caller's to see); None: all of them.
     visible: Collection[str] | None = None
+    # The caller's IAM principal (a session's role), for pull-time update exclusions.
+    principal: str | None = None

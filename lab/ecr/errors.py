@@ -170,6 +170,52 @@ INVALID_TAG_PARAMETER = EcrError(
 )
 # (AWS) Coral answers an unknown X-Amz-Target with this code and no message.
 UNKNOWN_OPERATION = EcrError("UnknownOperationException", "")
+# (lab) the API reference's words for the exception (DescribeImageScanFindings).
+SCAN_NOT_FOUND = EcrError(
+    "ScanNotFoundException",
+    "Image scan does not exist for the image with imageId {{imageDigest:'{digest}', "
+    "imageTag:'{tag}'}} in " + _IN_REGISTRY,
+)
+# (lab) the model's descriptions of these exceptions (StartImageScan).
+UNSUPPORTED_IMAGE_TYPE = EcrError(
+    "UnsupportedImageTypeException", "The image is of a type that cannot be scanned."
+)
+IMAGE_ARCHIVED = EcrError(
+    "ImageArchivedException", "The specified image is archived and cannot be scanned."
+)
+# (lab) as moto words it: one basic scan per image per 24 hours.
+SCAN_LIMIT_EXCEEDED = EcrError(
+    "LimitExceededException", "The scan quota per image has been exceeded. Wait and try again."
+)
+# (lab) the model's description of the exception (UpdateImageStorageClass).
+STORAGE_CLASS_UPDATE_NOT_SUPPORTED = EcrError(
+    "ImageStorageClassUpdateNotSupportedException",
+    "The requested image storage class update is not supported.",
+)
+# (lab) pull-time update exclusions, worded as ECR's other registry-level errors.
+EXCLUSION_ALREADY_EXISTS = EcrError(
+    "ExclusionAlreadyExistsException",
+    "The pull time update exclusion for the principal '{arn}' already exists in the registry "
+    "with id '{registry_id}'",
+)
+EXCLUSION_NOT_FOUND = EcrError(
+    "ExclusionNotFoundException",
+    "The pull time update exclusion for the principal '{arn}' does not exist in the registry "
+    "with id '{registry_id}'",
+)
+TOO_MANY_EXCLUSIONS = EcrError(
+    "LimitExceededException",
+    "The registry already has the maximum of {limit} pull time update exclusions",
+)
+# (lab) worded as ECR's other registry-level not-found errors.
+SIGNING_CONFIGURATION_NOT_FOUND = EcrError(
+    "SigningConfigurationNotFoundException",
+    "Signing configuration does not exist in the registry with id '{registry_id}'",
+)
+# (lab) an operation of ECR's model that the lab does not emulate: named, never a 500.
+NOT_EMULATED = EcrError(
+    "UnknownOperationException", "The lab does not emulate the ECR operation {operation}"
+)
 
 
 def invalid_lifecycle_policy(reason: str) -> AwsError:
@@ -188,3 +234,9 @@ INVALID_MANIFEST = partial(
 INVALID_ARN = partial(INVALID_PARAMETER, member="resourceArn", constraint="Invalid ARN")
 # (lab)
 INVALID_NEXT_TOKEN = partial(INVALID_PARAMETER, member="nextToken", constraint="Invalid NextToken")
+# (lab) BASIC scanning scans on push or manually, never continuously (RegistryScanningRule).
+CONTINUOUS_SCAN_NEEDS_ENHANCED = partial(
+    INVALID_PARAMETER,
+    member="scanFrequency",
+    constraint="CONTINUOUS_SCAN is supported only for the ENHANCED scan type",
+)

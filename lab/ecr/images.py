@@ -7,8 +7,10 @@ immutable. The manifest bytes live in the blob store, so the registry API serves
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from lab.ecr import pulls, scans
 from lab.ecr.blobs import digest_of
 from lab.ecr.context import Context
 from lab.ecr.errors import (
@@ -24,6 +26,15 @@ from lab.ecr.manifests import InvalidManifest, parse_manifest
 from lab.ecr.model import Image, Repository
 from lab.ecr.pages import paginate
 from lab.ecr.views import image_detail_view, image_id, image_view
+
+# ECR's check of an image digest, and its words for a failure (moto quotes them from AWS).
+IMAGE_DIGEST = re.compile(r"[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+")
+# (lab) why BatchGetImage cannot return an archived image.
+_ARCHIVED_REASON = "The image is archived: restore it to pull it"
+_INVALID_DIGEST_REASON = (
+    "Invalid request parameters: image digest should satisfy the regex "
+    "'[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'"
+)
 
 
 def put_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -50,10 +61,13 @@ def batch_get_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         if image is not None and accepted is not None and image.media_type not in accepted:
             # The lab does not convert manifests between media types, as ECR can.
             image, failure = None, _failure(wanted, "ImageNotFound", "Requested image not found")
+        if image is not None and image.status != "ACTIVE":
+            image, failure = None, _failure(wanted, "ImageInaccessible", _ARCHIVED_REASON)
         if image is None:
             failures.append(failure)
             continue
         manifest = ctx.blobs.read(image.digest)
+        pulls.record_pull(ctx, image)
         images.append(image_view(ctx.registry, repository, image, manifest, wanted.get("imageTag")))
     return {"images": images, "failures": failures}
 
@@ -63,21 +77,10 @@ def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     registry = ctx.registry
     repository = registry.repository(params["repositoryName"])
     if "imageIds" in params:
-        chosen = []
-        for wanted in params["imageIds"]:
-            image, _ = _lookup(repository, wanted)
-            if image is None:
-                raise IMAGE_NOT_FOUND(
-                    name=repository.name,
-                    registry_id=registry.account,
-                    digest=wanted.get("imageDigest") or None,  # an empty digest reads null too
-                    tag=wanted.get("imageTag"),
-                )
-            chosen.append(image)
+        chosen = [image_for(ctx, repository, wanted) for wanted in params["imageIds"]]
         chosen = list({image.digest: image for image in chosen}.values())
     else:
-        status = params.get("filter", {}).get("tagStatus", "ANY")
-        chosen = [i for i in repository.images.values() if _tag_status_matches(i, status)]
+        chosen = [i for i in repository.images.values() if _filter_matches(i, params)]
     page, token = paginate(chosen, lambda i: [f"{i.pushed_at:020.6f}", i.digest], params)
     result: dict[str, Any] = {
         "imageDetails": [image_detail_view(registry, repository, image) for image in page]
@@ -90,11 +93,10 @@ def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 def list_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """ListImages: one entry per tag, and one per untagged image."""
     repository = ctx.registry.repository(params["repositoryName"])
-    status = params.get("filter", {}).get("tagStatus", "ANY")
     entries = [
         image_id(image.digest, tag)
         for image in repository.images.values()
-        if _tag_status_matches(image, status)
+        if _filter_matches(image, params)
         for tag in (image.tags or [None])
     ]
     page, token = paginate(entries, lambda e: [e["imageDigest"], e.get("imageTag", "")], params)
@@ -175,7 +177,11 @@ def put_manifest(
             current.tags.remove(tag)
     ctx.blobs.put(manifest)
     image = repository.images.get(digest)
-    if image is None:
+    if image is not None:
+        # re-pushing an archived image restores it ("Archiving an image"), scanned as if new
+        if image.activate(ctx.now):
+            scans.after_push(ctx, repository, image)
+    else:
         image = Image(
             digest=digest,
             media_type=parsed.media_type,
@@ -189,33 +195,40 @@ def put_manifest(
             annotations=dict(parsed.annotations),
         )
         repository.images[digest] = image
+        scans.after_push(ctx, repository, image)
+        image.signing_profiles = registry.signing_profiles(repository.name)
     if tag and tag not in image.tags:
         image.tags.append(tag)
     return image
 
 
-# "Amazon ECR refreshes the last image pull timestamp at least once every 24 hours"
-# (API reference, ImageDetail.lastRecordedPullTime): no write for every pull.
-PULL_REFRESH = 24 * 3600.0
+def image_for(ctx: Context, repository: Repository, wanted: dict[str, str]) -> Image:
+    """The image an ImageIdentifier names, or ECR's ImageNotFoundException."""
+    image, _ = _lookup(repository, wanted)
+    if image is None:
+        raise IMAGE_NOT_FOUND(
+            name=repository.name,
+            registry_id=ctx.registry.account,
+            digest=wanted.get("imageDigest") or None,  # an empty digest reads null too
+            tag=wanted.get("imageTag"),
+        )
+    return image
 
 
-def pull_is_due(image: Image, now: float) -> bool:
-    """Whether a pull at `now` updates the image's lastRecordedPullTime."""
-    last = image.last_recorded_pull_time
-    return last is None or now - last >= PULL_REFRESH
-
-
-def find_image(ctx: Context, repository: Repository, reference: str) -> Image:
-    """The image a registry reference (a tag, or a `sha256:` digest) names."""
+def find_image(ctx: Context, repository: Repository, reference: str, *, pull: bool) -> Image:
+    """The pullable image a registry reference (a tag, or a `sha256:` digest) names; a `pull`
+    records its pull time. An archived image is not found: a 404 ("Archiving an image")."""
     is_digest = ":" in reference
     image = repository.images.get(reference) if is_digest else repository.image_by_tag(reference)
-    if image is None:
+    if image is None or image.status != "ACTIVE":
         raise IMAGE_NOT_FOUND(
             name=repository.name,
             registry_id=ctx.registry.account,
             digest=reference if is_digest else None,
             tag=None if is_digest else reference,
         )
+    if pull:
+        pulls.record_pull(ctx, image)
     return image
 
 
@@ -225,6 +238,8 @@ def _lookup(repository: Repository, wanted: dict[str, str]) -> tuple[Image | Non
     if digest is None and tag is None:
         reason = "Invalid request parameters: both tag and digest cannot be null"
         return None, _failure(wanted, "MissingDigestAndTag", reason)
+    if digest is not None and not IMAGE_DIGEST.fullmatch(digest):
+        return None, _failure(wanted, "InvalidImageDigest", _INVALID_DIGEST_REASON)
     image = repository.images.get(digest) if digest else repository.image_by_tag(tag or "")
     if image is not None and digest and tag and tag not in image.tags:
         reason = "Invalid request parameters: image tag and digest do not match"
@@ -238,8 +253,12 @@ def _failure(wanted: dict[str, str], code: str, reason: str) -> dict[str, Any]:
     return {"imageId": dict(wanted), "failureCode": code, "failureReason": reason}
 
 
-def _tag_status_matches(image: Image, status: str) -> bool:
-    return status == "ANY" or (status == "TAGGED") == bool(image.tags)
+def _filter_matches(image: Image, params: dict[str, Any]) -> bool:
+    # Without an imageStatus filter only ACTIVE images are listed (DescribeImagesFilter).
+    given = params.get("filter", {})
+    tagged, status = given.get("tagStatus", "ANY"), given.get("imageStatus", "ACTIVE")
+    tags_match = tagged == "ANY" or (tagged == "TAGGED") == bool(image.tags)
+    return tags_match and status in ("ANY", image.status)
 
 
 def _indexes_referencing(repository: Repository, digest: str) -> list[str]:

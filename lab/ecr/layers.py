@@ -7,6 +7,7 @@ the repository that initiated it.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lab.ecr.blobs import UploadUnknown
@@ -24,6 +25,8 @@ from lab.ecr.manifests import LAYER_MEDIA_TYPE
 from lab.ecr.model import Repository
 from lab.ecr.validation import decode_blob
 
+# A layer digest as the registry API grammar writes one (algorithm:hex).
+LAYER_DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]+")
 # The part size ECR advises in InitiateLayerUpload's answer (10 MiB).
 PART_SIZE = 10 * 1024 * 1024
 
@@ -43,14 +46,13 @@ def batch_check_layer_availability(ctx: Context, params: dict[str, Any]) -> dict
                 }
             )
         else:
-            failures.append(
-                {
-                    "layerDigest": digest,
-                    "failureCode": "MissingLayerDigest",
-                    # (lab) ECR's exact reason text has not been captured
-                    "failureReason": "Could not find the requested layer digest",
-                }
+            # A digest that is no digest is InvalidLayerDigest (API Reference, LayerFailure).
+            code, reason = (
+                ("MissingLayerDigest", "Could not find the requested layer digest")
+                if LAYER_DIGEST.fullmatch(digest)
+                else ("InvalidLayerDigest", "Invalid layer digest")  # (lab) reason texts
             )
+            failures.append({"layerDigest": digest, "failureCode": code, "failureReason": reason})
     return {"layers": layers, "failures": failures}
 
 
@@ -189,7 +191,7 @@ def check_layer_readable(ctx: Context, repository: Repository, digest: str) -> N
     """Raise unless the layer is in `repository` and some image there references it."""
     if digest not in repository.layers:
         raise LAYER_NOT_FOUND(name=repository.name, registry_id=ctx.registry.account, digest=digest)
-    if digest not in repository.referenced_blobs():
+    if digest not in repository.pullable_blobs():
         raise LAYER_INACCESSIBLE(
             name=repository.name, registry_id=ctx.registry.account, digest=digest
         )

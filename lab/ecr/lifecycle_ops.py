@@ -28,8 +28,8 @@ def lifecycle_image(image: Image) -> LifecycleImage:
         digest=image.digest,
         tags=tuple(image.tags),
         pushed_at=image.pushed_at,
-        status=image.image_status,
-        last_pulled_at=image.last_recorded_pull_time,
+        status=image.status,
+        last_pulled_at=image.last_pulled_at,
         archived_at=image.last_archived_at,
         manifests=tuple(image.manifests),
     )
@@ -118,7 +118,7 @@ def apply_lifecycle_policy(repository: Repository, now: float) -> dict[str, list
         done["expired"].append(digest)
     for digest in result.digests("transition"):
         image = repository.images[digest]
-        image.image_status, image.last_archived_at = "ARCHIVED", now
+        image.status, image.last_archived_at = "ARCHIVED", now
         done["archived"].append(digest)
     repository.lifecycle_evaluated_at = now
     return done
@@ -135,7 +135,7 @@ def _result(repository: Repository, selection: Any) -> dict[str, Any]:
         "imagePushedAt": image.pushed_at,
         "action": action,
         "appliedRulePriority": selection.rule.priority,
-        "storageClass": "ARCHIVE" if image.image_status == "ARCHIVED" else "STANDARD",
+        "storageClass": "ARCHIVE" if image.status == "ARCHIVED" else "STANDARD",
     }
 
 

@@ -38,10 +38,20 @@ class Image:
     artifact_type: str | None = None
     subject: str | None = None
     annotations: dict[str, str] = field(default_factory=dict)
-    # As DescribeImages shows them: imageStatus (ACTIVE, ARCHIVED, ACTIVATING), lastArchivedAt.
-    image_status: str = "ACTIVE"
+    scan: dict[str, Any] | None = None  # the last basic scan (lab.ecr.scanning)
+    status: str = "ACTIVE"  # ACTIVE or ARCHIVED (lab.ecr.storage)
     last_archived_at: float | None = None
-    last_recorded_pull_time: float | None = None
+    last_activated_at: float | None = None
+    last_pulled_at: float | None = None  # lastRecordedPullTime (lab.ecr.pulls)
+    signing_profiles: list[str] = field(default_factory=list)  # matched on push (signing)
+
+    def activate(self, now: float) -> bool:
+        """Restore an archived image to standard storage; whether it was archived. Its scan
+        from before the archive is gone ("Restoring an image")."""
+        if self.status != "ARCHIVED":
+            return False
+        self.status, self.last_activated_at, self.scan = "ACTIVE", now, None
+        return True
 
 
 @dataclass
@@ -82,6 +92,11 @@ class Repository:
             or (mode == "MUTABLE_WITH_EXCLUSION" and excluded)
         )
 
+    def pullable_blobs(self) -> set[str]:
+        """Digests of every layer and config some active (not archived) image references."""
+        active = (image for image in self.images.values() if image.status == "ACTIVE")
+        return {digest for image in active for digest in image.blobs}
+
     def referenced_blobs(self) -> set[str]:
         """Digests of every layer and config some image in the repository references."""
         return {digest for image in self.images.values() for digest in image.blobs}
@@ -96,6 +111,26 @@ class Registry:
     repositories: dict[str, Repository] = field(default_factory=dict)
     policy: str | None = None  # the registry policy's text
     settings: dict[str, str] = field(default_factory=dict)  # account settings put so far
+    scanning_configuration: dict[str, Any] = field(
+        default_factory=lambda: {"scanType": "BASIC", "rules": []}
+    )
+    signing_configuration: dict[str, Any] | None = None
+    pull_time_exclusions: dict[str, float] = field(default_factory=dict)  # ARN -> createdAt
+
+    def signing_profiles(self, repository: str) -> list[str]:
+        """The signing profiles of the signing rules that match `repository`: a rule with no
+        filters matches every repository, a filter's `*` any characters (managed signing)."""
+        rules = (self.signing_configuration or {}).get("rules", [])
+        return list(
+            dict.fromkeys(
+                rule["signingProfileArn"]
+                for rule in rules
+                if not rule.get("repositoryFilters")
+                or any(
+                    fnmatch.fnmatchcase(repository, f["filter"]) for f in rule["repositoryFilters"]
+                )
+            )
+        )
 
     def repository(self, name: str) -> Repository:
         """The repository, or ECR's RepositoryNotFoundException."""
@@ -115,10 +150,7 @@ class Registry:
         for name, data in document["repositories"].items():
             images = {d: Image(**image) for d, image in data.pop("images").items()}
             repositories[name] = Repository(**data, images=images)
-        return cls(
-            document["account"],
-            document["region"],
-            repositories,
-            document.get("policy"),  # absent from registries saved before registry policies
-            dict(document.get("settings", {})),
-        )
+        # Registry-wide settings are plain JSON; a document without one keeps its default.
+        settings = {k: v for k, v in document.items() if k not in ("account", "region")}
+        settings["repositories"] = repositories
+        return cls(document["account"], document["region"], **settings)

@@ -37,7 +37,7 @@ def list_image_referrers(ctx: Context, params: dict[str, Any]) -> dict[str, Any]
         image
         for image in repository.images.values()
         if image.subject == subject
-        and status in ("ANY", image.image_status)
+        and status in ("ANY", image.status)
         and (types is None or artifact_type(image) in types)
     ]
     paging = params | {"maxResults": params.get("maxResults") or DEFAULT_MAX_RESULTS}
@@ -53,7 +53,7 @@ def _referrer(ctx: Context, image: Image) -> dict[str, Any]:
         "digest": image.digest,
         "mediaType": image.media_type,
         "size": ctx.blobs.size(image.digest),  # a descriptor's size: the manifest's bytes
-        "artifactStatus": image.image_status,
+        "artifactStatus": image.status,
     }
     kind = artifact_type(image)
     if kind:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+import uuid
 from typing import Any
 
 from lab.ecr.blobs import UploadUnknown
@@ -37,7 +38,7 @@ def create_repository(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             "scanOnPush": bool(params["imageScanningConfiguration"].get("scanOnPush", False))
         }
     if "encryptionConfiguration" in params:
-        repository.encryption_configuration = dict(params["encryptionConfiguration"])
+        repository.encryption_configuration = _encryption(ctx, params["encryptionConfiguration"])
     repository.tags = resource_tags(params.get("tags", []))
     registry.repositories[name] = repository
     return {"repository": repository_view(registry, repository, ctx.host)}
@@ -141,6 +142,17 @@ def _tagged_repository(ctx: Context, params: dict[str, Any]) -> Repository:
         name = match["name"] if match else params["resourceArn"]
         raise REPOSITORY_NOT_FOUND(name=name, registry_id=ctx.registry.account)
     return ctx.registry.repositories[match["name"]]
+
+
+def _encryption(ctx: Context, given: dict[str, Any]) -> dict[str, Any]:
+    """KMS without a key is "the default AWS managed KMS key for Amazon ECR" (API Reference,
+    EncryptionConfiguration), which ECR names by its key ARN; the lab's is stable per registry."""
+    configuration = dict(given)
+    if configuration["encryptionType"].startswith("KMS") and "kmsKey" not in configuration:
+        registry = ctx.registry
+        key_id = uuid.uuid5(uuid.NAMESPACE_URL, f"aws/ecr:{registry.account}:{registry.region}")
+        configuration["kmsKey"] = f"arn:aws:kms:{registry.region}:{registry.account}:key/{key_id}"
+    return configuration
 
 
 def _set_mutability(repository: Repository, params: dict[str, Any]) -> None:

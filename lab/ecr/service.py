@@ -9,13 +9,14 @@ before it calls in. State is kept per (account, region) in
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from lab.ecr import (
     blob_mounting,
@@ -23,26 +24,25 @@ from lab.ecr import (
     layers,
     lifecycle_ops,
     policies,
+    pulls,
     referrers,
     registry_policy,
     repositories,
+    scanning,
+    signing,
+    storage,
 )
 from lab.ecr.actions import target
 from lab.ecr.blobs import BlobStore, digest_of
 from lab.ecr.context import Context
-from lab.ecr.errors import IMAGE_DIGEST_DOES_NOT_MATCH, UNKNOWN_OPERATION
+from lab.ecr.errors import IMAGE_DIGEST_DOES_NOT_MATCH, NOT_EMULATED
 from lab.ecr.model import Registry
+from lab.ecr.operation import Operation
 from lab.ecr.validation import operation_model
 from lab.errors import AwsError
 from lab.store import read_json, write_json_atomic
 
-Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
-
-
-class Operation(NamedTuple):
-    handler: Handler
-    mutates: bool  # whether the state must be written after it
-
+log = logging.getLogger(__name__)
 
 OPERATIONS: dict[str, Operation] = {
     "CreateRepository": Operation(repositories.create_repository, True),
@@ -68,7 +68,7 @@ OPERATIONS: dict[str, Operation] = {
     "CompleteLayerUpload": Operation(layers.complete_layer_upload, True),
     "GetDownloadUrlForLayer": Operation(layers.get_download_url_for_layer, False),
     "PutImage": Operation(images.put_image, True),
-    "BatchGetImage": Operation(images.batch_get_image, False),
+    "BatchGetImage": Operation(images.batch_get_image, False, records=True),
     "DescribeImages": Operation(images.describe_images, False),
     "ListImages": Operation(images.list_images, False),
     "BatchDeleteImage": Operation(images.batch_delete_image, True),
@@ -77,6 +77,10 @@ OPERATIONS: dict[str, Operation] = {
     "DeleteRegistryPolicy": Operation(registry_policy.delete_registry_policy, True),
     "GetAccountSetting": Operation(registry_policy.get_account_setting, False),
     "PutAccountSetting": Operation(registry_policy.put_account_setting, True),
+    **scanning.OPERATIONS,
+    **storage.OPERATIONS,
+    **pulls.OPERATIONS,
+    **signing.OPERATIONS,
 }
 
 
@@ -117,21 +121,25 @@ class Ecr:
         account: str,
         region: str,
         visible: Collection[str] | None = None,
+        principal: str | None = None,
     ) -> dict[str, Any]:
         """Run one ECR API operation and return its JSON response body; a listing shows only
-        the `visible` repositories (all when None)."""
-        if operation not in OPERATIONS:
-            raise UNKNOWN_OPERATION()
+        the `visible` repositories (all when None). `principal` is the caller's IAM principal."""
         # target() validates the request against botocore's model first.
         where = target(operation, params, account=account, region=region).repository
+        if operation not in OPERATIONS:
+            raise NOT_EMULATED(operation=operation)
         owner, place = (
             (where[0], where[1])
             if where
             else (_named_registry(operation, params) or account, region)
         )
-        handler, mutates = OPERATIONS[operation]
+        handler, mutates, records = OPERATIONS[operation]
         with self._lock:
-            ctx = replace(self._context(owner, place), visible=visible)
+            ctx = replace(self._context(owner, place), visible=visible, principal=principal)
+            if records:
+                with self._record(ctx.registry):
+                    return handler(ctx, params)
             if not mutates:
                 return handler(ctx, params)
             with self._change(ctx.registry):
@@ -273,16 +281,21 @@ class Ecr:
             return image.digest
 
     def get_manifest(
-        self, account: str, region: str, name: str, reference: str, *, pull: bool = False
+        self,
+        account: str,
+        region: str,
+        name: str,
+        reference: str,
+        principal: str | None = None,
+        pull: bool = False,
     ) -> tuple[bytes, str, str]:
-        """The manifest a tag or digest names: (bytes, media type, digest); a `pull` is
-        recorded as DescribeImages' lastRecordedPullTime."""
+        """The manifest a tag or digest names: (bytes, media type, digest). A `pull` by
+        `principal` records the image's pull time."""
         with self._lock:
-            ctx = self._context(account, region)
-            image = images.find_image(ctx, ctx.registry.repository(name), reference)
-            if pull and images.pull_is_due(image, ctx.now):
-                with self._change(ctx.registry):
-                    image.last_recorded_pull_time = ctx.now
+            ctx = replace(self._context(account, region), principal=principal)
+            repository = ctx.registry.repository(name)
+            with self._record(ctx.registry) if pull else nullcontext():  # a HEAD records nothing
+                image = images.find_image(ctx, repository, reference, pull=pull)
             return self.blobs.read(image.digest), image.media_type, image.digest
 
     # State
@@ -318,6 +331,16 @@ class Ecr:
             self._revert(registry)
             raise
         self._save(registry)
+
+    @contextmanager
+    def _record(self, registry: Registry) -> Iterator[None]:
+        """Keep what a read recorded (a pull time) if it can be saved; if it cannot, forget it
+        and let the read answer: a full disk never fails a pull."""
+        yield
+        try:
+            self._save(registry)
+        except OSError:
+            log.warning("could not save %s/%s's pull times", registry.account, registry.region)
 
     def _save(self, registry: Registry) -> None:
         key = (registry.account, registry.region)

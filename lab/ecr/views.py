@@ -29,6 +29,17 @@ def image_id(digest: str, tag: str | None = None) -> dict[str, str]:
     return {"imageDigest": digest, "imageTag": tag} if tag else {"imageDigest": digest}
 
 
+def image_reference_view(
+    registry: Registry, repository: Repository, image: Image, tag: str | None
+) -> dict[str, Any]:
+    """The registry, repository and image id an answer about one image starts with."""
+    return {
+        "registryId": registry.account,
+        "repositoryName": repository.name,
+        "imageId": image_id(image.digest, tag),
+    }
+
+
 def image_view(
     registry: Registry, repository: Repository, image: Image, manifest: bytes, tag: str | None
 ) -> dict[str, Any]:
@@ -58,12 +69,29 @@ def image_detail_view(registry: Registry, repository: Repository, image: Image) 
         view["artifactMediaType"] = image.artifact_media_type
     if image.subject:
         view["subjectManifestDigest"] = image.subject
-    view["imageStatus"] = image.image_status
-    if image.last_archived_at is not None:
-        view["lastArchivedAt"] = image.last_archived_at
-    if image.last_recorded_pull_time is not None:
-        view["lastRecordedPullTime"] = image.last_recorded_pull_time
+    view["imageStatus"] = image.status
+    for key, value in (
+        ("lastRecordedPullTime", image.last_pulled_at),
+        ("lastArchivedAt", image.last_archived_at),
+        ("lastActivatedAt", image.last_activated_at),
+    ):
+        if value is not None:
+            view[key] = value
+    if image.scan is not None:
+        view["imageScanStatus"] = scan_status_view(image.scan)
+        if image.scan["status"] == "COMPLETE":
+            view["imageScanFindingsSummary"] = findings_summary_view(image.scan)
     return view
+
+
+def scan_status_view(scan: dict[str, Any]) -> dict[str, str]:
+    """An `ImageScanStatus` structure for a scanned image."""
+    return {"status": scan["status"], "description": scan["description"]}
+
+
+def findings_summary_view(scan: dict[str, Any]) -> dict[str, Any]:
+    """An `ImageScanFindingsSummary` of a completed lab scan: no findings of any severity."""
+    return {"imageScanCompletedAt": scan["completedAt"], "findingSeverityCounts": {}}
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:

@@ -55,6 +55,11 @@ class Identity:
         return self.arn == f"arn:aws:iam::{self.account}:root"
 
     @property
+    def principal_arn(self) -> str:
+        """aws:PrincipalArn: a session's role (path included), else the caller's own ARN."""
+        return self.role_arn or self.arn
+
+    @property
     def is_session(self) -> bool:
         """True for an assumed-role session."""
         return self.role_arn is not None

@@ -23,6 +23,7 @@ class RegistryContext:
     # A repository the front door found the caller may read layers from: `?mount=&from=` may
     # mount from it (blob mounting), never from another.
     mount_from: str | None = None
+    principal: str | None = None  # the caller's IAM principal (a session's role)
 
     async def call(self, method: Callable[..., T], *args: Any) -> T:
         """One of Ecr's registry methods for this account and region, off the event loop."""

@@ -6,8 +6,6 @@ repository, a digest reference must match the bytes, an immutable tag cannot mov
 
 from __future__ import annotations
 
-import functools
-
 from lab.ecr.manifests import InvalidManifest, parse_manifest
 from lab.http import HttpRequest, HttpResponse
 from lab.registry.context import RegistryContext
@@ -24,9 +22,11 @@ async def fetch(route: Route, request: HttpRequest, ctx: RegistryContext) -> Htt
     """GET or HEAD by tag or digest, in the stored format if the client accepts it."""
     await request.drain()
     data, media_type, digest = await ctx.call(
-        functools.partial(ctx.ecr.get_manifest, pull=route.method == "GET"),
+        ctx.ecr.get_manifest,
         route.repository,
         route.reference,
+        ctx.principal,
+        route.method == "GET",  # a pull; a HEAD only asks whether it is there
     )
     if not acceptable(media_type, request.header_all("accept")):
         # Stored formats are never converted: an unaccepted one is not found for this client.

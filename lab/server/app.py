@@ -104,7 +104,12 @@ class Lab(LabState):
                 owner = params.get("registryId") or account
                 visible = self.may_act_on(caller, goal.action, owner, request.client_ip)
             result = self.ecr.handle(
-                where.operation, params, account=account, region=region, visible=visible
+                where.operation,
+                params,
+                account=account,
+                region=region,
+                visible=visible,
+                principal=caller.principal_arn,
             )
         return protocols.json_response(result, rid)
 
@@ -173,7 +178,7 @@ class Lab(LabState):
                 decision = await asyncio.to_thread(self.authorizer.decide, call)
                 if not decision.allowed:
                     raise RegistryError("DENIED", decision.message)
-            ctx = self.registry_context(account, region)
+            ctx = self.registry_context(account, region, caller.principal_arn)
             source = goal.query.get("from") if goal.name == "upload_start" else None
             if source and "mount" in goal.query:  # mounting reads the source's layer
                 read = self.repository_call(
@@ -316,5 +321,7 @@ class Lab(LabState):
             ]
         }
 
-    def registry_context(self, account: str, region: str) -> RegistryContext:
-        return RegistryContext(self.ecr, account, region, self.registry_host)
+    def registry_context(
+        self, account: str, region: str, principal: str | None = None
+    ) -> RegistryContext:
+        return RegistryContext(self.ecr, account, region, self.registry_host, principal)

@@ -11,15 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from lab import __version__
+from lab.ecr.errors import INVALID_PARAMETER
 from lab.ecr.service import Ecr
 from lab.errors import AwsError
 from lab.identity.credentials import Credential, CredentialStore, Identity
 from lab.identity.directory import IamDirectory
+from lab.identity.principal_check import PRINCIPAL_NOT_FOUND, missing_principal
 from lab.identity.sts import Sts
 from lab.identity.tokens import TokenIssuer
 from lab.jobs.lifecycle import LifecycleJob
 from lab.policy.document import PolicyError, parse_policy
-from lab.policy.model import PolicySet
+from lab.policy.model import Policy, PolicySet
 from lab.server.authorize import Authorizer
 from lab.server.config import LabConfig
 from lab.server.state_lock import StateLock
@@ -87,7 +89,7 @@ class LabState:
         )
         self.tokens = TokenIssuer.load(state / "identity")
         self.sts = Sts(self.directory, self.credentials, self.config.account)
-        self.ecr = Ecr(state / "ecr", self.registry_address, validate_repository_policy)
+        self.ecr = Ecr(state / "ecr", self.registry_address, self.validate_repository_policy)
         home = Account(self.upstream, self.directory, self.sts, self.config.admin_access_key)
         self.accounts: dict[str, Account] = {self.config.account: home}
         self.authorizer = Authorizer(self.identity_policies)
@@ -173,6 +175,23 @@ class LabState:
         self.lifecycle.forget()
         self.instances.clear()
 
+    def validate_repository_policy(self, text: str) -> None:
+        """ECR's check of a repository policy: valid, and naming no role or user the lab's
+        accounts lack."""
+        policy = validate_repository_policy(text)
+        if self.missing_principal(policy) is not None:
+            raise INVALID_PARAMETER(member="PolicyText", constraint=PRINCIPAL_NOT_FOUND)
+
+    def missing_principal(self, policy: Policy) -> str | None:
+        """The first role or user the resource policy names that does not exist in one of the
+        lab's accounts, or None (for any resource policy ECR stores)."""
+
+        def directory_of(account: str) -> IamDirectory | None:
+            held = self.accounts.get(account)
+            return held.directory if held else None
+
+        return missing_principal(policy, directory_of)
+
     def principal_account(self, principal: str) -> str | None:
         """The account of a principal `session_for` knows, or None when it knows none such."""
         if principal == "admin":
@@ -237,10 +256,10 @@ class LabState:
         }
 
 
-def validate_repository_policy(text: str) -> None:
+def validate_repository_policy(text: str) -> Policy:
     """ECR's check of a repository policy: the engine's parser, with ECR's error."""
     try:
-        parse_policy(text, "repository")
+        return parse_policy(text, "repository")
     except PolicyError as error:
         raise error.to_aws_error("repository") from None
     except (ValueError, TypeError):
