@@ -105,8 +105,9 @@ def fill(api, count: int = 3) -> list[str]:
     digests = []
     for n in range(count):
         push_image(api, REPO, f"v{n}", seed=b"image-%d" % n)
-        image = api.batch_get_image(repositoryName=REPO, imageIds=[{"imageTag": f"v{n}"}])
-        digests.append(image["images"][0]["imageId"]["imageDigest"])
+        # DescribeImages, not BatchGetImage: a BatchGetImage is a pull (lastRecordedPullTime)
+        image = api.describe_images(repositoryName=REPO, imageIds=[{"imageTag": f"v{n}"}])
+        digests.append(image["imageDetails"][0]["imageDigest"])
         time.sleep(0.01)  # distinct push times: the newest is the last pushed
     return digests
 

@@ -324,4 +324,6 @@ class Lab(LabState):
     def registry_context(
         self, account: str, region: str, principal: str | None = None
     ) -> RegistryContext:
-        return RegistryContext(self.ecr, account, region, self.registry_host, principal)
+        return RegistryContext(
+            self.ecr, account, region, self.registry_host, principal=principal
+        )
