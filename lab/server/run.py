@@ -16,6 +16,7 @@ import uvloop
 from lab.server.app import Lab
 from lab.server.asgi import asgi_app
 from lab.server.config import LabConfig
+from lab.server.streaming import StreamingHttpToolsProtocol
 
 
 def _bind(config: LabConfig) -> socket.socket:
@@ -32,7 +33,7 @@ def _bind(config: LabConfig) -> socket.socket:
 def _server(lab: Lab) -> uvicorn.Server:
     settings = uvicorn.Config(
         asgi_app(lab.handle),
-        http="httptools",  # measured: 1.6 s of CPU per GiB received, h11 4.0 s
+        http=StreamingHttpToolsProtocol,  # httptools; bodies skip per-message ASGI (streaming)
         ws="none",  # AWS's APIs and the registry use no WebSocket ("auto" loads one: ~30 ms)
         log_level="warning",
         access_log=False,
