@@ -1,11 +1,12 @@
 """Request bodies handed to the app as they arrive, without uvicorn's per-message ASGI path.
 
-uvicorn's httptools protocol copies each piece of body into one buffer, pauses the socket once
-64 KiB wait and resumes it at every `receive()`: a layer push paid ~2 s of CPU per GiB there.
-This subclass keeps uvicorn for everything else (parsing, limits, responses, keep-alive,
-shutdown) and changes one thing: the body's pieces go, uncopied, into a `RequestBody` the app
-reads from the ASGI scope's extensions, and the socket pauses only once BODY_HIGH_WATER bytes
-wait. (No BufferedProtocol: uvloop reads an asyncio.Protocol subclass through its own buffer.)
+uvicorn's httptools protocol appends each body piece to one buffer, copies it out again at every
+`receive()`, and pauses the socket once 64 KiB wait. This subclass keeps uvicorn for everything
+else (parsing, limits, responses, keep-alive, shutdown) and changes one thing: the pieces go,
+uncopied, into a `RequestBody` the app reads from the ASGI scope's extensions, and the socket
+pauses only once BODY_HIGH_WATER bytes wait. Written here because uvicorn has no hook for it,
+and all else it does we keep. (No BufferedProtocol: uvloop reads an asyncio.Protocol subclass
+through its own buffer whatever it defines.)
 """
 
 from __future__ import annotations
