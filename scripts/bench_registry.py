@@ -1,11 +1,15 @@
-"""Registry throughput: skopeo push and pull against the lab and Debian's distribution registry.
+"""Registry throughput: the lab against Debian's distribution registry, in the same run.
 
-Both run in the same invocation on the same image (one random layer), so the ratio is fair.
-Each server's CPU seconds per GiB moved are printed too: unlike MiB/s they barely move with the
-load of a shared machine (printed before and after). Also the lab's peak RSS during a large
-push: streaming keeps it flat whatever the layer size.
+Pushes through skopeo, the docker CLI (when an engine answers), and a raw client uploading the
+layer blob in chunks (PATCHes) or monolithically (one PUT); pulls through skopeo. Each push
+goes to a freshly started server: a client that knows the blob from an earlier push (skopeo's
+blob-info cache, docker's push metadata) would otherwise mount it across repositories, which
+distribution does without receiving a byte while ECR, and the lab, always take the upload.
+Printed per cell: medians of MiB/s, the ratio, each server's CPU seconds per GiB (robust on a
+shared machine, unlike MiB/s; load printed before and after) and each server's peak RSS.
 
-    .venv/bin/python scripts/bench_registry.py [--size-mib 64] [--big-mib 1024] [--runs 3]
+    .venv/bin/python scripts/bench_registry.py [--sizes-mib 64 1024] [--runs 3]
+        [--clients skopeo docker chunked monolithic]
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import base64
 import contextlib
 import gzip
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -22,17 +27,22 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import boto3
 
 # A real gzip layer: skopeo copies it as is (an uncompressed one it would compress on push).
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 CHUNK = 1 << 20
+PATCH_BYTES = 16 << 20  # bytes per PATCH of a chunked upload
+REPOSITORY = "bench"
 
 
 def free_port() -> int:
@@ -56,14 +66,36 @@ def _write_blob(layout: Path, data: bytes) -> tuple[str, int]:
     return f"sha256:{digest}", len(data)
 
 
+class _HashingWriter:
+    """A file wrapper that hashes what is written through it (the layer's uncompressed tar)."""
+
+    def __init__(self, out: gzip.GzipFile) -> None:
+        self.out, self.sha = out, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        return self.out.write(data)
+
+
+def _random_tar(out: _HashingWriter, size_mib: int) -> None:
+    """A tar stream of one file of `size_mib` MiB of random bytes (docker loads only tars)."""
+    entry = tarfile.TarInfo("random.bin")
+    entry.size, entry.mtime = size_mib * CHUNK, 0
+    out.write(entry.tobuf(format=tarfile.GNU_FORMAT))
+    for _ in range(size_mib):
+        out.write(os.urandom(CHUNK))
+    out.write(b"\0" * (2 * tarfile.RECORDSIZE))  # end of archive (CHUNK is block-aligned)
+
+
 def make_oci_image(layout: Path, size_mib: int) -> None:
-    """An OCI image layout with one gzip layer of about `size_mib` MiB of random bytes."""
+    """An OCI image layout with one gzip layer: a tar of about `size_mib` MiB of random bytes."""
     blobs = layout / "blobs" / "sha256"
     blobs.mkdir(parents=True)
     partial = blobs / "partial"
     with partial.open("wb") as out, gzip.GzipFile(fileobj=out, mode="wb", compresslevel=1) as gz:
-        for _ in range(size_mib):
-            gz.write(os.urandom(CHUNK))
+        tar = _HashingWriter(gz)
+        _random_tar(tar, size_mib)
+    diff_id = f"sha256:{tar.sha.hexdigest()}"
     sha = hashlib.sha256()
     with partial.open("rb") as data:
         while piece := data.read(CHUNK):
@@ -73,7 +105,7 @@ def make_oci_image(layout: Path, size_mib: int) -> None:
     config = {
         "architecture": "amd64",
         "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [layer]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         "config": {},
     }
     config_digest, config_size = _write_blob(layout, json.dumps(config).encode())
@@ -173,45 +205,9 @@ def skopeo_copy(source: str, destination: str, password: str | None) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process has used so far."""
+    """User plus system CPU time the process (all its threads) has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def timed(step: Callable[[], float], pid: int) -> tuple[float, float]:
-    """(seconds, the server's CPU seconds) of one client step."""
-    before = cpu_seconds(pid)
-    seconds = step()
-    return seconds, cpu_seconds(pid) - before
-
-
-def push_pull(
-    layout: Path, server: tuple[int, int], login: Callable[[str], str | None], runs: int
-) -> dict[str, tuple[float, float]]:
-    """Median (seconds, server CPU seconds) of pushing `layout` to the registry `server`
-    (port, pid) and pulling it back; each run pushes to a new repository, so no blob is
-    skipped as already there."""
-    port, pid = server
-    pushes, pulls = [], []
-    for run in range(runs):
-        repository = f"bench{run}"
-        password = login(repository)
-        target = f"docker://127.0.0.1:{port}/{repository}:latest"
-        pushes.append(timed(partial(skopeo_copy, f"oci:{layout}:bench", target, password), pid))
-        out = layout.parent / f"pull-{port}-{run}"
-        pulls.append(timed(partial(skopeo_copy, target, f"dir:{out}", password), pid))
-        shutil.rmtree(out)
-    return {"push": median_pair(pushes), "pull": median_pair(pulls)}
-
-
-def median_pair(samples: list[tuple[float, float]]) -> tuple[float, float]:
-    """The median of each member of (seconds, CPU seconds) samples."""
-    return statistics.median(s for s, _ in samples), statistics.median(c for _, c in samples)
-
-
-def load() -> str:
-    """The machine's load averages (1, 5, 15 minutes): other work shares these cores."""
-    return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -222,46 +218,250 @@ def peak_rss_mib(pid: int) -> float:
     raise RuntimeError("no VmHWM")
 
 
+class Target(NamedTuple):
+    """A running registry: its port, its process, and the password to use (None: no auth)."""
+
+    port: int
+    pid: int
+    password: str | None
+
+    @property
+    def reference(self) -> str:
+        return f"127.0.0.1:{self.port}/{REPOSITORY}:latest"
+
+    def headers(self) -> dict[str, str]:
+        if self.password is None:
+            return {}
+        return {
+            "Authorization": "Basic " + base64.b64encode(f"AWS:{self.password}".encode()).decode()
+        }
+
+
+class Image(NamedTuple):
+    """An OCI layout of one layer, and the docker engine's copy of it (or None)."""
+
+    layout: Path
+    layer: Path  # the layer blob's file
+    docker_tag: str | None
+
+    @property
+    def layer_digest(self) -> str:
+        return "sha256:" + self.layer.name
+
+
+def _request(
+    target: Target, method: str, url: str, layer: Path | None = None, span: tuple[int, int] = (0, 0)
+) -> http.client.HTTPResponse:
+    """One request; the body, if any, `span` (offset, length) of `layer` sent with sendfile so
+    that the client's CPU stays out of the server's way."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection("127.0.0.1", target.port, timeout=300)
+    connection.putrequest(method, parts.path + (f"?{parts.query}" if parts.query else ""))
+    offset, length = span
+    headers = {**target.headers(), "Content-Length": str(length)}
+    if layer is not None:
+        headers |= {"Content-Type": "application/octet-stream"}
+        if method == "PATCH":
+            headers["Content-Range"] = f"{offset}-{offset + length - 1}"
+    for name, value in headers.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    if layer is not None:
+        with layer.open("rb") as data:
+            connection.sock.sendfile(data, offset, length)
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    if response.status >= 300:
+        raise RuntimeError(f"{method} {url}: {response.status}")
+    return response
+
+
+def raw_push(image: Image, target: Target, *, chunked: bool) -> float:
+    """Seconds to upload the layer blob: PATCHes of PATCH_BYTES and an empty PUT (chunked), or
+    one PUT with the whole blob (monolithic, the OCI spec's POST-then-PUT)."""
+    size = image.layer.stat().st_size
+    started = time.perf_counter()
+    location = _request(target, "POST", f"/v2/{REPOSITORY}/blobs/uploads/").getheader("Location")
+    offset = 0
+    while chunked and offset < size:
+        length = min(PATCH_BYTES, size - offset)
+        location = _request(target, "PATCH", location, image.layer, (offset, length)).getheader(
+            "Location"
+        )
+        offset += length
+    commit = f"{location}{'&' if '?' in location else '?'}digest={image.layer_digest}"
+    _request(target, "PUT", commit, None if chunked else image.layer, (0, 0 if chunked else size))
+    return time.perf_counter() - started
+
+
+def docker_push(image: Image, target: Target, config: Path) -> float:
+    """Seconds one `docker push` of the image takes (the engine compresses the layer)."""
+    assert image.docker_tag is not None
+    docker = ["docker", "--config", str(config)]
+    if target.password is not None:
+        subprocess.run(
+            [*docker, "login", "-u", "AWS", "--password-stdin", f"127.0.0.1:{target.port}"],
+            input=target.password.encode(),
+            check=True,
+            capture_output=True,
+        )
+    subprocess.run([*docker, "tag", image.docker_tag, target.reference], check=True)
+    try:
+        started = time.perf_counter()
+        subprocess.run([*docker, "push", target.reference], check=True, capture_output=True)
+        return time.perf_counter() - started
+    finally:
+        subprocess.run([*docker, "rmi", target.reference], check=False, capture_output=True)
+
+
+def docker_answers() -> bool:
+    """Whether a docker engine answers on this machine."""
+    if shutil.which("docker") is None:
+        return False
+    probe = subprocess.run(["docker", "version"], capture_output=True, timeout=30, check=False)
+    return probe.returncode == 0
+
+
+def load_into_docker(layout: Path, tag: str) -> str:
+    """Copy the OCI image into the docker engine as `tag`."""
+    subprocess.run(
+        ["skopeo", "copy", "--quiet", f"oci:{layout}:bench", f"docker-daemon:{tag}"],
+        check=True,
+        capture_output=True,
+    )
+    return tag
+
+
+class Sample(NamedTuple):
+    seconds: float
+    cpu: float  # the server's CPU seconds during the step
+    rss: float  # the server's peak RSS (MiB) after the step
+
+
+def pushes(image: Image, work: Path) -> dict[str, Callable[[Target], float]]:
+    """Each push client, by name: a step that pushes `image` to a target, in seconds."""
+    return {
+        "skopeo": lambda t: skopeo_copy(
+            f"oci:{image.layout}:bench", f"docker://{t.reference}", t.password
+        ),
+        "docker": lambda t: docker_push(image, t, work / "docker-config"),
+        "chunked": lambda t: raw_push(image, t, chunked=True),
+        "monolithic": lambda t: raw_push(image, t, chunked=False),
+    }
+
+
+def measure(
+    server: Callable[[Path], contextlib.AbstractContextManager[tuple[int, int]]],
+    workdir: Path,
+    login: Callable[[int], str | None],
+    step: Callable[[Target], float],
+    then: Callable[[Target], float] | None = None,
+) -> list[Sample]:
+    """Start a fresh server, time `step` against it, then (if given) `then`."""
+    with server(workdir) as (port, pid):
+        target = Target(port, pid, login(port))
+        samples = []
+        for one in (step, then) if then else (step,):
+            before = cpu_seconds(pid)
+            seconds = one(target)
+            samples.append(Sample(seconds, cpu_seconds(pid) - before, peak_rss_mib(pid)))
+        return samples
+
+
+def pull(target: Target, out: Path) -> float:
+    seconds = skopeo_copy(f"docker://{target.reference}", f"dir:{out}", target.password)
+    shutil.rmtree(out)
+    return seconds
+
+
+def bench_size(
+    size_mib: int, clients: list[str], runs: int, work: Path, docker_ok: bool
+) -> tuple[int, dict[tuple[str, str], list[Sample]]]:
+    """The layer's size in bytes, and samples by (step, server); servers alternate in a run."""
+    layout = work / f"image-{size_mib}"
+    make_oci_image(layout, size_mib)
+    index = json.loads((layout / "index.json").read_text())
+    manifest = json.loads(
+        (layout / "blobs" / "sha256" / index["manifests"][0]["digest"].split(":")[1]).read_text()
+    )
+    layer = layout / "blobs" / "sha256" / manifest["layers"][0]["digest"].split(":")[1]
+    tag = load_into_docker(layout, f"ecr-lab-bench:{size_mib}") if docker_ok else None
+    image = Image(layout, layer, tag)
+    servers = {
+        "distribution": (distribution_registry, lambda port: None),
+        "ecr-lab": (lab_server, lambda port: lab_password(port, REPOSITORY)),
+    }
+    steps, size = pushes(image, work), layer.stat().st_size
+    samples: dict[tuple[str, str], list[Sample]] = {}
+    try:
+        for run in range(runs):
+            for name, (server, login) in servers.items():
+                for client in clients:
+                    then = partial(pull, out=work / "pulled") if client == "skopeo" else None
+                    got = measure(
+                        server,
+                        work / f"{name}-{size_mib}-{client}-{run}",
+                        login,
+                        steps[client],
+                        then,
+                    )
+                    samples.setdefault((f"push {client}", name), []).append(got[0])
+                    if then:
+                        samples.setdefault(("pull skopeo", name), []).append(got[1])
+    finally:
+        if tag is not None:
+            subprocess.run(["docker", "rmi", tag], check=False, capture_output=True)
+        shutil.rmtree(layout)
+    return size, samples
+
+
+def load() -> str:
+    """The machine's load averages (1, 5, 15 minutes): other work shares these cores."""
+    return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def report(size: int, samples: dict[tuple[str, str], list[Sample]]) -> None:
+    """One table for one layer size: medians per step and server."""
+    gib = size / (1 << 30)
+    print(f"\n{size / (1 << 20):.0f} MiB layer, medians of {len(next(iter(samples.values())))}")
+    print(
+        f"{'':<18}{'MiB/s dist':>11}{'lab':>8}{'ratio':>8}"
+        f"{'CPU s/GiB dist':>16}{'lab':>7}{'peak RSS MiB dist':>19}{'lab':>6}"
+    )
+    for step in dict.fromkeys(step for step, _ in samples):
+        theirs, ours = samples[(step, "distribution")], samples[(step, "ecr-lab")]
+        rate = [
+            size / (1 << 20) / statistics.median(s.seconds for s in side) for side in (theirs, ours)
+        ]
+        cpu = [statistics.median(s.cpu for s in side) / gib for side in (theirs, ours)]
+        rss = [max(s.rss for s in side) for side in (theirs, ours)]
+        print(
+            f"{step:<18}{rate[0]:>11.0f}{rate[1]:>8.0f}{rate[1] / rate[0]:>7.2f}x"
+            f"{cpu[0]:>16.2f}{cpu[1]:>7.2f}{rss[0]:>19.0f}{rss[1]:>6.0f}"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=int, default=64)
-    parser.add_argument("--big-mib", type=int, default=1024, help="layer size for the RSS run")
+    parser.add_argument("--sizes-mib", type=int, nargs="+", default=[64, 1024])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--clients", nargs="+", default=["skopeo", "docker", "chunked", "monolithic"]
+    )
     args = parser.parse_args()
+    docker_ok = "docker" in args.clients and docker_answers()
+    clients = [c for c in args.clients if c != "docker" or docker_ok]
+    if "docker" in args.clients and not docker_ok:
+        print("no docker engine answers: docker pushes skipped")
     print(f"before: {load()}")
+    results = []
     with tempfile.TemporaryDirectory(prefix="bench-registry-") as tmp:
-        work = Path(tmp)
-        image = work / "image"
-        make_oci_image(image, args.size_mib)
-        with distribution_registry(work / "distribution") as server:
-            base = push_pull(image, server, lambda repository: None, args.runs)
-        with lab_server(work) as (port, pid):
-            lab = push_pull(image, (port, pid), partial(lab_password, port), args.runs)
-            shutil.rmtree(image)
-            big = work / "big"
-            make_oci_image(big, args.big_mib)
-            idle = peak_rss_mib(pid)
-            seconds = skopeo_copy(
-                f"oci:{big}:bench",
-                f"docker://127.0.0.1:{port}/big:latest",
-                lab_password(port, "big"),
-            )
-            peak = peak_rss_mib(pid)
-    mib = args.size_mib
+        for size_mib in args.sizes_mib:
+            results.append(bench_size(size_mib, clients, args.runs, Path(tmp), docker_ok))
     print(f"after:  {load()}")
-    print(
-        f"{'skopeo, ' + str(mib) + ' MiB layer':<24}{'distribution':>14}{'ecr-lab':>10}{'ratio':>8}"
-    )
-    for step in ("push", "pull"):
-        theirs, ours = mib / base[step][0], mib / lab[step][0]
-        print(f"{step + ' MiB/s':<24}{theirs:>14.1f}{ours:>10.1f}{ours / theirs:>7.2f}x")
-    for step in ("push", "pull"):
-        theirs, ours = (1024 * base[step][1] / mib, 1024 * lab[step][1] / mib)
-        print(f"{step + ' CPU s/GiB':<24}{theirs:>14.2f}{ours:>10.2f}")
-    print(
-        f"lab peak RSS: {idle:.0f} MiB before, {peak:.0f} MiB after a {args.big_mib} MiB push "
-        f"({args.big_mib / seconds:.0f} MiB/s)"
-    )
+    for size, samples in results:
+        report(size, samples)
     return 0
 
 

@@ -128,3 +128,13 @@ def test_a_commit_of_unsynced_bytes_stores_them_whole(tmp_path):
     store.write(upload, [b"a" * 5000, b"b" * 3])
     assert store.commit(upload, digest_of(b"a" * 5000 + b"bbb"))
     assert BlobStore(tmp_path).read(digest_of(b"a" * 5000 + b"bbb")) == b"a" * 5000 + b"bbb"
+
+
+def test_a_write_of_more_pieces_than_one_system_call_takes_keeps_their_order(tmp_path):
+    store = BlobStore(tmp_path)
+    upload = store.start()
+    pieces = [bytes([i % 251]) * (1 + i % 7) for i in range(3000)] + [b"", b"tail"]  # > IOV_MAX
+    data = b"".join(pieces)
+    assert store.write(upload, pieces) == len(data)
+    assert store.commit(upload, digest_of(data)) == digest_of(data)
+    assert store.read(digest_of(data)) == data

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from lab.http import HttpRequest, HttpResponse
+from lab.server.streaming import BODY_EXTENSION
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -28,7 +29,7 @@ def asgi_app(handler: Handler) -> Callable[[Scope, Receive, Send], Awaitable[Non
                 (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]
             ],
             client_ip=client[0],
-            body=_body(receive),
+            body=scope.get("extensions", {}).get(BODY_EXTENSION) or _body(receive),
             secure=scope.get("scheme") == "https",
         )
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from lab.server.head_limits import LimitedHttpToolsProtocol
+from lab.server.streaming import StreamingHttpToolsProtocol
 
 log = logging.getLogger(__name__)
 
@@ -17,9 +18,9 @@ log = logging.getLogger(__name__)
 TLS_HANDSHAKE = b"\x16\x03"
 
 
-class HttpProtocol(LimitedHttpToolsProtocol):
-    """The lab's HTTP protocol (httptools with head limits); a TLS handshake on a connection's
-    first bytes is logged at debug level."""
+class HttpProtocol(LimitedHttpToolsProtocol, StreamingHttpToolsProtocol):
+    """The lab's HTTP protocol: httptools with head limits (counted first, in the MRO), bodies
+    streamed to the app, and a TLS handshake on a connection's first bytes logged at debug."""
 
     _first = True  # no bytes received yet on this connection
 
