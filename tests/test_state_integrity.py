@@ -1,8 +1,8 @@
 """What the lab acknowledged stays whole: invalid text is refused before it changes anything, and
 a write that fails (a full disk) answers AWS's error with the previous state intact and readable.
 
-Faults are injected in process at the store's system calls (os.pwrite, os.fsync), chosen by the
-path of the file written, while clients speak real HTTP to a lab on a loopback port.
+Faults are injected in process at the store's system calls (os.pwrite, os.pwritev, os.fsync),
+chosen by the path of the file written, while clients speak real HTTP to a lab on a loopback port.
 """
 
 from __future__ import annotations
@@ -117,14 +117,14 @@ def push(registry: Registry, repository: str, tag: str, seed: bytes, *, fail_at=
 
 
 class DiskFull:
-    """ENOSPC from os.pwrite and os.fsync on files under one part of the state directory; a
-    write first stores half its bytes, as a write that fills the disk does."""
+    """ENOSPC from os.pwrite, os.pwritev and os.fsync on files under one part of the state
+    directory; a write first stores half its bytes, as a write that fills the disk does."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, state: Path) -> None:
         self.under: Path | None = None
         self.failed = 0
         self.state = state
-        real_pwrite, real_fsync = os.pwrite, os.fsync
+        real_pwrite, real_pwritev, real_fsync = os.pwrite, os.pwritev, os.fsync
 
         def pwrite(fd: int, data, offset: int) -> int:
             if self._full(fd):
@@ -132,12 +132,20 @@ class DiskFull:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             return real_pwrite(fd, data, offset)
 
+        def pwritev(fd: int, buffers, offset: int) -> int:
+            if self._full(fd):
+                first = memoryview(buffers[0])
+                real_pwrite(fd, first[: len(first) // 2], offset)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return real_pwritev(fd, buffers, offset)
+
         def fsync(fd: int) -> None:
             if self._full(fd):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             real_fsync(fd)
 
         monkeypatch.setattr(os, "pwrite", pwrite)
+        monkeypatch.setattr(os, "pwritev", pwritev)
         monkeypatch.setattr(os, "fsync", fsync)
 
     def _full(self, fd: int) -> bool:
