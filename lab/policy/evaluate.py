@@ -8,12 +8,17 @@ Sources (AWS IAM User Guide):
 - access_policies_boundaries.html: a NotPrincipal Deny always applies to an entity that has a
   permissions boundary.
 - troubleshoot_access-denied.html: the denial messages.
+- reference_policies_evaluation-logic_policy-eval-denyallow.html: after deny evaluation, the
+  Organizations RCPs, then SCPs, then resource-based, identity-based, boundary and session
+  policies must allow (organizations.py says when RCPs and SCPs apply); a VPC endpoint policy
+  (vpc/latest/privatelink/vpc-endpoints-access.html) must also allow a request through it.
 The trace and the explanation come from this one pass; nothing evaluates twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 
 from lab.policy import matching, variables
@@ -29,6 +34,7 @@ from lab.policy.model import (
     StatementRecord,
     StatementRef,
 )
+from lab.policy.organizations import rcp_exemption, scp_exemption
 from lab.policy.principals import (
     DIRECT,
     NO_MATCH,
@@ -45,9 +51,17 @@ POLICY_TYPE_NAMES: dict[PolicyKind, str] = {
     "resource": "a resource-based policy",
     "boundary": "a permissions boundary",
     "session": "a session policy",
+    "rcp": "a resource control policy",
+    "scp": "a service control policy",
+    "endpoint": "a VPC endpoint policy",
 }
 # Which type a message names when several deny: AWS names one, in its evaluation order.
-_DENY_ORDER: tuple[PolicyKind, ...] = ("resource", "identity", "boundary", "session")
+_DENY_ORDER: tuple[PolicyKind, ...] = (
+    "rcp", "scp", "endpoint", "resource", "identity", "boundary", "session"
+)  # fmt: skip
+# The guardrails that grant nothing but must each allow, in AWS's order (SCPs and RCPs at
+# every level of the organization).
+_GUARDRAILS: tuple[PolicyKind, ...] = ("rcp", "scp", "endpoint")
 _VARIABLES_VERSION = "2012-10-17"
 _MATCH_CACHE = 65536
 _ACTION_HITS: dict[tuple[tuple[str, ...], str], bool] = {}
@@ -67,10 +81,17 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     allows: dict[PolicyKind, list[StatementRef]] = {k: [] for k in POLICY_TYPE_NAMES}
     denies: dict[PolicyKind, list[StatementRef]] = {k: [] for k in POLICY_TYPE_NAMES}
     resource_grant = NO_MATCH
-    for kind, index, policy in _applicable(request, policies):
+    scp_exempt = scp_exemption(caller, policies.management_account) if policies.scps else None
+    rcp_exempt = (
+        rcp_exemption(caller, action, resource, policies.management_account)
+        if policies.rcps
+        else None
+    )
+    levels: dict[PolicyKind, set[int]] = {"scp": set(), "rcp": set()}
+    for kind, index, policy, level in _applicable(request, policies, scp_exempt, rcp_exempt):
         substitute = policy.version == _VARIABLES_VERSION
         for statement in policy.statements:
-            named = _named(statement, caller, has_boundary) if kind == "resource" else DIRECT
+            named = _named(statement, caller, has_boundary) if kind in _NAMING_KINDS else DIRECT
             action_ok = _action_matches(statement, action)
             resource_ok = _resource_matches(statement, resource, context, substitute)
             applies = False
@@ -81,7 +102,7 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
                     if statement.condition
                     else (True, ())
                 )
-            ref = _ref(kind, index, statement.index, statement.sid, policy.name)
+            ref = _ref(kind, index, statement.index, statement.sid, policy.name, level)
             records.append(
                 StatementRecord(
                     ref, statement, named != NO_MATCH, action_ok, resource_ok, seen, applies
@@ -95,27 +116,144 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
                 allows[kind].append(ref)
                 if kind == "resource":
                     resource_grant = max(resource_grant, named)
-    return _decide(request, policies, caller, allows, denies, resource_grant, tuple(records))
+                elif level is not None:
+                    levels[kind].add(level)
+    layers = _layers(policies, scp_exempt, rcp_exempt, levels, allows, denies)
+    decision = _decide(request, policies, caller, allows, denies, resource_grant, tuple(records))
+    if not layers:
+        return decision
+    closed = (
+        None
+        if decision.outcome == "explicit_deny"
+        else _closed(policies, levels, allows, scp_exempt, rcp_exempt)
+    )
+    if closed is not None:
+        kind, rule = closed
+        name = POLICY_TYPE_NAMES[kind].split(" ", 1)[1]
+        message = _message(request, f"because no {name} allows the {request.action} action")
+        decision = Decision("implicit_deny", message, (), rule, decision.records)
+    return replace(decision, layers=layers)
 
 
-def _applicable(request: Request, policies: PolicySet) -> list[tuple[PolicyKind, int, Policy]]:
-    found: list[tuple[PolicyKind, int, Policy]] = []
+# The kinds whose statements name principals (Principal / NotPrincipal) to match the caller.
+_NAMING_KINDS = frozenset({"resource", "rcp", "endpoint"})
+_Applicable = tuple[PolicyKind, int, Policy, int | None]
+
+
+def _applicable(
+    request: Request, policies: PolicySet, scp_exempt: str | None, rcp_exempt: str | None
+) -> list[_Applicable]:
+    """The policies that take part, in AWS's order: RCPs, SCPs, the VPC endpoint policy, then
+    the resource-based, identity-based, boundary and session policies."""
+    found: list[_Applicable] = []
+    if policies.rcps and rcp_exempt is None:
+        found.extend(_by_level("rcp", policies.rcps))
+    if policies.scps and scp_exempt is None:
+        found.extend(_by_level("scp", policies.scps))
+    if policies.endpoint is not None:
+        found.append(("endpoint", 0, policies.endpoint, None))
     # A resource policy is attached to one resource: an action on "*" never sees it.
     if policies.resource is not None and request.resource != "*":
-        found.append(("resource", 0, policies.resource))
-    found.extend(("identity", i, p) for i, p in enumerate(policies.identity))
+        found.append(("resource", 0, policies.resource, None))
+    found.extend(("identity", i, p, None) for i, p in enumerate(policies.identity))
     if policies.boundary is not None:
-        found.append(("boundary", 0, policies.boundary))
+        found.append(("boundary", 0, policies.boundary, None))
     if policies.session is not None:
-        found.append(("session", 0, policies.session))
+        found.append(("session", 0, policies.session, None))
     return found
+
+
+def _by_level(kind: PolicyKind, levels: tuple[tuple[Policy, ...], ...]) -> list[_Applicable]:
+    return [
+        (kind, index, policy, level)
+        for level, attached in enumerate(levels)
+        for index, policy in enumerate(attached)
+    ]
+
+
+def _closed(
+    policies: PolicySet,
+    levels: dict[PolicyKind, set[int]],
+    allows: dict[PolicyKind, list[StatementRef]],
+    scp_exempt: str | None,
+    rcp_exempt: str | None,
+) -> tuple[PolicyKind, str] | None:
+    """The first guardrail, in AWS's order, that does not allow: (kind, the rule in words)."""
+    applying = {
+        "rcp": policies.rcps if rcp_exempt is None else (),
+        "scp": policies.scps if scp_exempt is None else (),
+    }
+    for kind in ("rcp", "scp"):
+        missing = [n for n in range(len(applying[kind])) if n not in levels[kind]]
+        if missing:
+            name = POLICY_TYPE_NAMES[kind].split(" ", 1)[1]
+            return kind, (
+                f"implicit deny: no {name} at level {missing[0]} ({_level_name(missing[0])}) "
+                "allows the request, and an allow must exist at every level"
+            )
+    if policies.endpoint is not None and not allows["endpoint"]:
+        return "endpoint", "implicit deny: no VPC endpoint policy allows the request"
+    return None
+
+
+def _level_name(level: int) -> str:
+    return "the organization's root" if level == 0 else "an OU or the account"
+
+
+def _layers(
+    policies: PolicySet,
+    scp_exempt: str | None,
+    rcp_exempt: str | None,
+    levels: dict[PolicyKind, set[int]],
+    allows: dict[PolicyKind, list[StatementRef]],
+    denies: dict[PolicyKind, list[StatementRef]],
+) -> tuple[str, ...]:
+    """Each guardrail layer in AWS's order, in words: skipped (and why), or how it decided."""
+    found: list[str] = []
+    for kind, attached, exempt in (
+        ("rcp", policies.rcps, rcp_exempt),
+        ("scp", policies.scps, scp_exempt),
+    ):
+        if not attached:
+            continue
+        label = "resource control policies" if kind == "rcp" else "service control policies"
+        if exempt is not None:
+            found.append(f"{label}: do not apply ({exempt})")
+            continue
+        marks = ", ".join(
+            f"level {n} {'allows' if n in levels[kind] else 'allows nothing'}"
+            for n in range(len(attached))
+        )
+        verdict = (
+            "deny"
+            if denies[kind]
+            else "allow"
+            if len(levels[kind]) == len(attached)
+            else ("do not allow")
+        )
+        found.append(f"{label}: {verdict} ({marks})")
+    if policies.endpoint is not None:
+        verdict = (
+            "denies"
+            if denies["endpoint"]
+            else "allows"
+            if allows["endpoint"]
+            else ("does not allow")
+        )
+        found.append(f"VPC endpoint policy: {verdict}")
+    return tuple(found)
 
 
 @lru_cache(maxsize=8192)
 def _ref(
-    kind: PolicyKind, index: int, statement: int, sid: str | None, name: str | None
+    kind: PolicyKind,
+    index: int,
+    statement: int,
+    sid: str | None,
+    name: str | None,
+    level: int | None = None,
 ) -> StatementRef:
-    return StatementRef(kind, index, statement, sid, name)
+    return StatementRef(kind, index, statement, sid, name, level)
 
 
 def _named(statement: Statement, caller: Caller, has_boundary: bool) -> int:

@@ -17,6 +17,9 @@ _POLICY_LABELS = {
     "resource": "resource-based policy",
     "boundary": "permissions boundary",
     "session": "session policy",
+    "rcp": "resource control policy",
+    "scp": "service control policy",
+    "endpoint": "VPC endpoint policy",
 }
 
 
@@ -32,6 +35,8 @@ def render_text(request: Request, decision: Decision) -> str:
     if decision.message:
         lines.append(f"message:   {decision.message}")
     lines.append(f"rule:      {decision.rule}")
+    if decision.layers:  # the guardrails, in the order AWS evaluates them
+        lines += ["", "guardrails (in AWS's order):", *(f"  {layer}" for layer in decision.layers)]
     deciding = set(decision.matched)
     if decision.trace:
         lines += ["", "statements:"]
@@ -43,7 +48,9 @@ def render_text(request: Request, decision: Decision) -> str:
 def _statement(trace: StatementTrace, decided: bool, request: Request) -> list[str]:
     ref = trace.ref
     label = _POLICY_LABELS[ref.policy]
-    if ref.policy == "identity":
+    if ref.level is not None:
+        label += f" at level {ref.level} ({'root' if ref.level == 0 else 'OU or account'})"
+    if ref.policy in ("identity", "scp", "rcp"):
         label += f" #{ref.index + 1}"
     if ref.policy_name:
         label += f" ({ref.policy_name})"
