@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -206,6 +207,7 @@ class Sts:
         service_principal: str,
         session_name: str,
         duration: int = DEFAULT_DURATION,
+        network: Mapping[str, str] | None = None,
     ) -> Credential:
         """What an AWS service does for its workload: `service_principal` assumes the role.
 
@@ -227,11 +229,18 @@ class Sts:
             source=service_principal,
             source_instance=instance,
         )
+        if network:
+            identity = replace(identity, network=dict(network))
         return self._credentials.issue_session(identity, duration)
 
-    def instance_session(self, role_arn: str, instance_id: str) -> Credential:
-        """EC2's instance-profile session: named after the instance, INSTANCE_PROFILE_DURATION."""
-        return self.service_session(role_arn, EC2_SERVICE, instance_id, INSTANCE_PROFILE_DURATION)
+    def instance_session(
+        self, role_arn: str, instance_id: str, network: Mapping[str, str] | None = None
+    ) -> Credential:
+        """EC2's instance-profile session: named after the instance, INSTANCE_PROFILE_DURATION;
+        `network` holds the VPC endpoint keys when the instance reaches ECR through one."""
+        return self.service_session(
+            role_arn, EC2_SERVICE, instance_id, INSTANCE_PROFILE_DURATION, network
+        )
 
     def role_session(self, role_arn: str) -> Credential:
         """A session of the role as issued to the first service its trust policy allows

@@ -33,6 +33,9 @@ _LABELS = {
     "resource": "resource-based policy",
     "boundary": "permissions boundary",
     "session": "session policy",
+    "rcp": "resource control policy",
+    "scp": "service control policy",
+    "endpoint": "VPC endpoint policy",
 }
 
 
@@ -54,7 +57,7 @@ def call_for(lab: Lab, identity: Identity, action: str, repository: str) -> Call
 def instance_identity(lab: Lab, instance: str) -> Identity:
     """The identity of an emulated instance's instance-profile session."""
     known = lab.instances[instance]
-    return lab.sts.instance_session(known.role_arn, known.instance_id).identity
+    return lab.sts.instance_session(known.role_arn, known.instance_id, known.network).identity
 
 
 def explain(lab: Lab, identity: Identity, action: str, repository: str) -> tuple[Request, Decision]:

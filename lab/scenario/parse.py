@@ -13,7 +13,18 @@ Shape (every key but `schema`, `region` and the sections' entries is optional):
         managed_policies: [arn:aws:iam::aws:policy/...]
         inline_policies: {PolicyName: {...}}
     instances:
-      instance1: {instance_id: i-0123456789abcdef0, role: InstanceRole1}
+      instance1: {instance_id: i-0123456789abcdef0, role: InstanceRole1,
+                  vpc_endpoint: ecr, private_ip: 10.0.1.10}   # both optional
+    vpc_endpoints:                    # interface endpoints for ECR (ecr.api and ecr.dkr)
+      ecr: {id: vpce-0123456789abcdef0, vpc: vpc-0123456789abcdef0, policy: {...}}
+    clock: 2026-12-01T10:30:00Z       # the time policies see (aws:CurrentTime); default: now
+    organization:                     # SCPs and RCPs by level (default: AWS's full access)
+      management_account: "999988887777"
+      root: {scps: [FullAWSAccess, {...}], rcps: [{...}]}
+      ous:
+        Workloads: {scps: [...], rcps: [...], accounts: ["123456789012"], ous: {...}}
+      accounts:
+        "123456789012": {scps: [...], rcps: [...]}
     repositories:
       fa-085: {policy: {...}, tags: {team: x}}
     expected:
@@ -35,23 +46,39 @@ from lab.policy.model import DocumentKind
 from lab.scenario import yamlfile
 from lab.scenario.model import (
     REGISTRY_OPERATIONS,
+    Attachments,
     Expectation,
+    GuardrailPolicy,
     Instance,
+    OrganizationalUnit,
+    OrganizationSpec,
     Repository,
     Role,
     Scenario,
+    VpcEndpointSpec,
     malformed_references,
     references,
     resolve,
 )
+from lab.server.guardrails import FULL_AWS_ACCESS, RCP_FULL_AWS_ACCESS
 
 SCHEMA = "1"
 _TOP_KEYS = {
     "schema", "name", "description", "account", "region", "roles", "instances", "repositories",
-    "expected",
+    "expected", "organization", "vpc_endpoints", "clock",
 }  # fmt: skip
 _ROLE_KEYS = {"name", "path", "trust_policy", "managed_policies", "inline_policies"}
-_INSTANCE_KEYS = {"instance_id", "role"}
+_INSTANCE_KEYS = {"instance_id", "role", "vpc_endpoint", "private_ip"}
+_ORGANIZATION_KEYS = {"management_account", "root", "ous", "accounts"}
+_ATTACHMENT_KEYS = {"scps", "rcps"}
+_OU_KEYS = _ATTACHMENT_KEYS | {"accounts", "ous"}
+_ENDPOINT_KEYS = {"id", "vpc", "service", "policy"}
+# EC2's id shapes (vpce-/vpc- and 8 or 17 hex digits), an OU name as Organizations takes it.
+ENDPOINT_ID = re.compile(r"vpce-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+VPC_ID = re.compile(r"vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+OU_NAME = re.compile(r"[\s\S]{1,128}")
+CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")  # as aws:CurrentTime reads
+PRIVATE_IP = re.compile(r"(?:10|172|192)\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 _REPOSITORY_KEYS = {"policy", "tags"}
 # AWS's patterns: IAM RoleName and Path, ECR repositoryName, EC2 instance ids, regions.
 ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
@@ -188,8 +215,11 @@ def parse(text: str, source: str = "<scenario>", default_name: str = "scenario")
         raise read.fail(root, "missing `region`")
     role_keys = set(root.get("roles") or {}) if isinstance(root.get("roles"), dict) else set()
     roles = read.entries(root, "roles", lambda key, node: _role(read, key, node, role_keys))
+    endpoints = read.entries(
+        root, "vpc_endpoints", lambda key, node: _endpoint(read, key, node, role_keys)
+    )
     instances = read.entries(
-        root, "instances", lambda name, node: _instance(read, name, node, roles)
+        root, "instances", lambda name, node: _instance(read, name, node, roles, endpoints)
     )
     repositories = read.entries(
         root, "repositories", lambda name, node: _repository(read, name, node, role_keys)
@@ -204,6 +234,11 @@ def parse(text: str, source: str = "<scenario>", default_name: str = "scenario")
         instances=instances,
         repositories=repositories,
         expectations=expectations,
+        organization=_organization(read, root["organization"], role_keys)
+        if "organization" in root
+        else None,
+        vpc_endpoints=endpoints,
+        clock=read.text(root["clock"], "clock", CLOCK) if "clock" in root else None,
     )
 
 
@@ -240,7 +275,13 @@ def _role(read: _Reader, key: str, node: Any, role_keys: set[str]) -> Role:
     )
 
 
-def _instance(read: _Reader, name: str, node: Any, roles: dict[str, Role]) -> Instance:
+def _instance(
+    read: _Reader,
+    name: str,
+    node: Any,
+    roles: dict[str, Role],
+    endpoints: dict[str, VpcEndpointSpec],
+) -> Instance:
     node = read.mapping(node, f"instance {name}", _INSTANCE_KEYS)
     for required in ("instance_id", "role"):
         if required not in node:
@@ -249,7 +290,111 @@ def _instance(read: _Reader, name: str, node: Any, roles: dict[str, Role]) -> In
     if role not in roles:
         raise read.fail(node["role"], f"instance {name}: unknown role {role!r}")
     instance_id = read.text(node["instance_id"], "instance_id", INSTANCE_ID)
-    return Instance(name, instance_id, role)
+    endpoint = read.text(node["vpc_endpoint"], "vpc_endpoint") if "vpc_endpoint" in node else None
+    if endpoint is not None and endpoint not in endpoints:
+        raise read.fail(node["vpc_endpoint"], f"instance {name}: unknown vpc_endpoint {endpoint!r}")
+    private_ip = (
+        read.text(node["private_ip"], "private_ip", PRIVATE_IP) if "private_ip" in node else None
+    )
+    return Instance(name, instance_id, role, endpoint, private_ip or Instance.private_ip)
+
+
+def _endpoint(read: _Reader, key: str, node: Any, role_keys: set[str]) -> VpcEndpointSpec:
+    node = read.mapping(node, f"vpc endpoint {key}", _ENDPOINT_KEYS)
+    for required in ("id", "vpc"):
+        if required not in node:
+            raise read.fail(node, f"vpc endpoint {key} needs {required}")
+    service = read.text(node["service"], "service") if "service" in node else "ecr"
+    if service != "ecr":
+        raise read.fail(node["service"], f"vpc endpoint {key}: the lab serves only ECR ('ecr')")
+    policy = node.get("policy")
+    return VpcEndpointSpec(
+        key,
+        read.text(node["id"], "vpc endpoint id", ENDPOINT_ID),
+        read.text(node["vpc"], "vpc", VPC_ID),
+        service,
+        None
+        if policy is None
+        else read.policy(policy, f"vpc endpoint {key} policy", "resource", role_keys),
+    )
+
+
+def _organization(read: _Reader, node: Any, role_keys: set[str]) -> OrganizationSpec:
+    node = read.mapping(node, "organization", _ORGANIZATION_KEYS)
+    if "management_account" not in node:
+        raise read.fail(node, "organization needs management_account")
+    placed: dict[str, Any] = {}
+    ous = _ous(read, node.get("ous"), "organization", role_keys, placed)
+    accounts = {}
+    if "accounts" in node:
+        for account, attached in read.mapping(node["accounts"], "organization accounts").items():
+            read.text(account, "account", ACCOUNT)
+            accounts[str(account)] = _attachments(read, attached, f"account {account}", role_keys)
+    return OrganizationSpec(
+        read.text(node["management_account"], "management_account", ACCOUNT),
+        _attachments(read, node.get("root"), "root", role_keys),
+        ous,
+        accounts,
+    )
+
+
+def _ous(
+    read: _Reader, node: Any, parent: str, role_keys: set[str], placed: dict[str, Any]
+) -> dict[str, OrganizationalUnit]:
+    if node is None:
+        return {}
+    found = {}
+    for name, ou in read.mapping(node, f"{parent} ous").items():
+        what = f"OU {name}"
+        ou = read.mapping(ou or yamlfile.Mapping(), what, _OU_KEYS)
+        accounts = read.texts(ou["accounts"], "account", ACCOUNT) if "accounts" in ou else ()
+        for account in accounts:
+            if account in placed:
+                raise read.fail(ou["accounts"], f"account {account} is in two OUs")
+            placed[account] = name
+        found[str(name)] = OrganizationalUnit(
+            read.text(name, "OU name", OU_NAME),
+            _attachments(read, ou, what, role_keys),
+            accounts,
+            _ous(read, ou.get("ous"), what, role_keys, placed),
+        )
+    return found
+
+
+def _attachments(read: _Reader, node: Any, what: str, role_keys: set[str]) -> Attachments:
+    if node is None:
+        return Attachments()
+    node = read.mapping(node, what, None if what.startswith("OU ") else _ATTACHMENT_KEYS)
+    scps = (
+        _guardrail_list(read, node["scps"], f"{what} scps", "identity", FULL_AWS_ACCESS, role_keys)
+        if "scps" in node
+        else None
+    )
+    rcps = (
+        _guardrail_list(
+            read, node["rcps"], f"{what} rcps", "resource", RCP_FULL_AWS_ACCESS, role_keys
+        )
+        if "rcps" in node
+        else ()
+    )
+    return Attachments(scps, rcps)
+
+
+def _guardrail_list(
+    read: _Reader, node: Any, what: str, kind: DocumentKind, managed: str, role_keys: set[str]
+) -> tuple[GuardrailPolicy, ...]:
+    """SCPs (or RCPs): documents, or the name of AWS's own full-access policy."""
+    if not isinstance(node, yamlfile.Sequence):
+        raise read.fail(node, f"{what} must be a list")
+    found: list[GuardrailPolicy] = []
+    for item in node:
+        if isinstance(item, yamlfile.Text):
+            if item != managed:
+                raise read.fail(item, f"{what}: {str(item)!r} is not a policy (or {managed})")
+            found.append(managed)
+        else:
+            found.append(read.policy(item, what, kind, role_keys))
+    return tuple(found)
 
 
 def _repository(read: _Reader, name: str, node: Any, role_keys: set[str]) -> Repository:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +20,9 @@ from lab.identity.sts import Sts
 from lab.identity.tokens import TokenIssuer
 from lab.policy.document import PolicyError, parse_policy
 from lab.policy.model import PolicySet
-from lab.server.authorize import Authorizer
+from lab.server.authorize import Authorizer, Call, through_endpoint
 from lab.server.config import LabConfig
+from lab.server.guardrails import Organization, VpcEndpoint
 from lab.server.state_lock import StateLock
 from lab.store import remove_leftovers
 from lab.upstream import Upstream, make_upstream
@@ -32,10 +34,12 @@ _REGISTRY_ALIAS = re.compile(r"(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.localhost(?::\d+)
 
 @dataclass
 class Instance:
-    """An emulated EC2 instance: its id and the role of its instance profile."""
+    """An emulated EC2 instance: its id, the role of its instance profile, and the VPC endpoint
+    keys its ECR requests carry (empty when it reaches ECR another way, e.g. a NAT gateway)."""
 
     instance_id: str
     role_arn: str
+    network: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,6 +59,9 @@ class LabState:
     config: LabConfig
     registry_host: str  # host:port that docker uses for this lab
     instances: dict[str, Instance] = field(default_factory=dict)
+    organization: Organization | None = None
+    vpc_endpoints: dict[str, VpcEndpoint] = field(default_factory=dict)  # by endpoint id
+    clock: dt.datetime | None = None  # a scenario's fixed aws:CurrentTime; None: the real time
 
     def __post_init__(self) -> None:
         state = self.config.state_dir
@@ -87,7 +94,7 @@ class LabState:
         self.ecr = Ecr(state / "ecr", self.registry_address, validate_repository_policy)
         home = Account(self.upstream, self.directory, self.sts, self.config.admin_access_key)
         self.accounts: dict[str, Account] = {self.config.account: home}
-        self.authorizer = Authorizer(self.identity_policies)
+        self.authorizer = Authorizer(self.identity_policies, self.guardrails, self.now)
 
     def close(self) -> None:
         """Let another lab use the state directory."""
@@ -135,6 +142,26 @@ class LabState:
         """The caller's identity policies, read from the IAM of the caller's own account."""
         return self.account_of(identity.account).directory.identity_policies(identity)
 
+    def now(self) -> dt.datetime:
+        """The time the lab's policies see (aws:CurrentTime, aws:EpochTime)."""
+        return self.clock or dt.datetime.now(dt.UTC)
+
+    def guardrails(self, call: Call) -> dict[str, Any]:
+        """The SCPs, RCPs and VPC endpoint policy that join `call` (PolicySet fields).
+
+        A session that came through an endpoint the lab no longer knows is refused (fail
+        closed): its requests cannot reach ECR any more.
+        """
+        identity = call.identity
+        found: dict[str, Any] = {}
+        if self.organization is not None:
+            owner = call.resource.split(":")[4] if call.resource.count(":") >= 5 else ""
+            found = self.organization.guardrails(identity.account, owner or identity.account)
+        endpoint_id = identity.network.get("aws:SourceVpce") if through_endpoint(call) else None
+        if endpoint_id is not None:
+            found["endpoint"] = self.vpc_endpoints[endpoint_id].policy
+        return found
+
     def registry_address(self, account: str) -> str:
         """host:port of an account's registry: the lab's own address for its first account."""
         if account == self.config.account:
@@ -163,6 +190,9 @@ class LabState:
         self.tokens.rotate()  # registry tokens issued before the reset stop working
         self.ecr.reset()
         self.instances.clear()
+        self.organization = None
+        self.vpc_endpoints.clear()
+        self.clock = None
 
     def principal_account(self, principal: str) -> str | None:
         """The account of a principal `session_for` knows, or None when it knows none such."""
@@ -182,7 +212,9 @@ class LabState:
             credential = self.credentials.lookup(self.config.admin_access_key)
         elif principal in self.instances:
             instance = self.instances[principal]
-            credential = self.sts.instance_session(instance.role_arn, instance.instance_id)
+            credential = self.sts.instance_session(
+                instance.role_arn, instance.instance_id, instance.network
+            )
         elif principal in self.accounts:  # another account's admin, by account id
             credential = self.credentials.lookup(self.accounts[principal].admin_access_key)
         elif principal.startswith("arn:aws:iam::") and ":role/" in principal:
