@@ -14,6 +14,7 @@ them. Each test names the page it pins:
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +304,22 @@ def test_malformed_guardrail_fields_are_errors_never_allows(fields: dict, error:
     answer = decide(**fields)
     assert answer["decision"] == "error"
     assert error in answer["error"]
+
+
+def test_the_generated_guardrail_cases_exercise_every_guardrail() -> None:
+    # The differential test's guardrail cases (tests/test_differential.py) reach every layer.
+    from tests.oracle.guardrail_cases import generate_guardrails
+
+    lines = [json.dumps(c) for c in generate_guardrails(1500, seed=20261130)]
+    answers = [json.loads(a) for a in answer_lines(lines).decode().splitlines()]
+    kinds = Counter(ref["policy"] for answer in answers for ref in answer["matched"])
+    assert min(kinds[k] for k in ("scp", "rcp", "endpoint")) >= 20, kinds
+    reasons = (
+        "explicit deny in a service control policy",
+        "because no service control policy allows",
+        "explicit deny in a resource control policy",
+        "explicit deny in a VPC endpoint policy",
+        "because no VPC endpoint policy allows",
+    )
+    found = Counter(r for answer in answers for r in reasons if r in answer.get("message", ""))
+    assert min(found[r] for r in reasons) >= 10, found

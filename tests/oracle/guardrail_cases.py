@@ -13,16 +13,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from lab.server.guardrails import FULL_AWS_ACCESS_DOCUMENT as FULL_AWS_ACCESS
+from lab.server.guardrails import RCP_FULL_AWS_ACCESS_DOCUMENT as RCP_FULL_AWS_ACCESS
 from tests.oracle.cases import _condition, _statement, generate
-
-FULL_AWS_ACCESS = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-}
-RCP_FULL_AWS_ACCESS = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}],
-}
 
 
 def generate_guardrails(n: int, seed: int, share: float = 0.6) -> list[dict[str, Any]]:

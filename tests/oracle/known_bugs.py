@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lab.server.guardrails import RCP_FULL_AWS_ACCESS_DOCUMENT as _RCP_FULL_AWS_ACCESS
 from tests.oracle.cases import ECR_FULL_ACCESS, HOME, OTHER
 
 REPOSITORY = f"arn:aws:ecr:us-east-1:{HOME}:repository/team-a/app"
@@ -44,10 +45,6 @@ def _request(**case: Any) -> dict[str, Any]:
 
 
 RCPS = "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html"
-_RCP_FULL_AWS_ACCESS = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}],
-}
 
 
 def _deny(action: str, **extra: Any) -> dict[str, Any]:
