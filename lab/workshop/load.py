@@ -11,6 +11,8 @@ exercise.yaml:
                tags: {team: red}}
     repositories:
       app: {account: A, policy: EDIT, tags: {team: red}}
+    organization: {id: o-a1b2c3d4e5, members: [A], management: M}   # optional
+    guardrails: EDIT    # the student writes {"scp", "rcp", "endpoint_policy"} (perimeter.py)
     cells:
       - {principal: CiRole, operation: pull, repository: app, expected: allowed,
          context: {aws:SourceVpce: vpce-1}, note: why this cell matters}
@@ -27,6 +29,7 @@ from typing import Any
 
 from lab.scenario import yamlfile
 from lab.workshop.model import EDIT, Cell, Exercise, Hint, Repository, Role
+from lab.workshop.perimeter import OrganizationFacts
 
 # The exercises that ship with the lab, as package data (also in an installed package).
 EXERCISES = Path(str(resources.files("lab.workshop") / "builtin"))
@@ -82,7 +85,12 @@ def load(folder: Path) -> Exercise:
         for name, spec in raw["repositories"].items()
     }
     cells = tuple(_cell(spec, roles, repositories, folder) for spec in raw["cells"])
-    edits = _edited(roles, repositories, folder)
+    edits = (
+        ("the organization's SCP and RCP and the ECR endpoint's policy", "guardrails")
+        if raw.get("guardrails") == EDIT
+        else _edited(roles, repositories, folder)
+    )
+    org = raw.get("organization")
     return Exercise(
         number=int(number),
         slug=slug,
@@ -96,6 +104,13 @@ def load(folder: Path) -> Exercise:
         hints=tuple(_hint(spec, folder) for spec in raw.get("hints", ())),
         starter=(folder / "starter.json").read_text(encoding="utf-8"),
         solution=(folder / "solution.json").read_text(encoding="utf-8"),
+        organization=None
+        if org is None
+        else OrganizationFacts(
+            str(org["id"]),
+            frozenset(accounts[m] for m in org["members"]),
+            accounts[org["management"]],
+        ),
     )
 
 

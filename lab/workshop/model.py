@@ -90,10 +90,11 @@ class Exercise:
     title: str
     goal: str
     edits: str  # what the student edits, in words (e.g. "the repository policy of app")
-    lint_kind: Literal["repository", "identity"]
+    lint_kind: Literal["repository", "identity", "guardrails"]
     roles: Mapping[str, Role]
     repositories: Mapping[str, Repository]
     cells: tuple[Cell, ...]
     hints: tuple[Hint, ...]
     starter: str  # policy JSON text
     solution: str
+    organization: Any = None  # perimeter.OrganizationFacts for data-perimeter exercises
