@@ -220,3 +220,33 @@ def test_outside_business_hours_the_scp_denies_even_through_the_endpoint(tmp_pat
         assert [ref.sid for ref in decision.matched] == ["DenyPullAfterBusinessHours"]
     finally:
         running.__exit__(None, None, None)
+
+
+def test_explain_lists_the_guardrail_layers_before_the_accounts_own_policies(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from lab.cli import main
+
+    assert main(["explain", "--scenario", "fa-085-guardrails", "instance2", "pull"]) == 0
+    text = capsys.readouterr().out.split("\n\n\n", 1)[0]  # ecr:BatchGetImage, the first step
+    assert "with an explicit deny in a service control policy" in text
+    layers = text.split("guardrails (in AWS's order):\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [line.split(":")[0].strip() for line in layers] == [
+        "resource control policies",
+        "service control policies",
+    ]
+    order = [
+        text.index(label)
+        for label in (
+            "   resource control policy at level 0",
+            "   service control policy at level 0",
+            "=> service control policy at level 1",
+            "   resource-based policy, statement 1",
+            "   identity-based policy #1",
+        )
+    ]
+    assert order == sorted(order)
+    assert (
+        "StringNotEquals aws:SourceVpce: policy ['vpce-0a1b2c3d4e5f60718'] vs request (absent)"
+        in text
+    )
