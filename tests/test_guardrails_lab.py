@@ -11,6 +11,7 @@ policies"; ECR "Interface VPC endpoints (AWS PrivateLink)".
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -250,3 +251,62 @@ def test_explain_lists_the_guardrail_layers_before_the_accounts_own_policies(
         "StringNotEquals aws:SourceVpce: policy ['vpce-0a1b2c3d4e5f60718'] vs request (absent)"
         in text
     )
+
+
+def test_a_role_assumed_from_behind_the_endpoint_stays_on_its_path(lab: RunningLab) -> None:
+    # Assuming another role does not leave the instance's network: the new session's ECR
+    # requests still come through the endpoint, so its policy still applies.
+    iam = boto3.client(
+        "iam",
+        endpoint_url=lab.url,
+        region_name="ap-northeast-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    role1 = lab.lab.instances["instance1"].role_arn
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": role1}, "Action": "sts:AssumeRole"}],
+    }
+    iam.create_role(RoleName="hop", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.attach_role_policy(
+        RoleName="hop", PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"
+    )
+    answer = credentials(lab, "instance1")
+    keys = {
+        "aws_access_key_id": answer["accessKeyId"],
+        "aws_secret_access_key": answer["secretAccessKey"],
+        "aws_session_token": answer["sessionToken"],
+    }
+    sts = boto3.client("sts", endpoint_url=lab.url, region_name="ap-northeast-1", **keys)
+    hop = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/hop", RoleSessionName="hop")
+    given = hop["Credentials"]
+    client = boto3.client(
+        "ecr",
+        endpoint_url=lab.url,
+        region_name="ap-northeast-1",
+        aws_access_key_id=given["AccessKeyId"],
+        aws_secret_access_key=given["SecretAccessKey"],
+        aws_session_token=given["SessionToken"],
+    )
+    assert "because no VPC endpoint policy allows the ecr:DescribeRegistry action" in denial(
+        client.describe_registry
+    )
+
+
+def test_the_endpoint_survives_in_the_stored_session() -> None:
+    from lab.identity.credentials import Identity
+
+    identity = Identity(
+        "arn:aws:sts::1:assumed-role/r/i",
+        "1",
+        "AROA:i",
+        network={
+            "aws:SourceVpce": ENDPOINT,
+            "aws:SourceVpc": "vpc-0f1e2d3c4b5a69788",
+            "aws:VpcSourceIp": "10.0.1.11",
+        },
+    )
+    assert Identity.from_json(identity.to_json()).network == identity.network
+    plain = Identity("arn:aws:iam::1:root", "1", "1")
+    assert "network" not in plain.to_json()  # sessions stored before stay byte-identical

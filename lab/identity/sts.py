@@ -198,6 +198,8 @@ class Sts:
         if duration > role.max_session_duration:
             raise AwsError("ValidationError", _MAX_DURATION)
         identity = _session_identity(role, session_name, session_policy, {**role.tags, **tags})
+        if caller.network:  # asked from behind a VPC endpoint: its requests take the same path
+            identity = replace(identity, network=dict(caller.network))
         credential = self._credentials.issue_session(identity, duration)
         return _assume_role_output(credential)
 
