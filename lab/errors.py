@@ -72,6 +72,9 @@ ERROR_KINDS: dict[str, ErrorKind] = {
         ErrorKind("TooManyTagsException", 400),
         ErrorKind("LimitExceededException", 400),
         ErrorKind("ServerException", 500, sender_fault=False),
+        # Organizations (JSON 1.1)
+        ErrorKind("MalformedPolicyDocumentException", 400),
+        ErrorKind("ServiceException", 500, sender_fault=False),
         # Upstream (IAM directory) unreachable
         ErrorKind("ServiceUnavailable", 503, sender_fault=False),
     )

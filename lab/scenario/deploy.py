@@ -133,9 +133,7 @@ def deploy(lab: Lab, scenario: Scenario) -> dict[str, str]:
     lab.organization = (
         None if scenario.organization is None else organization(scenario.organization, arns)
     )
-    lab.clock = (
-        None if scenario.clock is None else dt.datetime.fromisoformat(scenario.clock)
-    )
+    lab.clock = None if scenario.clock is None else dt.datetime.fromisoformat(scenario.clock)
     for instance in scenario.instances.values():
         endpoint = endpoints.get(instance.vpc_endpoint or "")
         network = endpoint.context(instance.private_ip) if endpoint else {}

@@ -14,9 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lab.policy.document import parse_policy
+from botocore.exceptions import ClientError
+
+from lab.errors import AwsError
+from lab.policy.document import PolicyError, parse_policy
 from lab.policy.model import Policy
 
+SCP_TYPE = "SERVICE_CONTROL_POLICY"
+RCP_TYPE = "RESOURCE_CONTROL_POLICY"
 # AWS's managed policies attached by default when a policy type is enabled (Organizations User
 # Guide: FullAWSAccess for SCPs; RCPFullAWSAccess for RCPs, which cannot be detached).
 FULL_AWS_ACCESS = "FullAWSAccess"
@@ -67,6 +72,9 @@ class Organization:
 
     management_account: str
     paths: Mapping[str, tuple[Level, ...]] = field(default_factory=dict)
+    # Which policy types are enabled on the root (EnablePolicyType): a type not enabled applies
+    # nowhere (Organizations User Guide, "Enabling a policy type").
+    types: frozenset[str] = frozenset({SCP_TYPE, RCP_TYPE})
 
     def guardrails(self, principal_account: str, resource_account: str) -> dict[str, Any]:
         """The PolicySet fields for a call: SCPs of the caller's account, RCPs of the
@@ -74,9 +82,10 @@ class Organization:
         found: dict[str, Any] = {}
         management = self.management_account
         same = principal_account == resource_account
-        if principal_account in self.paths and (same or principal_account != management):
+        scps, rcps = SCP_TYPE in self.types, RCP_TYPE in self.types
+        if scps and principal_account in self.paths and (same or principal_account != management):
             found["scps"] = tuple(level.scps for level in self.paths[principal_account])
-        if resource_account in self.paths and (same or resource_account != management):
+        if rcps and resource_account in self.paths and (same or resource_account != management):
             found["rcps"] = tuple(level.rcps for level in self.paths[resource_account])
         if same and principal_account == management and found:
             found["management_account"] = True  # the engine explains why they do not apply
@@ -99,3 +108,81 @@ class VpcEndpoint:
             "aws:SourceVpc": self.vpc_id,
             "aws:VpcSourceIp": private_ip,
         }
+
+
+def read_organization(client: Any) -> Organization | None:
+    """The organization an Organizations endpoint (a botocore client of the IAM home) holds, or
+    None when it has none. A policy that no longer parses is read as denying everything: an
+    unreadable guardrail fails closed."""
+    try:
+        management = client.describe_organization()["Organization"]["MasterAccountId"]
+    except ClientError:
+        return None  # AWSOrganizationsNotInUseException
+    root = client.list_roots()["Roots"][0]
+    types = frozenset(
+        t["Type"] for t in root.get("PolicyTypes", []) if t.get("Status") == "ENABLED"
+    )
+    contents: dict[str, str] = {}
+
+    def attached(target: str, name: str) -> Level:
+        found: dict[str, tuple[Policy, ...]] = {}
+        for kind, read in ((SCP_TYPE, scp), (RCP_TYPE, rcp)):
+            listed = client.list_policies_for_target(TargetId=target, Filter=kind)["Policies"]
+            found[kind] = tuple(_content(client, read, p, contents) for p in listed)
+        return Level(name, found[SCP_TYPE], found[RCP_TYPE])
+
+    paths: dict[str, tuple[Level, ...]] = {}
+
+    def walk(parent: str, above: tuple[Level, ...]) -> None:
+        for account in client.list_accounts_for_parent(ParentId=parent)["Accounts"]:
+            paths[account["Id"]] = (*above, attached(account["Id"], account["Id"]))
+        for ou in client.list_organizational_units_for_parent(ParentId=parent)[
+            "OrganizationalUnits"
+        ]:
+            walk(ou["Id"], (*above, attached(ou["Id"], ou["Name"])))
+
+    walk(root["Id"], (attached(root["Id"], "Root"),))
+    return Organization(management, paths, types)
+
+
+_DENY_ALL = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}],
+}
+
+
+def _content(client: Any, read: Any, listed: Mapping[str, Any], cache: dict[str, str]) -> Policy:
+    if listed["Id"] not in cache:
+        cache[listed["Id"]] = client.describe_policy(PolicyId=listed["Id"])["Policy"]["Content"]
+    try:
+        return read(cache[listed["Id"]], listed["Name"])
+    except (PolicyError, ValueError):
+        deny = (
+            _DENY_ALL
+            if read is rcp
+            else {
+                **_DENY_ALL,
+                "Statement": [
+                    {k: v for k, v in _DENY_ALL["Statement"][0].items() if k != "Principal"}
+                ],
+            }
+        )
+        return read(deny, f"{listed['Name']} (unreadable: denies everything)")
+
+
+# Organizations' answer to a policy it cannot take (CreatePolicy, UpdatePolicy).
+MALFORMED_POLICY = (
+    "The provided policy document does not meet the requirements of the specified policy type."
+)
+
+
+def check_policy_content(kind: str | None, content: Any) -> None:
+    """Refuse an SCP or RCP (`kind`, the policy's Type) that does not parse, as Organizations
+    refuses it, before it is stored; other policy types are not the lab's to check."""
+    read = {SCP_TYPE: scp, RCP_TYPE: rcp}.get(kind or "")
+    if read is None or content is None:
+        return
+    try:
+        read(content)
+    except (PolicyError, ValueError, TypeError):
+        raise AwsError("MalformedPolicyDocumentException", MALFORMED_POLICY) from None

@@ -22,7 +22,7 @@ from lab.policy.document import PolicyError, parse_policy
 from lab.policy.model import PolicySet
 from lab.server.authorize import Authorizer, Call, through_endpoint
 from lab.server.config import LabConfig
-from lab.server.guardrails import Organization, VpcEndpoint
+from lab.server.guardrails import Organization, VpcEndpoint, read_organization
 from lab.server.state_lock import StateLock
 from lab.store import remove_leftovers
 from lab.upstream import Upstream, make_upstream
@@ -95,6 +95,9 @@ class LabState:
         home = Account(self.upstream, self.directory, self.sts, self.config.admin_access_key)
         self.accounts: dict[str, Account] = {self.config.account: home}
         self.authorizer = Authorizer(self.identity_policies, self.guardrails, self.now)
+        holds = getattr(self.upstream, "holds", None)
+        if holds is not None and holds("organizations"):  # guardrails survive a restart
+            self.read_organization(self.config.account)
 
     def close(self) -> None:
         """Let another lab use the state directory."""
@@ -145,6 +148,14 @@ class LabState:
     def now(self) -> dt.datetime:
         """The time the lab's policies see (aws:CurrentTime, aws:EpochTime)."""
         return self.clock or dt.datetime.now(dt.UTC)
+
+    def read_organization(self, account: str) -> None:
+        """Take the organization from `account`'s IAM home (after an Organizations change), and
+        host every account it names, each with its root's key as `add_account` gives it."""
+        found = read_organization(self.account_of(account).upstream.client("organizations"))
+        self.organization = found
+        for member in found.paths if found is not None else ():
+            self.add_account(member)
 
     def guardrails(self, call: Call) -> dict[str, Any]:
         """The SCPs, RCPs and VPC endpoint policy that join `call` (PolicySet fields).
