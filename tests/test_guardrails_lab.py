@@ -310,3 +310,25 @@ def test_the_endpoint_survives_in_the_stored_session() -> None:
     assert Identity.from_json(identity.to_json()).network == identity.network
     plain = Identity("arn:aws:iam::1:root", "1", "1")
     assert "network" not in plain.to_json()  # sessions stored before stay byte-identical
+
+
+def test_the_demo_matrix_shows_the_guardrail_where_the_repository_policy_allows() -> None:
+    from lab.scenario.demo import run_demo
+    from lab.scenario.locate import load
+
+    report = run_demo(load("fa-085-guardrails"), client="protocol")
+    assert report.ok, [c for c in report.checks if not c.ok]
+    pull = report.cell("instance2", "pull")
+    assert pull is not None and pull.actual == "denied"
+    assert pull.decided_by == (
+        "service control policy Workloads SCP 2 statement 1 "
+        "(Sid DenyPullOutsideTheOrganizationsEndpoint)"
+    )
+    describe = report.cell("instance1", "ecr:DescribeRegistry")
+    assert describe is not None and describe.actual == "denied"
+    assert describe.decided_by == "implicit deny: no VPC endpoint policy allows the request"
+    # The tutorial's own matrix (no guardrails) lets instance 2 pull: the SCP made the change.
+    tutorial = {
+        c.principal: c.expected for c in load("fa-085").expectations if c.operation == "pull"
+    }
+    assert tutorial["instance2"] == "allowed"
