@@ -72,6 +72,10 @@ ERROR_KINDS: dict[str, ErrorKind] = {
         ErrorKind("TooManyTagsException", 400),
         ErrorKind("LimitExceededException", 400),
         ErrorKind("ServerException", 500, sender_fault=False),
+        # EC2 (the lab's VPC endpoints)
+        ErrorKind("InvalidVpcEndpointId.NotFound", 400),
+        ErrorKind("InvalidPolicyDocument", 400),
+        ErrorKind("UnauthorizedOperation", 403),
         # Organizations (JSON 1.1)
         ErrorKind("MalformedPolicyDocumentException", 400),
         ErrorKind("ServiceException", 500, sender_fault=False),

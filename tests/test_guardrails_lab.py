@@ -53,13 +53,26 @@ def credentials(running: RunningLab, instance: str) -> dict[str, Any]:
 
 def ecr(running: RunningLab, instance: str) -> Any:
     answer = credentials(running, instance)
+    return signed(
+        running, "ecr", answer["accessKeyId"], answer["secretAccessKey"], answer["sessionToken"]
+    )
+
+
+def signed(
+    running: RunningLab,
+    service: str,
+    key: str = "test",
+    secret: str = "test",
+    token: str | None = None,
+) -> Any:
+    """A client of the lab signed with these keys (the admin's by default)."""
     return boto3.client(
-        "ecr",
+        service,
         endpoint_url=running.url,
-        region_name=answer["region"],
-        aws_access_key_id=answer["accessKeyId"],
-        aws_secret_access_key=answer["secretAccessKey"],
-        aws_session_token=answer["sessionToken"],
+        region_name=running.lab.config.region,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
     )
 
 
@@ -256,13 +269,7 @@ def test_explain_lists_the_guardrail_layers_before_the_accounts_own_policies(
 def test_a_role_assumed_from_behind_the_endpoint_stays_on_its_path(lab: RunningLab) -> None:
     # Assuming another role does not leave the instance's network: the new session's ECR
     # requests still come through the endpoint, so its policy still applies.
-    iam = boto3.client(
-        "iam",
-        endpoint_url=lab.url,
-        region_name="ap-northeast-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    iam = signed(lab, "iam")
     role1 = lab.lab.instances["instance1"].role_arn
     trust = {
         "Version": "2012-10-17",
@@ -273,21 +280,13 @@ def test_a_role_assumed_from_behind_the_endpoint_stays_on_its_path(lab: RunningL
         RoleName="hop", PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"
     )
     answer = credentials(lab, "instance1")
-    keys = {
-        "aws_access_key_id": answer["accessKeyId"],
-        "aws_secret_access_key": answer["secretAccessKey"],
-        "aws_session_token": answer["sessionToken"],
-    }
-    sts = boto3.client("sts", endpoint_url=lab.url, region_name="ap-northeast-1", **keys)
+    sts = signed(
+        lab, "sts", answer["accessKeyId"], answer["secretAccessKey"], answer["sessionToken"]
+    )
     hop = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/hop", RoleSessionName="hop")
     given = hop["Credentials"]
-    client = boto3.client(
-        "ecr",
-        endpoint_url=lab.url,
-        region_name="ap-northeast-1",
-        aws_access_key_id=given["AccessKeyId"],
-        aws_secret_access_key=given["SecretAccessKey"],
-        aws_session_token=given["SessionToken"],
+    client = signed(
+        lab, "ecr", given["AccessKeyId"], given["SecretAccessKey"], given["SessionToken"]
     )
     assert "because no VPC endpoint policy allows the ecr:DescribeRegistry action" in denial(
         client.describe_registry
@@ -332,3 +331,78 @@ def test_the_demo_matrix_shows_the_guardrail_where_the_repository_policy_allows(
         c.principal: c.expected for c in load("fa-085").expectations if c.operation == "pull"
     }
     assert tutorial["instance2"] == "allowed"
+
+
+def test_the_endpoint_policy_changed_with_modify_vpc_endpoint_applies(tmp_path: Path) -> None:
+    # `aws ec2 modify-vpc-endpoint --policy-document` / `--reset-policy` (EC2 API Reference).
+    running = variant(tmp_path)
+    try:
+        ec2 = signed(running, "ec2")
+        listed = ec2.describe_vpc_endpoints(VpcEndpointIds=[ENDPOINT])["VpcEndpoints"]
+        assert [e["VpcEndpointId"] for e in listed] == [ENDPOINT]
+        assert "AllowOnlyTheTutorialRepository" in listed[0]["PolicyDocument"]
+        assert denial(ecr(running, "instance1").describe_registry)
+        everything = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}],
+        }
+        ec2.modify_vpc_endpoint(VpcEndpointId=ENDPOINT, PolicyDocument=json.dumps(everything))
+        assert ecr(running, "instance1").describe_registry()["registryId"] == ACCOUNT
+        no_login = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "ecr:GetAuthorizationToken",
+                    "Resource": "*",
+                },
+                {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
+            ],
+        }
+        ec2.modify_vpc_endpoint(VpcEndpointId=ENDPOINT, PolicyDocument=json.dumps(no_login))
+        assert denial(ecr(running, "instance1").get_authorization_token).endswith(
+            "with an explicit deny in a VPC endpoint policy"
+        )
+        ec2.modify_vpc_endpoint(VpcEndpointId=ENDPOINT, ResetPolicy=True)  # full access again
+        assert ecr(running, "instance1").get_authorization_token()["authorizationData"]
+    finally:
+        running.__exit__(None, None, None)
+
+
+def test_modify_vpc_endpoint_refuses_what_ec2_refuses(lab: RunningLab) -> None:
+    ec2 = signed(lab, "ec2")
+    for call, code in (
+        (
+            lambda: ec2.modify_vpc_endpoint(VpcEndpointId=ENDPOINT, PolicyDocument="{no"),
+            "InvalidPolicyDocument",
+        ),
+        (
+            lambda: ec2.modify_vpc_endpoint(
+                VpcEndpointId="vpce-0123456789abcdef0", ResetPolicy=True
+            ),
+            "InvalidVpcEndpointId.NotFound",
+        ),
+        (
+            lambda: ec2.describe_vpc_endpoints(VpcEndpointIds=["vpce-0123456789abcdef0"]),
+            "InvalidVpcEndpointId.NotFound",
+        ),
+    ):
+        with pytest.raises(ClientError) as refused:
+            call()
+        assert refused.value.response["Error"]["Code"] == code
+    # The instance roles may not touch the endpoint (no ec2: permission): nothing changes.
+    answer = credentials(lab, "instance2")
+    theirs = signed(
+        lab, "ec2", answer["accessKeyId"], answer["secretAccessKey"], answer["sessionToken"]
+    )
+    with pytest.raises(ClientError) as refused:
+        theirs.modify_vpc_endpoint(VpcEndpointId=ENDPOINT, ResetPolicy=True)
+    error = refused.value.response["Error"]
+    assert error["Code"] == "UnauthorizedOperation"
+    assert error["Message"].startswith("You are not authorized to perform this operation. User: ")
+    assert (
+        f"ec2:ModifyVpcEndpoint on resource: arn:aws:ec2:ap-northeast-1:{ACCOUNT}:"
+        in (error["Message"])
+    )
+    assert denial(ecr(lab, "instance1").describe_registry)  # the policy still stands

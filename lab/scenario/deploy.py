@@ -22,6 +22,7 @@ from lab.scenario.model import (
     OrganizationalUnit,
     OrganizationSpec,
     Scenario,
+    VpcEndpointSpec,
     policy_text,
     resolve,
 )
@@ -120,15 +121,7 @@ def deploy(lab: Lab, scenario: Scenario) -> dict[str, str]:
     arns = scenario.role_arns(lab.config.account)
     deploy_roles(admin_client(lab, "iam"), scenario, arns)
     deploy_repositories(lab, admin_client(lab, "ecr"), scenario, arns)
-    endpoints = {
-        key: guardrails.VpcEndpoint(
-            spec.endpoint_id,
-            spec.vpc_id,
-            spec.service,
-            guardrails.rcp(resolve(spec.policy or guardrails.FULL_ENDPOINT_DOCUMENT, arns)),
-        )
-        for key, spec in scenario.vpc_endpoints.items()
-    }
+    endpoints = {key: _endpoint(spec, arns) for key, spec in scenario.vpc_endpoints.items()}
     lab.vpc_endpoints = {endpoint.endpoint_id: endpoint for endpoint in endpoints.values()}
     lab.organization = (
         None if scenario.organization is None else organization(scenario.organization, arns)
@@ -139,6 +132,17 @@ def deploy(lab: Lab, scenario: Scenario) -> dict[str, str]:
         network = endpoint.context(instance.private_ip) if endpoint else {}
         lab.instances[instance.name] = Instance(instance.instance_id, arns[instance.role], network)
     return arns
+
+
+def _endpoint(spec: VpcEndpointSpec, arns: dict[str, str]) -> guardrails.VpcEndpoint:
+    document = resolve(spec.policy or guardrails.FULL_ENDPOINT_DOCUMENT, arns)
+    return guardrails.VpcEndpoint(
+        spec.endpoint_id,
+        spec.vpc_id,
+        spec.service,
+        guardrails.rcp(document, spec.endpoint_id),
+        json.dumps(document),
+    )
 
 
 def organization(spec: OrganizationSpec, arns: dict[str, str]) -> guardrails.Organization:

@@ -30,7 +30,7 @@ from lab.registry.errors import (
     unauthorized_response,
 )
 from lab.registry.routes import match as registry_match
-from lab.server import protocols, query_form
+from lab.server import protocols, query_form, vpc_endpoints
 from lab.server.access_keys import follow_access_keys
 from lab.server.authorize import Call, target_call
 from lab.server.config import MAX_API_BODY
@@ -59,6 +59,8 @@ class Lab(LabState):
         as_error = (
             protocols.json_error
             if where.face in ("ecr", "lab", "organizations")
+            else vpc_endpoints.error_response
+            if where.service == "ec2"
             else functools.partial(protocols.xml_error, service=where.service)
         )
         try:
@@ -129,6 +131,8 @@ class Lab(LabState):
         if request.method not in ("GET", "POST"):  # the query protocol has only these two
             raise protocols.invalid_action(fields)
         caller = self.authenticate(request, body, "query", where.service).identity
+        if where.service == "ec2":
+            return self.handle_ec2(caller, fields, request.client_ip, where.region, rid)
         home = self.account_of(caller.account)  # IAM and STS of the caller's own account
         action = fields.get("Action", "")
         op = (
@@ -188,6 +192,41 @@ class Lab(LabState):
         if answer.status < 300 and is_write("POST", where.operation):
             self.read_organization(caller.account)
         return HttpResponse(answer.status, list(answer.headers), answer.body)
+
+    def handle_ec2(
+        self, caller: Identity, fields: dict[str, str], client_ip: str, region: str, rid: str
+    ) -> HttpResponse:
+        """EC2's calls on the lab's own VPC endpoints (vpc_endpoints.py), authorized as their
+        IAM actions; the endpoints are the lab's account's, so another account finds none."""
+        action = fields.get("Action", "")
+        if action not in vpc_endpoints.OPERATIONS:
+            raise AwsError(
+                "InvalidAction", f"The action {action} is not valid for this web service."
+            )
+        region = region or self.config.region
+        known = self.vpc_endpoints if caller.account == self.config.account else {}
+        if action == "DescribeVpcEndpoints":
+            self.require_ec2(Call(caller, f"ec2:{action}", "*", client_ip, region))
+            wanted = vpc_endpoints.requested_ids(fields)
+            missing = [endpoint_id for endpoint_id in wanted if endpoint_id not in known]
+            if missing:
+                raise vpc_endpoints.not_found(missing[0])
+            found = [known[i] for i in wanted] if wanted else list(known.values())
+            return vpc_endpoints.describe_response(found, region, caller.account, rid)
+        endpoint_id = fields.get("VpcEndpointId", "")
+        arn = vpc_endpoints.endpoint_arn(region, caller.account, endpoint_id)
+        self.require_ec2(Call(caller, f"ec2:{action}", arn, client_ip, region))
+        if endpoint_id not in known:
+            raise vpc_endpoints.not_found(endpoint_id)
+        self.vpc_endpoints[endpoint_id] = vpc_endpoints.modified(known[endpoint_id], fields)
+        return vpc_endpoints.modify_response(rid)
+
+    def require_ec2(self, call: Call) -> None:
+        """EC2's refusal: UnauthorizedOperation, with the engine's message after EC2's words."""
+        decision = self.authorizer.decide(call)
+        if not decision.allowed:
+            message = f"You are not authorized to perform this operation. {decision.message}"
+            raise AwsError("UnauthorizedOperation", message)
 
     def policy_type(self, home: Any, policy_id: Any) -> str | None:
         """The Type of an existing Organizations policy (None when there is no such policy)."""

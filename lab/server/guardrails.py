@@ -10,6 +10,7 @@ SCPs come from the caller's account, RCPs from the resource owner's (orgs_manage
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -100,6 +101,7 @@ class VpcEndpoint:
     vpc_id: str
     service: str
     policy: Policy
+    document: str = json.dumps(FULL_ENDPOINT_DOCUMENT)  # the policy's text, as EC2 returns it
 
     def context(self, private_ip: str) -> dict[str, str]:
         """The keys a request through this endpoint carries (IAM global condition keys)."""
