@@ -192,3 +192,21 @@ def test_an_rcp_attached_with_the_api_limits_the_members_repositories(lab: Runni
     assert message is not None
     assert message.endswith("with an explicit deny in a resource control policy")
     assert create_repository(lab, "test", "management-is-exempt") is None
+
+
+def test_a_policy_the_lab_cannot_read_denies_everything(lab: RunningLab) -> None:
+    # Fail closed: a guardrail stored some other way (here straight into the IAM home) that
+    # does not parse is read as denying everything, never as absent.
+    _, member, ou = organization_with_a_member(lab)
+    home = lab.lab.upstream.client("organizations")
+    policy = home.create_policy(
+        Content='{"Version": "2012-10-17", "Statement": [{"Effect": "Maybe"}]}',
+        Description="d",
+        Name="Garbled",
+        Type="SERVICE_CONTROL_POLICY",
+    )["Policy"]["PolicySummary"]["Id"]
+    home.attach_policy(PolicyId=policy, TargetId=ou)
+    lab.lab.read_organization(lab.lab.config.account)
+    message = create_repository(lab, member, "anything")
+    assert message is not None
+    assert message.endswith("with an explicit deny in a service control policy")
