@@ -178,6 +178,18 @@ def test_the_data_perimeter_is_graded_by_the_guardrail_that_decides() -> None:
         json.dumps({"scp": {}, "rcp": {}}),
         json.dumps({"scp": {"Version": "2012-10-17"}, "rcp": {}, "endpoint_policy": {}}),
         "not json",
+        # RCP syntax (Organizations User Guide): only RCPFullAWSAccess may Allow.
+        json.dumps(
+            {
+                **json.loads(find(7).solution),
+                "rcp": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Resource": "*"}
+                    ],
+                },
+            }
+        ),
     ],
 )
 def test_a_malformed_trio_is_refused_as_organizations_refuses_it(text: str) -> None:

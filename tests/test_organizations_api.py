@@ -210,3 +210,33 @@ def test_a_policy_the_lab_cannot_read_denies_everything(lab: RunningLab) -> None
     message = create_repository(lab, member, "anything")
     assert message is not None
     assert message.endswith("with an explicit deny in a service control policy")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Resource": "*"},
+        {
+            "Effect": "Deny",
+            "Principal": {"AWS": "arn:aws:iam::1:root"},
+            "Action": "ecr:*",
+            "Resource": "*",
+        },
+        {"Effect": "Deny", "Principal": "*", "NotAction": "ecr:*", "Resource": "*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"},
+    ],
+)
+def test_rcp_syntax_is_organizations(lab: RunningLab, statement: dict) -> None:
+    # orgs_manage_policies_rcps_syntax.html: only RCPFullAWSAccess allows; Principal "*";
+    # no NotAction; Action not "*".
+    org = client(lab, "organizations")
+    org.create_organization(FeatureSet="ALL")
+    document = {"Version": "2012-10-17", "Statement": [statement]}
+    with pytest.raises(ClientError) as refused:
+        org.create_policy(
+            Content=json.dumps(document),
+            Description="d",
+            Name="n",
+            Type="RESOURCE_CONTROL_POLICY",
+        )
+    assert refused.value.response["Error"]["Code"] == "MalformedPolicyDocumentException"

@@ -73,3 +73,25 @@ def rcp_exemption(
     if is_service_linked_role(caller):
         return "a service-linked role"
     return None
+
+
+def rcp_syntax_problem(document: object) -> str | None:
+    """What Organizations' RCP syntax refuses in a customer RCP (orgs_manage_policies_rcps_syntax
+    .html: Version 2012-10-17; "The effect of Allow is only supported for the RCPFullAWSAccess
+    policy"; Principal "*"; no NotAction or NotPrincipal; Action not "*"), or None."""
+    if not isinstance(document, dict) or document.get("Version") != "2012-10-17":
+        return 'an RCP\'s Version is "2012-10-17"'
+    statements = document.get("Statement")
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict):
+            return "a statement is an object"
+        if statement.get("Effect") != "Deny":
+            return "an RCP only denies (Allow is RCPFullAWSAccess's alone)"
+        if "NotAction" in statement or "NotPrincipal" in statement:
+            return "RCPs take no NotAction or NotPrincipal"
+        if statement.get("Principal") not in ("*", {"AWS": "*"}):
+            return 'an RCP\'s Principal is "*"'
+        actions = statement.get("Action")
+        if actions == "*" or (isinstance(actions, list) and "*" in actions):
+            return 'an RCP\'s Action is not "*"'
+    return None

@@ -43,6 +43,7 @@ from typing import Any
 from lab.ecr.validation import service_model
 from lab.policy.document import PolicyError, parse_policy
 from lab.policy.model import DocumentKind
+from lab.policy.organizations import rcp_syntax_problem
 from lab.scenario import yamlfile
 from lab.scenario.model import (
     REGISTRY_OPERATIONS,
@@ -393,7 +394,11 @@ def _guardrail_list(
                 raise read.fail(item, f"{what}: {str(item)!r} is not a policy (or {managed})")
             found.append(managed)
         else:
-            found.append(read.policy(item, what, kind, role_keys))
+            document = read.policy(item, what, kind, role_keys)
+            problem = rcp_syntax_problem(document) if managed == RCP_FULL_AWS_ACCESS else None
+            if problem is not None:
+                raise read.fail(item, f"{what}: {problem}")
+            found.append(document)
     return tuple(found)
 
 

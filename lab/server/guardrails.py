@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from lab.errors import AwsError
 from lab.policy.document import PolicyError, parse_policy
 from lab.policy.model import Policy
+from lab.policy.organizations import rcp_syntax_problem
 
 SCP_TYPE = "SERVICE_CONTROL_POLICY"
 RCP_TYPE = "RESOURCE_CONTROL_POLICY"
@@ -186,5 +187,8 @@ def check_policy_content(kind: str | None, content: Any) -> None:
         return
     try:
         read(content)
+        syntax = rcp_syntax_problem(json.loads(content)) if kind == RCP_TYPE else None
     except (PolicyError, ValueError, TypeError):
-        raise AwsError("MalformedPolicyDocumentException", MALFORMED_POLICY) from None
+        syntax = "not a policy"
+    if syntax is not None:
+        raise AwsError("MalformedPolicyDocumentException", MALFORMED_POLICY)

@@ -147,6 +147,11 @@ class EmbeddedMoto(SigningUpstream):
         for service in services:
             if service != "iam" or not self._renew_iam():
                 get_backend(service).pop(self.account, None)  # type: ignore[call-overload]
+        if "organizations" in services:  # moto also keeps each member's organization aside
+            owners = get_backend("organizations").master_accounts  # type: ignore[attr-defined]
+            for member, (master, _) in list(owners.items()):
+                if master == self.account:
+                    del owners[member]
 
     def _renew_iam(self) -> bool:
         """Empty the account's IAM but keep AWS's managed policies (loading them takes ~0.3 s).

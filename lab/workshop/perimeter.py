@@ -17,7 +17,7 @@ from typing import Any
 
 from lab.policy.document import PolicyError
 from lab.policy.model import Policy
-from lab.policy.organizations import ENDPOINT_KEYS
+from lab.policy.organizations import ENDPOINT_KEYS, rcp_syntax_problem
 from lab.server.authorize import Call
 from lab.server.guardrails import (
     FULL_AWS_ACCESS,
@@ -63,6 +63,9 @@ def read_trio(text: str) -> Trio:
             parsed.append(read(raw[part], part))
         except PolicyError as error:
             raise PolicyError(f"{part}: {error}") from None
+    problem = rcp_syntax_problem(raw["rcp"])
+    if problem is not None:
+        raise PolicyError(f"rcp: {problem}")
     return Trio(*parsed)
 
 
