@@ -259,8 +259,8 @@ def test_explain_shows_the_guardrail_layers_in_awss_order() -> None:
     text = render_text(request, evaluate(request, policies))
     layers = text.split("guardrails (in AWS's order):\n", 1)[1].split("\n\n", 1)[0]
     assert layers.splitlines() == [
-        "  resource control policies: allow (level 0 allows)",
-        "  service control policies: deny (level 0 allows, level 1 allows)",
+        "  resource control policies: allow (an Allow at level 0)",
+        "  service control policies: deny (an explicit Deny at level 1)",
         "  VPC endpoint policy: allows",
     ]
     assert "=> service control policy at level 1 (OU or account) #2, statement 1: Deny" in text

@@ -220,18 +220,7 @@ def _layers(
         if exempt is not None:
             found.append(f"{label}: do not apply ({exempt})")
             continue
-        marks = ", ".join(
-            f"level {n} {'allows' if n in levels[kind] else 'allows nothing'}"
-            for n in range(len(attached))
-        )
-        verdict = (
-            "deny"
-            if denies[kind]
-            else "allow"
-            if len(levels[kind]) == len(attached)
-            else ("do not allow")
-        )
-        found.append(f"{label}: {verdict} ({marks})")
+        found.append(f"{label}: {_level_verdict(len(attached), levels[kind], denies[kind])}")
     if policies.endpoint is not None:
         verdict = (
             "denies"
@@ -242,6 +231,21 @@ def _layers(
         )
         found.append(f"VPC endpoint policy: {verdict}")
     return tuple(found)
+
+
+def _level_verdict(count: int, allowing: set[int], denying: list[StatementRef]) -> str:
+    """How the levels of SCPs (or RCPs) decided: a deny and where, else where an allow lacks."""
+    if denying:
+        where = ", ".join(str(n) for n in sorted({ref.level for ref in denying}))
+        return f"deny (an explicit Deny at level {where})"
+    missing = [str(n) for n in range(count) if n not in allowing]
+    if missing:
+        return f"do not allow (no Allow at level {', '.join(missing)})"
+    return (
+        "allow (an Allow at level 0)"
+        if count == 1
+        else (f"allow (an Allow at every level, 0 to {count - 1})")
+    )
 
 
 @lru_cache(maxsize=8192)
