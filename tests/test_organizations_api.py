@@ -240,3 +240,17 @@ def test_rcp_syntax_is_organizations(lab: RunningLab, statement: dict) -> None:
             Type="RESOURCE_CONTROL_POLICY",
         )
     assert refused.value.response["Error"]["Code"] == "MalformedPolicyDocumentException"
+
+
+def test_another_accounts_organization_leaves_the_first_ones_guardrails(lab: RunningLab) -> None:
+    # Hostile: an account outside the organization creates its own; the member's SCPs hold.
+    org, member, ou = organization_with_a_member(lab)
+    attach_deny(org, ou)
+    lab.lab.add_account("444455556666")
+    client(lab, "organizations", "444455556666").create_organization(FeatureSet="ALL")
+    message = create_repository(lab, member, "still-denied")
+    assert message is not None and message.endswith("in a service control policy")
+    # A member's own writes (here one its IAM home refuses) change nothing either.
+    with pytest.raises(ClientError):
+        client(lab, "organizations", member).create_organization(FeatureSet="ALL")
+    assert create_repository(lab, member, "still-denied") is not None

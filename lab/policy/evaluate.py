@@ -59,9 +59,6 @@ POLICY_TYPE_NAMES: dict[PolicyKind, str] = {
 _DENY_ORDER: tuple[PolicyKind, ...] = (
     "rcp", "scp", "endpoint", "resource", "identity", "boundary", "session"
 )  # fmt: skip
-# The guardrails that grant nothing but must each allow, in AWS's order (SCPs and RCPs at
-# every level of the organization).
-_GUARDRAILS: tuple[PolicyKind, ...] = ("rcp", "scp", "endpoint")
 _VARIABLES_VERSION = "2012-10-17"
 _MATCH_CACHE = 65536
 _ACTION_HITS: dict[tuple[tuple[str, ...], str], bool] = {}

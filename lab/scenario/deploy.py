@@ -123,9 +123,9 @@ def deploy(lab: Lab, scenario: Scenario) -> dict[str, str]:
     deploy_repositories(lab, admin_client(lab, "ecr"), scenario, arns)
     endpoints = {key: _endpoint(spec, arns) for key, spec in scenario.vpc_endpoints.items()}
     lab.vpc_endpoints = {endpoint.endpoint_id: endpoint for endpoint in endpoints.values()}
-    lab.organization = (
-        None if scenario.organization is None else organization(scenario.organization, arns)
-    )
+    lab.organizations.pop("scenario", None)
+    if scenario.organization is not None:
+        lab.organizations["scenario"] = organization(scenario.organization, arns)
     lab.clock = None if scenario.clock is None else dt.datetime.fromisoformat(scenario.clock)
     for instance in scenario.instances.values():
         endpoint = endpoints.get(instance.vpc_endpoint or "")

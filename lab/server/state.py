@@ -59,7 +59,9 @@ class LabState:
     config: LabConfig
     registry_host: str  # host:port that docker uses for this lab
     instances: dict[str, Instance] = field(default_factory=dict)
-    organization: Organization | None = None
+    # Organizations by the account whose home holds them ("scenario" for a scenario's): each
+    # account belongs to one, and one organization's change never touches another's.
+    organizations: dict[str, Organization] = field(default_factory=dict)
     vpc_endpoints: dict[str, VpcEndpoint] = field(default_factory=dict)  # by endpoint id
     clock: dt.datetime | None = None  # a scenario's fixed aws:CurrentTime; None: the real time
 
@@ -153,8 +155,11 @@ class LabState:
         """Take the organization from `account`'s IAM home (after an Organizations change), and
         host every account it names, each with its root's key as `add_account` gives it."""
         found = read_organization(self.account_of(account).upstream.client("organizations"))
-        self.organization = found
-        for member in found.paths if found is not None else ():
+        if found is None:
+            self.organizations.pop(account, None)
+            return
+        self.organizations[account] = found
+        for member in found.paths:
             self.add_account(member)
 
     def guardrails(self, call: Call) -> dict[str, Any]:
@@ -165,9 +170,9 @@ class LabState:
         """
         identity = call.identity
         found: dict[str, Any] = {}
-        if self.organization is not None:
-            owner = call.resource.split(":")[4] if call.resource.count(":") >= 5 else ""
-            found = self.organization.guardrails(identity.account, owner or identity.account)
+        owner = call.resource.split(":")[4] if call.resource.count(":") >= 5 else ""
+        for organization in self.organizations.values():
+            found |= organization.guardrails(identity.account, owner or identity.account)
         endpoint_id = identity.network.get("aws:SourceVpce") if through_endpoint(call) else None
         if endpoint_id is not None:
             found["endpoint"] = self.vpc_endpoints[endpoint_id].policy
@@ -201,7 +206,7 @@ class LabState:
         self.tokens.rotate()  # registry tokens issued before the reset stop working
         self.ecr.reset()
         self.instances.clear()
-        self.organization = None
+        self.organizations.clear()
         self.vpc_endpoints.clear()
         self.clock = None
 
