@@ -26,15 +26,14 @@ DENY_CREATE = {
 }
 
 
-def client(running: RunningLab, service: str, key: str = "test", **extra: str) -> Any:
+def client(running: RunningLab, service: str, key: str = "test", secret: str = "test") -> Any:
     region = "us-east-1" if service == "organizations" else running.lab.config.region
     return boto3.client(
         service,
         endpoint_url=running.url,
         region_name=region,
         aws_access_key_id=key,
-        aws_secret_access_key="test",
-        **extra,
+        aws_secret_access_key=secret,
     )
 
 
@@ -153,13 +152,7 @@ def test_organizations_calls_are_authorized_as_their_iam_actions(lab: RunningLab
     iam = client(lab, "iam")
     iam.create_user(UserName="dev")
     keys = iam.create_access_key(UserName="dev")["AccessKey"]
-    org = boto3.client(
-        "organizations",
-        endpoint_url=lab.url,
-        region_name="us-east-1",
-        aws_access_key_id=keys["AccessKeyId"],
-        aws_secret_access_key=keys["SecretAccessKey"],
-    )
+    org = client(lab, "organizations", keys["AccessKeyId"], keys["SecretAccessKey"])
     with pytest.raises(ClientError) as refused:
         org.create_organization(FeatureSet="ALL")
     error = refused.value.response["Error"]
@@ -254,3 +247,40 @@ def test_another_accounts_organization_leaves_the_first_ones_guardrails(lab: Run
     with pytest.raises(ClientError):
         client(lab, "organizations", member).create_organization(FeatureSet="ALL")
     assert create_repository(lab, member, "still-denied") is not None
+
+
+def test_an_scp_denies_assume_role_to_the_members_users(lab: RunningLab) -> None:
+    # SCPs limit every IAM principal of a member account, STS calls included.
+    org, member, ou = organization_with_a_member(lab)
+    iam = client(lab, "iam", member)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": member}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    iam.create_role(RoleName="target", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.create_user(UserName="dev")
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+    }
+    iam.put_user_policy(UserName="dev", PolicyName="assume", PolicyDocument=json.dumps(allow))
+    keys = iam.create_access_key(UserName="dev")["AccessKey"]
+    sts = client(lab, "sts", keys["AccessKeyId"], keys["SecretAccessKey"])
+    role = f"arn:aws:iam::{member}:role/target"
+    assert sts.assume_role(RoleArn=role, RoleSessionName="before")["Credentials"]
+    deny = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "*"}],
+    }
+    policy = org.create_policy(
+        Content=json.dumps(deny), Description="d", Name="NoAssume", Type="SERVICE_CONTROL_POLICY"
+    )["Policy"]["PolicySummary"]["Id"]
+    org.attach_policy(PolicyId=policy, TargetId=ou)
+    with pytest.raises(ClientError) as refused:
+        sts.assume_role(RoleArn=role, RoleSessionName="after")
+    assert refused.value.response["Error"]["Message"] == (
+        f"User: arn:aws:iam::{member}:user/dev is not authorized to perform: sts:AssumeRole "
+        f"on resource: {role}"
+    )

@@ -41,6 +41,8 @@ from lab.policy.document import PolicyError, parse_policy
 from lab.policy.evaluate import evaluate
 from lab.policy.model import PolicySet, Request
 
+# (caller, action, resource) -> the organization's SCPs and RCPs for it, as PolicySet fields.
+Guardrails = Callable[[Identity, str, str], Mapping[str, Any]]
 DEFAULT_DURATION = 3600
 ROLE_CHAINING_LIMIT = 3600
 # IMDS hands out instance-profile credentials valid about six hours (JuliaCloud/AWS.jl#57:
@@ -152,10 +154,18 @@ SERVICE_SESSIONS: dict[str, tuple[Callable[[RoleInfo], str], int]] = {
 class Sts:
     """STS for the lab's account: sessions come from `credentials`, roles from `directory`."""
 
-    def __init__(self, directory: IamDirectory, credentials: CredentialStore, account: str) -> None:
+    def __init__(
+        self,
+        directory: IamDirectory,
+        credentials: CredentialStore,
+        account: str,
+        guardrails: Guardrails | None = None,
+    ) -> None:
         self._directory = directory
         self._credentials = credentials
         self.account = account
+        # The SCPs and RCPs of a call (caller, action, resource) as PolicySet fields.
+        self._guardrails = guardrails or (lambda *_: {})
 
     def assume_role(
         self, caller: Identity, params: Mapping[str, Any], context: Mapping[str, Any]
@@ -289,6 +299,7 @@ class Sts:
             resource=self._directory.trust_policy(role),
             boundary=own.boundary,
             session=own.session,
+            **self._guardrails(caller, action, role.arn),
         )
         decision = evaluate(Request(caller.arn, action, role.arn, context), policies)
         trusted = any(

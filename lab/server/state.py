@@ -92,7 +92,7 @@ class LabState:
             self.config.admin_access_key, self.config.admin_secret_key, self.admin
         )
         self.tokens = TokenIssuer.load(state / "identity")
-        self.sts = Sts(self.directory, self.credentials, self.config.account)
+        self.sts = Sts(self.directory, self.credentials, self.config.account, self.sts_guardrails)
         self.ecr = Ecr(state / "ecr", self.registry_address, validate_repository_policy)
         home = Account(self.upstream, self.directory, self.sts, self.config.admin_access_key)
         self.accounts: dict[str, Account] = {self.config.account: home}
@@ -132,7 +132,8 @@ class LabState:
         access_key = admin_access_key or account
         root = Identity(f"arn:aws:iam::{account}:root", account, account, role_arn=None)
         self.credentials.add_static(access_key, admin_secret_key, root)
-        added = Account(upstream, directory, Sts(directory, self.credentials, account), access_key)
+        sts = Sts(directory, self.credentials, account, self.sts_guardrails)
+        added = Account(upstream, directory, sts, access_key)
         self.accounts[account] = added
         return added
 
@@ -177,6 +178,10 @@ class LabState:
         if endpoint_id is not None:
             found["endpoint"] = self.vpc_endpoints[endpoint_id].policy
         return found
+
+    def sts_guardrails(self, caller: Identity, action: str, resource: str) -> dict[str, Any]:
+        """The SCPs and RCPs of an STS call (sts is on AWS's RCP list; no VPC endpoint)."""
+        return self.guardrails(Call(caller, action, resource, "", self.config.region))
 
     def registry_address(self, account: str) -> str:
         """host:port of an account's registry: the lab's own address for its first account."""
