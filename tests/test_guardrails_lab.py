@@ -406,3 +406,19 @@ def test_modify_vpc_endpoint_refuses_what_ec2_refuses(lab: RunningLab) -> None:
         in (error["Message"])
     )
     assert denial(ecr(lab, "instance1").describe_registry)  # the policy still stands
+
+
+@pytest.mark.docker
+def test_docker_pull_is_denied_by_the_scp_with_awss_words() -> None:
+    from lab.scenario.demo import run_demo
+    from lab.scenario.locate import load
+
+    report = run_demo(load("fa-085-guardrails"), client="docker")
+    assert report.client == "docker" and report.ok
+    pull = report.cell("instance2", "pull")
+    assert pull is not None
+    assert pull.shown.startswith("Error response from daemon: pull access denied for ")
+    assert pull.shown.endswith(
+        f"ecr:BatchGetImage on resource: {REPOSITORY} with an explicit deny in a service control "
+        "policy"
+    )
