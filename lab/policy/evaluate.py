@@ -21,12 +21,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
 
-from lab.policy import matching, variables
+from lab.policy import guardrails, matching, variables
 from lab.policy.conditions import check_conditions
 from lab.policy.model import (
     ContextValue,
     Decision,
-    Policy,
     PolicyKind,
     PolicySet,
     Request,
@@ -34,7 +33,6 @@ from lab.policy.model import (
     StatementRecord,
     StatementRef,
 )
-from lab.policy.organizations import rcp_exemption, scp_exemption
 from lab.policy.principals import (
     DIRECT,
     NO_MATCH,
@@ -78,14 +76,8 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     allows: dict[PolicyKind, list[StatementRef]] = {k: [] for k in POLICY_TYPE_NAMES}
     denies: dict[PolicyKind, list[StatementRef]] = {k: [] for k in POLICY_TYPE_NAMES}
     resource_grant = NO_MATCH
-    scp_exempt = scp_exemption(caller, policies.management_account) if policies.scps else None
-    rcp_exempt = (
-        rcp_exemption(caller, action, resource, policies.management_account)
-        if policies.rcps
-        else None
-    )
-    levels: dict[PolicyKind, set[int]] = {"scp": set(), "rcp": set()}
-    for kind, index, policy, level in _applicable(request, policies, scp_exempt, rcp_exempt):
+    tally = guardrails.tally(caller, action, resource, policies)
+    for kind, index, policy, level in _applicable(request, policies, tally):
         substitute = policy.version == _VARIABLES_VERSION
         for statement in policy.statements:
             named = _named(statement, caller, has_boundary) if kind in _NAMING_KINDS else DIRECT
@@ -114,15 +106,13 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
                 if kind == "resource":
                     resource_grant = max(resource_grant, named)
                 elif level is not None:
-                    levels[kind].add(level)
-    layers = _layers(policies, scp_exempt, rcp_exempt, levels, allows, denies)
+                    tally.levels[kind].add(level)
+    layers = guardrails.layers(policies, tally, allows, denies)
     decision = _decide(request, policies, caller, allows, denies, resource_grant, tuple(records))
     if not layers:
         return decision
     closed = (
-        None
-        if decision.outcome == "explicit_deny"
-        else _closed(policies, levels, allows, scp_exempt, rcp_exempt)
+        None if decision.outcome == "explicit_deny" else guardrails.closed(policies, tally, allows)
     )
     if closed is not None:
         kind, rule = closed
@@ -134,21 +124,14 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
 
 # The kinds whose statements name principals (Principal / NotPrincipal) to match the caller.
 _NAMING_KINDS = frozenset({"resource", "rcp", "endpoint"})
-_Applicable = tuple[PolicyKind, int, Policy, int | None]
 
 
 def _applicable(
-    request: Request, policies: PolicySet, scp_exempt: str | None, rcp_exempt: str | None
-) -> list[_Applicable]:
+    request: Request, policies: PolicySet, tally: guardrails.Tally
+) -> list[guardrails.Applicable]:
     """The policies that take part, in AWS's order: RCPs, SCPs, the VPC endpoint policy, then
     the resource-based, identity-based, boundary and session policies."""
-    found: list[_Applicable] = []
-    if policies.rcps and rcp_exempt is None:
-        found.extend(_by_level("rcp", policies.rcps))
-    if policies.scps and scp_exempt is None:
-        found.extend(_by_level("scp", policies.scps))
-    if policies.endpoint is not None:
-        found.append(("endpoint", 0, policies.endpoint, None))
+    found = guardrails.applicable(policies, tally)
     # A resource policy is attached to one resource: an action on "*" never sees it.
     if policies.resource is not None and request.resource != "*":
         found.append(("resource", 0, policies.resource, None))
@@ -158,91 +141,6 @@ def _applicable(
     if policies.session is not None:
         found.append(("session", 0, policies.session, None))
     return found
-
-
-def _by_level(kind: PolicyKind, levels: tuple[tuple[Policy, ...], ...]) -> list[_Applicable]:
-    return [
-        (kind, index, policy, level)
-        for level, attached in enumerate(levels)
-        for index, policy in enumerate(attached)
-    ]
-
-
-def _closed(
-    policies: PolicySet,
-    levels: dict[PolicyKind, set[int]],
-    allows: dict[PolicyKind, list[StatementRef]],
-    scp_exempt: str | None,
-    rcp_exempt: str | None,
-) -> tuple[PolicyKind, str] | None:
-    """The first guardrail, in AWS's order, that does not allow: (kind, the rule in words)."""
-    applying = {
-        "rcp": policies.rcps if rcp_exempt is None else (),
-        "scp": policies.scps if scp_exempt is None else (),
-    }
-    for kind in ("rcp", "scp"):
-        missing = [n for n in range(len(applying[kind])) if n not in levels[kind]]
-        if missing:
-            name = POLICY_TYPE_NAMES[kind].split(" ", 1)[1]
-            return kind, (
-                f"implicit deny: no {name} at level {missing[0]} ({_level_name(missing[0])}) "
-                "allows the request, and an allow must exist at every level"
-            )
-    if policies.endpoint is not None and not allows["endpoint"]:
-        return "endpoint", "implicit deny: no VPC endpoint policy allows the request"
-    return None
-
-
-def _level_name(level: int) -> str:
-    return "the organization's root" if level == 0 else "an OU or the account"
-
-
-def _layers(
-    policies: PolicySet,
-    scp_exempt: str | None,
-    rcp_exempt: str | None,
-    levels: dict[PolicyKind, set[int]],
-    allows: dict[PolicyKind, list[StatementRef]],
-    denies: dict[PolicyKind, list[StatementRef]],
-) -> tuple[str, ...]:
-    """Each guardrail layer in AWS's order, in words: skipped (and why), or how it decided."""
-    found: list[str] = []
-    for kind, attached, exempt in (
-        ("rcp", policies.rcps, rcp_exempt),
-        ("scp", policies.scps, scp_exempt),
-    ):
-        if not attached:
-            continue
-        label = "resource control policies" if kind == "rcp" else "service control policies"
-        if exempt is not None:
-            found.append(f"{label}: do not apply ({exempt})")
-            continue
-        found.append(f"{label}: {_level_verdict(len(attached), levels[kind], denies[kind])}")
-    if policies.endpoint is not None:
-        verdict = (
-            "denies"
-            if denies["endpoint"]
-            else "allows"
-            if allows["endpoint"]
-            else ("does not allow")
-        )
-        found.append(f"VPC endpoint policy: {verdict}")
-    return tuple(found)
-
-
-def _level_verdict(count: int, allowing: set[int], denying: list[StatementRef]) -> str:
-    """How the levels of SCPs (or RCPs) decided: a deny and where, else where an allow lacks."""
-    if denying:
-        where = ", ".join(str(n) for n in sorted({ref.level for ref in denying}))
-        return f"deny (an explicit Deny at level {where})"
-    missing = [str(n) for n in range(count) if n not in allowing]
-    if missing:
-        return f"do not allow (no Allow at level {', '.join(missing)})"
-    return (
-        "allow (an Allow at level 0)"
-        if count == 1
-        else (f"allow (an Allow at every level, 0 to {count - 1})")
-    )
 
 
 @lru_cache(maxsize=8192)

@@ -43,16 +43,11 @@ from typing import Any
 from lab.ecr.validation import service_model
 from lab.policy.document import PolicyError, parse_policy
 from lab.policy.model import DocumentKind
-from lab.policy.organizations import rcp_syntax_problem
 from lab.scenario import yamlfile
 from lab.scenario.model import (
     REGISTRY_OPERATIONS,
-    Attachments,
     Expectation,
-    GuardrailPolicy,
     Instance,
-    OrganizationalUnit,
-    OrganizationSpec,
     Repository,
     Role,
     Scenario,
@@ -61,7 +56,7 @@ from lab.scenario.model import (
     references,
     resolve,
 )
-from lab.server.guardrails import FULL_AWS_ACCESS, RCP_FULL_AWS_ACCESS
+from lab.scenario.parse_guardrails import ACCOUNT, endpoint, organization
 
 SCHEMA = "1"
 _TOP_KEYS = {
@@ -70,14 +65,6 @@ _TOP_KEYS = {
 }  # fmt: skip
 _ROLE_KEYS = {"name", "path", "trust_policy", "managed_policies", "inline_policies"}
 _INSTANCE_KEYS = {"instance_id", "role", "vpc_endpoint", "private_ip"}
-_ORGANIZATION_KEYS = {"management_account", "root", "ous", "accounts"}
-_ATTACHMENT_KEYS = {"scps", "rcps"}
-_OU_KEYS = _ATTACHMENT_KEYS | {"accounts", "ous"}
-_ENDPOINT_KEYS = {"id", "vpc", "service", "policy"}
-# EC2's id shapes (vpce-/vpc- and 8 or 17 hex digits), an OU name as Organizations takes it.
-ENDPOINT_ID = re.compile(r"vpce-(?:[0-9a-f]{8}|[0-9a-f]{17})")
-VPC_ID = re.compile(r"vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})")
-OU_NAME = re.compile(r"[\s\S]{1,128}")
 CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")  # as aws:CurrentTime reads
 PRIVATE_IP = re.compile(r"(?:10|172|192)\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 _REPOSITORY_KEYS = {"policy", "tags"}
@@ -86,7 +73,6 @@ ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 ROLE_PATH = re.compile(r"/(?:[\x21-\x7e]{0,510}/)?")
 REPOSITORY_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 INSTANCE_ID = re.compile(r"i-[0-9a-f]{17}")
-ACCOUNT = re.compile(r"\d{12}")
 REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d")
 POLICY_ARN = re.compile(r"arn:aws:iam::(?:aws|\d{12}):policy/[\x21-\x7e]+")
 _PLACEHOLDER_ACCOUNT = "123456789012"  # only to check policies before the real one is known
@@ -217,7 +203,7 @@ def parse(text: str, source: str = "<scenario>", default_name: str = "scenario")
     role_keys = set(root.get("roles") or {}) if isinstance(root.get("roles"), dict) else set()
     roles = read.entries(root, "roles", lambda key, node: _role(read, key, node, role_keys))
     endpoints = read.entries(
-        root, "vpc_endpoints", lambda key, node: _endpoint(read, key, node, role_keys)
+        root, "vpc_endpoints", lambda key, node: endpoint(read, key, node, role_keys)
     )
     instances = read.entries(
         root, "instances", lambda name, node: _instance(read, name, node, roles, endpoints)
@@ -235,7 +221,7 @@ def parse(text: str, source: str = "<scenario>", default_name: str = "scenario")
         instances=instances,
         repositories=repositories,
         expectations=expectations,
-        organization=_organization(read, root["organization"], role_keys)
+        organization=organization(read, root["organization"], role_keys)
         if "organization" in root
         else None,
         vpc_endpoints=endpoints,
@@ -298,108 +284,6 @@ def _instance(
         read.text(node["private_ip"], "private_ip", PRIVATE_IP) if "private_ip" in node else None
     )
     return Instance(name, instance_id, role, endpoint, private_ip or Instance.private_ip)
-
-
-def _endpoint(read: _Reader, key: str, node: Any, role_keys: set[str]) -> VpcEndpointSpec:
-    node = read.mapping(node, f"vpc endpoint {key}", _ENDPOINT_KEYS)
-    for required in ("id", "vpc"):
-        if required not in node:
-            raise read.fail(node, f"vpc endpoint {key} needs {required}")
-    service = read.text(node["service"], "service") if "service" in node else "ecr"
-    if service != "ecr":
-        raise read.fail(node["service"], f"vpc endpoint {key}: the lab serves only ECR ('ecr')")
-    policy = node.get("policy")
-    return VpcEndpointSpec(
-        key,
-        read.text(node["id"], "vpc endpoint id", ENDPOINT_ID),
-        read.text(node["vpc"], "vpc", VPC_ID),
-        service,
-        None
-        if policy is None
-        else read.policy(policy, f"vpc endpoint {key} policy", "resource", role_keys),
-    )
-
-
-def _organization(read: _Reader, node: Any, role_keys: set[str]) -> OrganizationSpec:
-    node = read.mapping(node, "organization", _ORGANIZATION_KEYS)
-    if "management_account" not in node:
-        raise read.fail(node, "organization needs management_account")
-    placed: dict[str, Any] = {}
-    ous = _ous(read, node.get("ous"), "organization", role_keys, placed)
-    accounts = {}
-    if "accounts" in node:
-        for account, attached in read.mapping(node["accounts"], "organization accounts").items():
-            read.text(account, "account", ACCOUNT)
-            accounts[str(account)] = _attachments(read, attached, f"account {account}", role_keys)
-    return OrganizationSpec(
-        read.text(node["management_account"], "management_account", ACCOUNT),
-        _attachments(read, node.get("root"), "root", role_keys),
-        ous,
-        accounts,
-    )
-
-
-def _ous(
-    read: _Reader, node: Any, parent: str, role_keys: set[str], placed: dict[str, Any]
-) -> dict[str, OrganizationalUnit]:
-    if node is None:
-        return {}
-    found = {}
-    for name, ou in read.mapping(node, f"{parent} ous").items():
-        what = f"OU {name}"
-        ou = read.mapping(ou or yamlfile.Mapping(), what, _OU_KEYS)
-        accounts = read.texts(ou["accounts"], "account", ACCOUNT) if "accounts" in ou else ()
-        for account in accounts:
-            if account in placed:
-                raise read.fail(ou["accounts"], f"account {account} is in two OUs")
-            placed[account] = name
-        found[str(name)] = OrganizationalUnit(
-            read.text(name, "OU name", OU_NAME),
-            _attachments(read, ou, what, role_keys),
-            accounts,
-            _ous(read, ou.get("ous"), what, role_keys, placed),
-        )
-    return found
-
-
-def _attachments(read: _Reader, node: Any, what: str, role_keys: set[str]) -> Attachments:
-    if node is None:
-        return Attachments()
-    node = read.mapping(node, what, None if what.startswith("OU ") else _ATTACHMENT_KEYS)
-    scps = (
-        _guardrail_list(read, node["scps"], f"{what} scps", "identity", FULL_AWS_ACCESS, role_keys)
-        if "scps" in node
-        else None
-    )
-    rcps = (
-        _guardrail_list(
-            read, node["rcps"], f"{what} rcps", "resource", RCP_FULL_AWS_ACCESS, role_keys
-        )
-        if "rcps" in node
-        else ()
-    )
-    return Attachments(scps, rcps)
-
-
-def _guardrail_list(
-    read: _Reader, node: Any, what: str, kind: DocumentKind, managed: str, role_keys: set[str]
-) -> tuple[GuardrailPolicy, ...]:
-    """SCPs (or RCPs): documents, or the name of AWS's own full-access policy."""
-    if not isinstance(node, yamlfile.Sequence):
-        raise read.fail(node, f"{what} must be a list")
-    found: list[GuardrailPolicy] = []
-    for item in node:
-        if isinstance(item, yamlfile.Text):
-            if item != managed:
-                raise read.fail(item, f"{what}: {str(item)!r} is not a policy (or {managed})")
-            found.append(managed)
-        else:
-            document = read.policy(item, what, kind, role_keys)
-            problem = rcp_syntax_problem(document) if managed == RCP_FULL_AWS_ACCESS else None
-            if problem is not None:
-                raise read.fail(item, f"{what}: {problem}")
-            found.append(document)
-    return tuple(found)
 
 
 def _repository(read: _Reader, name: str, node: Any, role_keys: set[str]) -> Repository:
