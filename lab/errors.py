@@ -82,6 +82,13 @@ ERROR_KINDS: dict[str, ErrorKind] = {
         ErrorKind("ExclusionAlreadyExistsException", 400),
         ErrorKind("ExclusionNotFoundException", 400),
         ErrorKind("ServerException", 500, sender_fault=False),
+        # EC2 (the lab's VPC endpoints)
+        ErrorKind("InvalidVpcEndpointId.NotFound", 400),
+        ErrorKind("InvalidPolicyDocument", 400),
+        ErrorKind("UnauthorizedOperation", 403),
+        # Organizations (JSON 1.1)
+        ErrorKind("MalformedPolicyDocumentException", 400),
+        ErrorKind("ServiceException", 500, sender_fault=False),
         # Upstream (IAM directory) unreachable
         ErrorKind("ServiceUnavailable", 503, sender_fault=False),
     )

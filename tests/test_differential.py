@@ -1,7 +1,9 @@
 """Differential test: `ecr-lab simulate --batch` against @cloud-copilot/iam-simulate.
 
-Both evaluate the same 2,500 generated cases; every disagreement must be a recorded departure of
-the oracle from AWS (tests/oracle/known_bugs.py, pinned in tests/test_oracle_disagreements.py).
+Both evaluate the same 2,500 generated cases, then 1,500 more of which about 60% carry SCPs and
+RCPs by level and a VPC endpoint policy (tests/oracle/guardrail_cases.py); every disagreement
+must be a recorded departure of the oracle from AWS (tests/oracle/known_bugs.py, pinned in
+tests/test_oracle_disagreements.py).
 Needs node and `npm ci --prefix tests/oracle`: missing either fails, it never skips.
 """
 
@@ -15,13 +17,16 @@ import pytest
 
 from tests.oracle import known_bugs
 from tests.oracle.cases import generate
+from tests.oracle.guardrail_cases import generate_guardrails
 from tests.oracle.processes import BatchRun, engine_command, oracle_command, run_batch
 
 pytestmark = pytest.mark.oracle
 
 
-@pytest.fixture(scope="module")
-def cases() -> list[dict[str, Any]]:
+@pytest.fixture(scope="module", params=["plain", "guardrails"])
+def cases(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    if request.param == "guardrails":
+        return generate_guardrails(1500, seed=20261130)
     return generate(2500, seed=20261128)
 
 

@@ -41,6 +41,11 @@ STARTER_WRONG = {
         "Admin ecr:DeleteRepository fa-085",
     },
     7: {"Deployer pull secrets"},
+    8: {
+        "App login images [aws:SourceVpce=vpce-0a1b2c3d4e5f60718]",
+        "Partner pull images",
+        "Outsider pull elsewhere [aws:SourceVpce=vpce-0a1b2c3d4e5f60718]",
+    },
 }
 
 
@@ -187,3 +192,50 @@ def test_an_exercise_registry_policy_is_checked_as_put_registry_policy_checks_it
     (folder / "exercise.yaml").write_text(text.replace("scope: V2", "scope: V1"))
     with pytest.raises(ExerciseError, match="Invalid registry policy provided"):
         load(folder)
+
+
+def test_the_data_perimeter_is_graded_by_the_guardrail_that_decides() -> None:
+    # Organizations "Resource control policies": an RCP limits a resource whatever its
+    # resource-based policy grants; the SCP limits our principals; the endpoint policy our path.
+    exercise = find(8)
+    cells = {c.cell.label: c for c in grade(exercise, exercise.solution).cells}
+    assert cells["Outsider pull images"].explanation.count("=> resource control policy") >= 1
+    starter = {c.cell.label: c for c in grade(exercise, exercise.starter).cells}
+    assert starter["Partner pull images"].message.endswith(
+        "with an explicit deny in a resource control policy"
+    )
+    assert starter["App login images [aws:SourceVpce=vpce-0a1b2c3d4e5f60718]"].message.endswith(
+        "ecr:GetAuthorizationToken on resource: * with an explicit deny in a service control policy"
+    )
+    assert "guardrails (in AWS's order):" in cells["App push elsewhere"].explanation
+    assert "=> service control policy" in cells["App push elsewhere"].explanation
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{}",
+        json.dumps({"scp": {}, "rcp": {}}),
+        json.dumps({"scp": {"Version": "2012-10-17"}, "rcp": {}, "endpoint_policy": {}}),
+        "not json",
+        # RCP syntax (Organizations User Guide): only RCPFullAWSAccess may Allow.
+        json.dumps(
+            {
+                **json.loads(find(8).solution),
+                "rcp": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Resource": "*"}
+                    ],
+                },
+            }
+        ),
+    ],
+)
+def test_a_malformed_trio_is_refused_as_organizations_refuses_it(text: str) -> None:
+    result = grade(find(8), text)
+    assert result.refusal.startswith(
+        "MalformedPolicyDocumentException: The provided policy document does not meet the "
+        "requirements of the specified policy type."
+    )
+    assert not result.solved and result.cells == ()

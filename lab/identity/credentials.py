@@ -48,6 +48,9 @@ class Identity:
     tags: Mapping[str, str] = field(default_factory=dict, hash=False)
     source: str | None = None  # e.g. "ec2.amazonaws.com" for instance-profile sessions
     source_instance: str | None = None  # the instance id for instance-profile sessions
+    # The keys AWS adds to this session's ECR requests when they come through a VPC endpoint
+    # (aws:SourceVpce, aws:SourceVpc, aws:VpcSourceIp): fixed by the lab, never by a request.
+    network: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def is_root(self) -> bool:
@@ -76,6 +79,7 @@ class Identity:
             "tags": dict(self.tags),
             "source": self.source,
             "source_instance": self.source_instance,
+            **({"network": dict(self.network)} if self.network else {}),
         }
 
     @classmethod
@@ -91,6 +95,7 @@ class Identity:
             tags=dict(data.get("tags") or {}),
             source=data.get("source"),
             source_instance=data.get("source_instance"),
+            network=dict(data.get("network") or {}),
         )
 
 

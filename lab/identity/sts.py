@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -40,6 +41,8 @@ from lab.policy.document import PolicyError, parse_policy
 from lab.policy.evaluate import evaluate
 from lab.policy.model import PolicySet, Request
 
+# (caller, action, resource) -> the organization's SCPs and RCPs for it, as PolicySet fields.
+Guardrails = Callable[[Identity, str, str], Mapping[str, Any]]
 DEFAULT_DURATION = 3600
 ROLE_CHAINING_LIMIT = 3600
 # IMDS hands out instance-profile credentials valid about six hours (JuliaCloud/AWS.jl#57:
@@ -151,10 +154,18 @@ SERVICE_SESSIONS: dict[str, tuple[Callable[[RoleInfo], str], int]] = {
 class Sts:
     """STS for the lab's account: sessions come from `credentials`, roles from `directory`."""
 
-    def __init__(self, directory: IamDirectory, credentials: CredentialStore, account: str) -> None:
+    def __init__(
+        self,
+        directory: IamDirectory,
+        credentials: CredentialStore,
+        account: str,
+        guardrails: Guardrails | None = None,
+    ) -> None:
         self._directory = directory
         self._credentials = credentials
         self.account = account
+        # The SCPs and RCPs of a call (caller, action, resource) as PolicySet fields.
+        self._guardrails = guardrails or (lambda *_: {})
 
     def assume_role(
         self, caller: Identity, params: Mapping[str, Any], context: Mapping[str, Any]
@@ -197,6 +208,8 @@ class Sts:
         if duration > role.max_session_duration:
             raise AwsError("ValidationError", _MAX_DURATION)
         identity = _session_identity(role, session_name, session_policy, {**role.tags, **tags})
+        if caller.network:  # asked from behind a VPC endpoint: its requests take the same path
+            identity = replace(identity, network=dict(caller.network))
         credential = self._credentials.issue_session(identity, duration)
         return _assume_role_output(credential)
 
@@ -206,6 +219,7 @@ class Sts:
         service_principal: str,
         session_name: str,
         duration: int = DEFAULT_DURATION,
+        network: Mapping[str, str] | None = None,
     ) -> Credential:
         """What an AWS service does for its workload: `service_principal` assumes the role.
 
@@ -227,11 +241,18 @@ class Sts:
             source=service_principal,
             source_instance=instance,
         )
+        if network:
+            identity = replace(identity, network=dict(network))
         return self._credentials.issue_session(identity, duration)
 
-    def instance_session(self, role_arn: str, instance_id: str) -> Credential:
-        """EC2's instance-profile session: named after the instance, INSTANCE_PROFILE_DURATION."""
-        return self.service_session(role_arn, EC2_SERVICE, instance_id, INSTANCE_PROFILE_DURATION)
+    def instance_session(
+        self, role_arn: str, instance_id: str, network: Mapping[str, str] | None = None
+    ) -> Credential:
+        """EC2's instance-profile session: named after the instance, INSTANCE_PROFILE_DURATION;
+        `network` holds the VPC endpoint keys when the instance reaches ECR through one."""
+        return self.service_session(
+            role_arn, EC2_SERVICE, instance_id, INSTANCE_PROFILE_DURATION, network
+        )
 
     def role_session(self, role_arn: str) -> Credential:
         """A session of the role as issued to the first service its trust policy allows
@@ -278,6 +299,7 @@ class Sts:
             resource=self._directory.trust_policy(role),
             boundary=own.boundary,
             session=own.session,
+            **self._guardrails(caller, action, role.arn),
         )
         decision = evaluate(Request(caller.arn, action, role.arn, context), policies)
         trusted = any(

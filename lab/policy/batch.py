@@ -2,10 +2,11 @@
 
 Case: {"principal", "action", "resource", "identity_policies": [DOC...],
 "resource_policy": DOC|null, "permissions_boundary": DOC?, "session_policy": DOC?,
-"registry_policy": DOC?, "context": {key: str | [str]}?}; DOC is a JSON object or a JSON
-string of one.
+"registry_policy": DOC?, "context": {key: str | [str]}?, "scps": [[DOC...] per level from
+the root down]?, "rcps": [[DOC...] per level]?, "endpoint_policy": DOC?,
+"management_account": bool?}; DOC is a JSON object or a JSON string of one.
 Answer: {"decision": "allowed" | "explicit_deny" | "implicit_deny", "message",
-"matched": [{"policy", "index", "statement", "sid"}]}, or
+"matched": [{"policy", "index", "statement", "sid", "level" (SCPs and RCPs only)}]}, or
 {"decision": "error", "error"} for a case that cannot be evaluated; the batch goes on.
 It streams (answers flushed per chunk read), caches parsed policies by their JSON text, and
 can spread blocks of lines over worker processes (`simulate --jobs`) with answers in order.
@@ -36,6 +37,7 @@ _POLICY_CACHE = 4096
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _quote = encode_basestring  # how _encode writes a string
 _decode = json.JSONDecoder().decode
+_LEVEL = '"level":'
 _PARSED: dict[tuple[str, DocumentKind], Policy | PolicyError] = {}
 
 
@@ -59,7 +61,8 @@ def answer_json(decision: Decision) -> str:
     matched = ",".join(
         [
             f'{{"policy":"{ref.policy}","index":{ref.index},"statement":{ref.statement},'
-            f'"sid":{"null" if ref.sid is None else _quote(ref.sid)}}}'
+            f'"sid":{"null" if ref.sid is None else _quote(ref.sid)}'
+            f"{'' if ref.level is None else ',' + _LEVEL + str(ref.level)}}}"
             for ref in decision.matched
         ]
     )
@@ -76,6 +79,7 @@ def answer(decision: Decision) -> dict[str, Any]:
         "message": decision.message,
         "matched": [
             {"policy": ref.policy, "index": ref.index, "statement": ref.statement, "sid": ref.sid}
+            | ({} if ref.level is None else {"level": ref.level})
             for ref in decision.matched
         ],
     }
@@ -108,8 +112,36 @@ def read_case(case: Any) -> tuple[Request, PolicySet]:
         boundary=_optional(case, "permissions_boundary", "boundary"),
         session=_optional(case, "session_policy", "session"),
         registry=_optional(case, "registry_policy", "registry"),
+        **_guardrails(case),
     )
     return Request(principal, action, resource, derive(principal, context)), policies
+
+
+def _guardrails(case: Mapping[str, Any]) -> dict[str, Any]:
+    """The optional Organizations and VPC endpoint fields; absent ones change nothing.
+
+    SCPs have no Principal (parsed as identity policies); RCPs and endpoint policies name one
+    (parsed as resource-based policies)."""
+    found: dict[str, Any] = {}
+    for key, kind in (("scps", "identity"), ("rcps", "resource")):
+        levels = case.get(key)
+        if levels is None:
+            continue
+        if not isinstance(levels, list) or not all(isinstance(lv, list) for lv in levels):
+            raise CaseError(f"{key} must be a list of levels, each a list of policies")
+        found[key] = tuple(
+            tuple(_policy(doc, kind, f"{key}[{n}][{i}]") for i, doc in enumerate(level))
+            for n, level in enumerate(levels)
+        )
+    endpoint = _optional(case, "endpoint_policy", "resource")
+    if endpoint is not None:
+        found["endpoint"] = endpoint
+    management = case.get("management_account", False)
+    if not isinstance(management, bool):
+        raise CaseError("management_account must be true or false")
+    if management:
+        found["management_account"] = True
+    return found
 
 
 def _context_value(value: Any) -> bool:

@@ -11,20 +11,24 @@ Sources (AWS IAM User Guide):
 ECR's registry policy is a second resource-based policy on the same request (ECR User Guide,
 registry-permissions-create.html): its Deny denies and its Allow grants as the repository
 policy's do, and AWS's messages name either as "a resource-based policy".
+- reference_policies_evaluation-logic_policy-eval-denyallow.html: after deny evaluation, the
+  Organizations RCPs, then SCPs, then resource-based, identity-based, boundary and session
+  policies must allow (organizations.py says when RCPs and SCPs apply); a VPC endpoint policy
+  (vpc/latest/privatelink/vpc-endpoints-access.html) must also allow a request through it.
 The trace and the explanation come from this one pass; nothing evaluates twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 
-from lab.policy import matching, variables
+from lab.policy import guardrails, matching, variables
 from lab.policy.conditions import check_conditions
 from lab.policy.model import (
     ContextValue,
     Decision,
-    Policy,
     PolicyKind,
     PolicySet,
     Request,
@@ -49,11 +53,16 @@ POLICY_TYPE_NAMES: dict[PolicyKind, str] = {
     "boundary": "a permissions boundary",
     "session": "a session policy",
     "registry": "a resource-based policy",
+    "rcp": "a resource control policy",
+    "scp": "a service control policy",
+    "endpoint": "a VPC endpoint policy",
 }
 # The resource-based kinds: each names its principals, and an Allow in either grants.
 _RESOURCE_KINDS: frozenset[PolicyKind] = frozenset({"resource", "registry"})
 # Which type a message names when several deny: AWS names one, in its evaluation order.
-_DENY_ORDER: tuple[PolicyKind, ...] = ("resource", "registry", "identity", "boundary", "session")
+_DENY_ORDER: tuple[PolicyKind, ...] = (
+    "rcp", "scp", "endpoint", "resource", "registry", "identity", "boundary", "session"
+)  # fmt: skip
 _VARIABLES_VERSION = "2012-10-17"
 _MATCH_CACHE = 65536
 _ACTION_HITS: dict[tuple[tuple[str, ...], str], bool] = {}
@@ -73,11 +82,12 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     allows: dict[PolicyKind, list[StatementRef]] = {k: [] for k in POLICY_TYPE_NAMES}
     denies: dict[PolicyKind, list[StatementRef]] = {k: [] for k in POLICY_TYPE_NAMES}
     resource_grant = NO_MATCH
-    for kind, index, policy in _applicable(request, policies):
+    tally = guardrails.tally(caller, action, resource, policies)
+    for kind, index, policy, level in _applicable(request, policies, tally):
         substitute = policy.version == _VARIABLES_VERSION
         for statement in policy.statements:
             resource_based = kind in _RESOURCE_KINDS
-            named = _named(statement, caller, has_boundary) if resource_based else DIRECT
+            named = _named(statement, caller, has_boundary) if kind in _NAMING_KINDS else DIRECT
             action_ok = _action_matches(statement, action)
             resource_ok = _resource_matches(statement, resource, context, substitute)
             applies = False
@@ -88,7 +98,7 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
                     if statement.condition
                     else (True, ())
                 )
-            ref = _ref(kind, index, statement.index, statement.sid, policy.name)
+            ref = _ref(kind, index, statement.index, statement.sid, policy.name, level)
             records.append(
                 StatementRecord(
                     ref, statement, named != NO_MATCH, action_ok, resource_ok, seen, applies
@@ -102,29 +112,56 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
                 allows[kind].append(ref)
                 if resource_based:
                     resource_grant = max(resource_grant, named)
-    return _decide(request, policies, caller, allows, denies, resource_grant, tuple(records))
+                elif level is not None:
+                    tally.levels[kind].add(level)
+    layers = guardrails.layers(policies, tally, allows, denies)
+    decision = _decide(request, policies, caller, allows, denies, resource_grant, tuple(records))
+    if not layers:
+        return decision
+    closed = (
+        None if decision.outcome == "explicit_deny" else guardrails.closed(policies, tally, allows)
+    )
+    if closed is not None:
+        kind, rule = closed
+        name = POLICY_TYPE_NAMES[kind].split(" ", 1)[1]
+        message = _message(request, f"because no {name} allows the {request.action} action")
+        decision = Decision("implicit_deny", message, (), rule, decision.records)
+    return replace(decision, layers=layers)
 
 
-def _applicable(request: Request, policies: PolicySet) -> list[tuple[PolicyKind, int, Policy]]:
-    found: list[tuple[PolicyKind, int, Policy]] = []
+# The kinds whose statements name principals (Principal / NotPrincipal) to match the caller.
+_NAMING_KINDS = frozenset({"resource", "registry", "rcp", "endpoint"})
+
+
+def _applicable(
+    request: Request, policies: PolicySet, tally: guardrails.Tally
+) -> list[guardrails.Applicable]:
+    """The policies that take part, in AWS's order: RCPs, SCPs, the VPC endpoint policy, then
+    the resource-based, identity-based, boundary and session policies."""
+    found = guardrails.applicable(policies, tally)
     # A resource policy is attached to one resource: an action on "*" never sees it.
     if policies.resource is not None and request.resource != "*":
-        found.append(("resource", 0, policies.resource))
+        found.append(("resource", 0, policies.resource, None))
     if policies.registry is not None and request.resource != "*":
-        found.append(("registry", 0, policies.registry))
-    found.extend(("identity", i, p) for i, p in enumerate(policies.identity))
+        found.append(("registry", 0, policies.registry, None))
+    found.extend(("identity", i, p, None) for i, p in enumerate(policies.identity))
     if policies.boundary is not None:
-        found.append(("boundary", 0, policies.boundary))
+        found.append(("boundary", 0, policies.boundary, None))
     if policies.session is not None:
-        found.append(("session", 0, policies.session))
+        found.append(("session", 0, policies.session, None))
     return found
 
 
 @lru_cache(maxsize=8192)
 def _ref(
-    kind: PolicyKind, index: int, statement: int, sid: str | None, name: str | None
+    kind: PolicyKind,
+    index: int,
+    statement: int,
+    sid: str | None,
+    name: str | None,
+    level: int | None = None,
 ) -> StatementRef:
-    return StatementRef(kind, index, statement, sid, name)
+    return StatementRef(kind, index, statement, sid, name, level)
 
 
 def _named(statement: Statement, caller: Caller, has_boundary: bool) -> int:

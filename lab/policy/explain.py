@@ -18,6 +18,9 @@ _POLICY_LABELS = {
     "boundary": "permissions boundary",
     "session": "session policy",
     "registry": "registry policy (resource-based)",
+    "rcp": "resource control policy",
+    "scp": "service control policy",
+    "endpoint": "VPC endpoint policy",
 }
 
 
@@ -33,6 +36,8 @@ def render_text(request: Request, decision: Decision) -> str:
     if decision.message:
         lines.append(f"message:   {decision.message}")
     lines.append(f"rule:      {decision.rule}")
+    if decision.layers:  # the guardrails, in the order AWS evaluates them
+        lines += ["", "guardrails (in AWS's order):", *(f"  {layer}" for layer in decision.layers)]
     deciding = set(decision.matched)
     if decision.trace:
         lines += ["", "statements:"]
@@ -44,7 +49,9 @@ def render_text(request: Request, decision: Decision) -> str:
 def _statement(trace: StatementTrace, decided: bool, request: Request) -> list[str]:
     ref = trace.ref
     label = _POLICY_LABELS[ref.policy]
-    if ref.policy == "identity":
+    if ref.level is not None:
+        label += f" at level {ref.level} ({'root' if ref.level == 0 else 'OU or account'})"
+    if ref.policy in ("identity", "scp", "rcp"):
         label += f" #{ref.index + 1}"
     if ref.policy_name:
         label += f" ({ref.policy_name})"

@@ -11,8 +11,12 @@ from functools import cached_property
 from typing import Literal, NamedTuple
 
 Effect = Literal["Allow", "Deny"]
-# Where a policy sits in AWS's evaluation; the names are the `simulate` contract's.
-PolicyKind = Literal["identity", "resource", "boundary", "session", "registry"]
+# Where a policy sits in AWS's evaluation; the names are the `simulate` contract's. "registry"
+# is ECR's registry policy, "scp" and "rcp" are AWS Organizations' service and resource control
+# policies, "endpoint" a VPC endpoint's.
+PolicyKind = Literal[
+    "identity", "resource", "boundary", "session", "registry", "scp", "rcp", "endpoint"
+]
 # What a document is validated as: each has AWS's own rules and error. "resource" is any other
 # service's resource-based policy (Principal required, Resource allowed); "registry" is ECR's
 # registry policy (Principal required, Resource allowed, Version required).
@@ -70,6 +74,11 @@ class PolicySet:
     session: Policy | None = None
     # ECR's registry policy: a second resource-based policy, where its scope covers the action.
     registry: Policy | None = None
+    # Organizations' guardrails by level, from the root down to the account: () when none apply.
+    scps: tuple[tuple[Policy, ...], ...] = ()  # of the caller's account
+    rcps: tuple[tuple[Policy, ...], ...] = ()  # of the resource's account
+    endpoint: Policy | None = None  # the VPC endpoint the request came through
+    management_account: bool = False  # SCPs and RCPs never apply to the management account
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,7 @@ class StatementRef:
     statement: int
     sid: str | None = None
     policy_name: str | None = None
+    level: int | None = None  # SCPs and RCPs: the level, 0 for the organization's root
 
 
 @dataclass(frozen=True)
@@ -173,6 +183,8 @@ class Decision:
     matched: tuple[StatementRef, ...]  # the statements that decided
     rule: str  # the final rule of AWS's logic that applied, in words
     records: tuple[StatementRecord, ...] = field(default=(), repr=False)
+    # The guardrail layers (RCPs, SCPs, VPC endpoint policy) as evaluated, in AWS's order.
+    layers: tuple[str, ...] = ()
 
     @property
     def allowed(self) -> bool:

@@ -7,14 +7,26 @@ Policies get their `${Role.Arn}` references filled in first, like CloudFormation
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from lab.botocore_session import shared_client
-from lab.scenario.model import Scenario, policy_text
+from lab.scenario.model import (
+    Attachments,
+    GuardrailPolicy,
+    OrganizationalUnit,
+    OrganizationSpec,
+    Scenario,
+    VpcEndpointSpec,
+    policy_text,
+    resolve,
+)
+from lab.server import guardrails
 from lab.server.app import Lab
 from lab.server.config import LabConfig
 from lab.server.state import Instance
@@ -109,6 +121,74 @@ def deploy(lab: Lab, scenario: Scenario) -> dict[str, str]:
     arns = scenario.role_arns(lab.config.account)
     deploy_roles(admin_client(lab, "iam"), scenario, arns)
     deploy_repositories(lab, admin_client(lab, "ecr"), scenario, arns)
+    endpoints = {key: _endpoint(spec, arns) for key, spec in scenario.vpc_endpoints.items()}
+    lab.vpc_endpoints = {endpoint.endpoint_id: endpoint for endpoint in endpoints.values()}
+    lab.organizations.pop("scenario", None)
+    if scenario.organization is not None:
+        lab.organizations["scenario"] = organization(scenario.organization, arns)
+    lab.clock = None if scenario.clock is None else dt.datetime.fromisoformat(scenario.clock)
     for instance in scenario.instances.values():
-        lab.instances[instance.name] = Instance(instance.instance_id, arns[instance.role])
+        endpoint = endpoints.get(instance.vpc_endpoint or "")
+        network = endpoint.context(instance.private_ip) if endpoint else {}
+        lab.instances[instance.name] = Instance(instance.instance_id, arns[instance.role], network)
     return arns
+
+
+def _endpoint(spec: VpcEndpointSpec, arns: dict[str, str]) -> guardrails.VpcEndpoint:
+    document = resolve(spec.policy or guardrails.FULL_ENDPOINT_DOCUMENT, arns)
+    return guardrails.VpcEndpoint(
+        spec.endpoint_id,
+        spec.vpc_id,
+        spec.service,
+        guardrails.rcp(document, spec.endpoint_id),
+        json.dumps(document),
+    )
+
+
+def organization(spec: OrganizationSpec, arns: dict[str, str]) -> guardrails.Organization:
+    """The organization as evaluation reads it: each account's levels from the root down."""
+    root = _level("Root", spec.root, arns)
+    paths: dict[str, tuple[guardrails.Level, ...]] = {}
+
+    def walk(ous: Mapping[str, OrganizationalUnit], above: tuple[guardrails.Level, ...]) -> None:
+        for ou in ous.values():
+            here = (*above, _level(ou.name, ou.attached, arns))
+            for account in ou.accounts:
+                paths[account] = here
+            walk(ou.ous, here)
+
+    walk(spec.ous, (root,))
+    for account in {spec.management_account, *spec.accounts}:
+        paths.setdefault(account, (root,))  # not in an OU: directly under the root
+    return guardrails.Organization(
+        spec.management_account,
+        {
+            account: (*above, _level(account, spec.accounts.get(account, Attachments()), arns))
+            for account, above in paths.items()
+        },
+    )
+
+
+def _level(name: str, attached: Attachments, arns: dict[str, str]) -> guardrails.Level:
+    """One level's SCPs (AWS's FullAWSAccess unless others are attached) and RCPs
+    (RCPFullAWSAccess, which cannot be detached, and any others)."""
+    scps = (guardrails.FULL_AWS_ACCESS,) if attached.scps is None else attached.scps
+    others = [p for p in attached.rcps if p != guardrails.RCP_FULL_AWS_ACCESS]
+    rcps = (guardrails.RCP_FULL_AWS_ACCESS, *others)
+    return guardrails.Level(
+        name,
+        tuple(
+            _guardrail(guardrails.scp, p, f"{name} SCP {i}", arns) for i, p in enumerate(scps, 1)
+        ),
+        tuple(
+            _guardrail(guardrails.rcp, p, f"{name} RCP {i}", arns) for i, p in enumerate(rcps, 1)
+        ),
+    )
+
+
+def _guardrail(read: Any, policy: GuardrailPolicy, name: str, arns: dict[str, str]) -> Any:
+    if policy == guardrails.FULL_AWS_ACCESS:
+        return read(guardrails.FULL_AWS_ACCESS_DOCUMENT, policy)
+    if policy == guardrails.RCP_FULL_AWS_ACCESS:
+        return read(guardrails.RCP_FULL_AWS_ACCESS_DOCUMENT, policy)
+    return read(resolve(policy, arns), name)

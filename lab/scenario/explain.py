@@ -35,6 +35,9 @@ _LABELS = {
     "boundary": "permissions boundary",
     "session": "session policy",
     "registry": "registry policy",
+    "rcp": "resource control policy",
+    "scp": "service control policy",
+    "endpoint": "VPC endpoint policy",
 }
 
 
@@ -66,7 +69,7 @@ def call_for(lab: Lab, identity: Identity, action: str, repository: str) -> Call
 def instance_identity(lab: Lab, instance: str) -> Identity:
     """The identity of an emulated instance's instance-profile session."""
     known = lab.instances[instance]
-    return lab.sts.instance_session(known.role_arn, known.instance_id).identity
+    return lab.sts.instance_session(known.role_arn, known.instance_id, known.network).identity
 
 
 def explain(lab: Lab, identity: Identity, action: str, repository: str) -> tuple[Request, Decision]:

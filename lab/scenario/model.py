@@ -41,11 +41,58 @@ class Role:
 
 @dataclass(frozen=True)
 class Instance:
-    """An emulated EC2 instance: its id and the role of its instance profile (a role key)."""
+    """An emulated EC2 instance: its id, the role of its instance profile (a role key), and the
+    VPC endpoint (a key of `vpc_endpoints`) through which it reaches ECR, if any."""
 
     name: str
     instance_id: str
     role: str
+    vpc_endpoint: str | None = None
+    private_ip: str = "10.0.1.10"
+
+
+# A guardrail document, or the name of one of AWS's (FullAWSAccess, RCPFullAWSAccess).
+GuardrailPolicy = Mapping[str, Any] | str
+
+
+@dataclass(frozen=True)
+class Attachments:
+    """The SCPs and RCPs attached to one level: the root, an OU or an account. `scps` None
+    means AWS's default (FullAWSAccess); RCPFullAWSAccess is always attached besides `rcps`."""
+
+    scps: tuple[GuardrailPolicy, ...] | None = None
+    rcps: tuple[GuardrailPolicy, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrganizationalUnit:
+    """An OU: its attachments, the accounts directly in it, and the OUs below it."""
+
+    name: str
+    attached: Attachments = Attachments()
+    accounts: tuple[str, ...] = ()
+    ous: Mapping[str, OrganizationalUnit] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OrganizationSpec:
+    """An AWS Organizations organization: accounts not in an OU sit under the root."""
+
+    management_account: str
+    root: Attachments = Attachments()
+    ous: Mapping[str, OrganizationalUnit] = field(default_factory=dict)
+    accounts: Mapping[str, Attachments] = field(default_factory=dict)  # attached to accounts
+
+
+@dataclass(frozen=True)
+class VpcEndpointSpec:
+    """An interface VPC endpoint for ECR (ecr.api and ecr.dkr alike) and its policy."""
+
+    key: str
+    endpoint_id: str
+    vpc_id: str
+    service: str = "ecr"
+    policy: Mapping[str, Any] | None = None  # None: AWS's default, full access
 
 
 @dataclass(frozen=True)
@@ -79,6 +126,9 @@ class Scenario:
     expectations: tuple[Expectation, ...] = ()
     account: str | None = None  # None: the lab's default account
     description: str = ""
+    organization: OrganizationSpec | None = None
+    vpc_endpoints: Mapping[str, VpcEndpointSpec] = field(default_factory=dict)
+    clock: str | None = None  # the instant policies see as aws:CurrentTime (ISO 8601, UTC)
 
     def role_arns(self, account: str) -> dict[str, str]:
         """Role key -> ARN, the values `${Key.Arn}` stands for."""

@@ -13,7 +13,18 @@ Shape (every key but `schema`, `region` and the sections' entries is optional):
         managed_policies: [arn:aws:iam::aws:policy/...]
         inline_policies: {PolicyName: {...}}
     instances:
-      instance1: {instance_id: i-0123456789abcdef0, role: InstanceRole1}
+      instance1: {instance_id: i-0123456789abcdef0, role: InstanceRole1,
+                  vpc_endpoint: ecr, private_ip: 10.0.1.10}   # both optional
+    vpc_endpoints:                    # interface endpoints for ECR (ecr.api and ecr.dkr)
+      ecr: {id: vpce-0123456789abcdef0, vpc: vpc-0123456789abcdef0, policy: {...}}
+    clock: 2026-12-01T10:30:00Z       # the time policies see (aws:CurrentTime); default: now
+    organization:                     # SCPs and RCPs by level (default: AWS's full access)
+      management_account: "999988887777"
+      root: {scps: [FullAWSAccess, {...}], rcps: [{...}]}
+      ous:
+        Workloads: {scps: [...], rcps: [...], accounts: ["123456789012"], ous: {...}}
+      accounts:
+        "123456789012": {scps: [...], rcps: [...]}
     repositories:
       fa-085: {policy: {...}, tags: {team: x}}
     expected:
@@ -40,25 +51,28 @@ from lab.scenario.model import (
     Repository,
     Role,
     Scenario,
+    VpcEndpointSpec,
     malformed_references,
     references,
     resolve,
 )
+from lab.scenario.parse_guardrails import ACCOUNT, endpoint, organization
 
 SCHEMA = "1"
 _TOP_KEYS = {
     "schema", "name", "description", "account", "region", "roles", "instances", "repositories",
-    "expected",
+    "expected", "organization", "vpc_endpoints", "clock",
 }  # fmt: skip
 _ROLE_KEYS = {"name", "path", "trust_policy", "managed_policies", "inline_policies"}
-_INSTANCE_KEYS = {"instance_id", "role"}
+_INSTANCE_KEYS = {"instance_id", "role", "vpc_endpoint", "private_ip"}
+CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")  # as aws:CurrentTime reads
+PRIVATE_IP = re.compile(r"(?:10|172|192)\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 _REPOSITORY_KEYS = {"policy", "tags"}
 # AWS's patterns: IAM RoleName and Path, ECR repositoryName, EC2 instance ids, regions.
 ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 ROLE_PATH = re.compile(r"/(?:[\x21-\x7e]{0,510}/)?")
 REPOSITORY_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 INSTANCE_ID = re.compile(r"i-[0-9a-f]{17}")
-ACCOUNT = re.compile(r"\d{12}")
 REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d")
 POLICY_ARN = re.compile(r"arn:aws:iam::(?:aws|\d{12}):policy/[\x21-\x7e]+")
 _PLACEHOLDER_ACCOUNT = "123456789012"  # only to check policies before the real one is known
@@ -188,8 +202,11 @@ def parse(text: str, source: str = "<scenario>", default_name: str = "scenario")
         raise read.fail(root, "missing `region`")
     role_keys = set(root.get("roles") or {}) if isinstance(root.get("roles"), dict) else set()
     roles = read.entries(root, "roles", lambda key, node: _role(read, key, node, role_keys))
+    endpoints = read.entries(
+        root, "vpc_endpoints", lambda key, node: endpoint(read, key, node, role_keys)
+    )
     instances = read.entries(
-        root, "instances", lambda name, node: _instance(read, name, node, roles)
+        root, "instances", lambda name, node: _instance(read, name, node, roles, endpoints)
     )
     repositories = read.entries(
         root, "repositories", lambda name, node: _repository(read, name, node, role_keys)
@@ -204,6 +221,11 @@ def parse(text: str, source: str = "<scenario>", default_name: str = "scenario")
         instances=instances,
         repositories=repositories,
         expectations=expectations,
+        organization=organization(read, root["organization"], role_keys)
+        if "organization" in root
+        else None,
+        vpc_endpoints=endpoints,
+        clock=read.text(root["clock"], "clock", CLOCK) if "clock" in root else None,
     )
 
 
@@ -240,7 +262,13 @@ def _role(read: _Reader, key: str, node: Any, role_keys: set[str]) -> Role:
     )
 
 
-def _instance(read: _Reader, name: str, node: Any, roles: dict[str, Role]) -> Instance:
+def _instance(
+    read: _Reader,
+    name: str,
+    node: Any,
+    roles: dict[str, Role],
+    endpoints: dict[str, VpcEndpointSpec],
+) -> Instance:
     node = read.mapping(node, f"instance {name}", _INSTANCE_KEYS)
     for required in ("instance_id", "role"):
         if required not in node:
@@ -249,7 +277,13 @@ def _instance(read: _Reader, name: str, node: Any, roles: dict[str, Role]) -> In
     if role not in roles:
         raise read.fail(node["role"], f"instance {name}: unknown role {role!r}")
     instance_id = read.text(node["instance_id"], "instance_id", INSTANCE_ID)
-    return Instance(name, instance_id, role)
+    endpoint = read.text(node["vpc_endpoint"], "vpc_endpoint") if "vpc_endpoint" in node else None
+    if endpoint is not None and endpoint not in endpoints:
+        raise read.fail(node["vpc_endpoint"], f"instance {name}: unknown vpc_endpoint {endpoint!r}")
+    private_ip = (
+        read.text(node["private_ip"], "private_ip", PRIVATE_IP) if "private_ip" in node else None
+    )
+    return Instance(name, instance_id, role, endpoint, private_ip or Instance.private_ip)
 
 
 def _repository(read: _Reader, name: str, node: Any, role_keys: set[str]) -> Repository:

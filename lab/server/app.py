@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import json
 import logging
 from dataclasses import replace
 from typing import Any
@@ -30,13 +31,15 @@ from lab.registry.errors import (
     unauthorized_response,
 )
 from lab.registry.routes import match as registry_match
-from lab.server import protocols, query_form
+from lab.server import protocols, query_form, vpc_endpoints
 from lab.server.access_keys import follow_access_keys
 from lab.server.authorize import Call, target_call
 from lab.server.config import MAX_API_BODY
+from lab.server.guardrails import check_policy_content
 from lab.server.routing import Route, route
 from lab.server.state import LabState
 from lab.server.targets import iam_resources, iam_writes
+from lab.upstream.journal import is_write
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,9 @@ class Lab(LabState):
         rid = protocols.request_id()
         as_error = (
             protocols.json_error
-            if where.face in ("ecr", "lab")
+            if where.face in ("ecr", "lab", "organizations")
+            else vpc_endpoints.error_response
+            if where.service == "ec2"
             else functools.partial(protocols.xml_error, service=where.service)
         )
         try:
@@ -68,12 +73,16 @@ class Lab(LabState):
                 return await asyncio.to_thread(self.handle_lab, request, body, rid)
             if where.face == "ecr":
                 return await asyncio.to_thread(self.handle_ecr, request, where, body, rid)
+            if where.face == "organizations":
+                return await asyncio.to_thread(self.handle_organizations, request, where, body, rid)
             return await asyncio.to_thread(self.handle_query, request, where, body, rid)
         except AwsError as error:
             return as_error(error, rid)
         except Exception:
             log.exception("internal error on %s %s", request.method, request.path)
-            code = "InternalFailure" if where.face != "ecr" else "ServerException"
+            code = {"ecr": "ServerException", "organizations": "ServiceException"}.get(
+                where.face, "InternalFailure"
+            )
             return as_error(AwsError(code, _INTERNAL), rid)
 
     def handle_ecr(self, request: HttpRequest, where: Route, body: bytes, rid: str) -> HttpResponse:
@@ -128,6 +137,8 @@ class Lab(LabState):
         if request.method not in ("GET", "POST"):  # the query protocol has only these two
             raise protocols.invalid_action(fields)
         caller = self.authenticate(request, body, "query", where.service).identity
+        if where.service == "ec2":
+            return self.handle_ec2(caller, fields, request.client_ip, where.region, rid)
         home = self.account_of(caller.account)  # IAM and STS of the caller's own account
         action = fields.get("Action", "")
         op = (
@@ -157,6 +168,81 @@ class Lab(LabState):
             home.directory.invalidate()
             follow_access_keys(action, params, answer.body, self.credentials, home.directory)
         return HttpResponse(answer.status, list(answer.headers), answer.body)
+
+    def handle_organizations(
+        self, request: HttpRequest, where: Route, body: bytes, rid: str
+    ) -> HttpResponse:
+        """AWS Organizations (JSON 1.1), authorized as its IAM action and forwarded to the
+        caller's account's IAM home; after a change the lab reads the organization back from
+        there, so SCPs and RCPs set up with the aws CLI are the ones it enforces.
+
+        Authorization asks `organizations:Operation` on "*" (the lab does not scope these
+        actions to the organization's ARNs). Policy content is checked first, as Organizations
+        checks it (MalformedPolicyDocumentException).
+        """
+        if not protocols.is_json_call(request.method, request.header("content-type"), body):
+            return protocols.json_not_found(rid)
+        params = protocols.parse_json_body(body)
+        if protocols.operation_model("organizations", where.operation) is None:
+            raise AwsError("UnknownOperationException", "")
+        caller = self.authenticate(request, body, "json", "organizations").identity
+        home = self.account_of(caller.account)
+        action = f"organizations:{where.operation}"
+        region = where.region or self.config.region
+        self.require(Call(caller, action, "*", request.client_ip, region), "AccessDeniedException")
+        if where.operation in ("CreatePolicy", "UpdatePolicy") and "Content" in params:
+            kind = params.get("Type") or self.policy_type(home, params.get("PolicyId"))
+            check_policy_content(kind, params["Content"])
+        target = protocols.ORGANIZATIONS_TARGET_PREFIX + where.operation
+        answer = home.upstream.forward_json("organizations", target, json.dumps(params).encode())
+        if answer.status < 300 and is_write("POST", where.operation):
+            self.read_organization(caller.account)
+        return HttpResponse(answer.status, list(answer.headers), answer.body)
+
+    def handle_ec2(
+        self, caller: Identity, fields: dict[str, str], client_ip: str, region: str, rid: str
+    ) -> HttpResponse:
+        """EC2's calls on the lab's own VPC endpoints (vpc_endpoints.py), authorized as their
+        IAM actions; the endpoints are the lab's account's, so another account finds none."""
+        action = fields.get("Action", "")
+        if action not in vpc_endpoints.OPERATIONS:
+            raise AwsError(
+                "InvalidAction", f"The action {action} is not valid for this web service."
+            )
+        region = region or self.config.region
+        known = self.vpc_endpoints if caller.account == self.config.account else {}
+        if action == "DescribeVpcEndpoints":
+            self.require_ec2(Call(caller, f"ec2:{action}", "*", client_ip, region))
+            wanted = vpc_endpoints.requested_ids(fields)
+            missing = [endpoint_id for endpoint_id in wanted if endpoint_id not in known]
+            if missing:
+                raise vpc_endpoints.not_found(missing[0])
+            found = [known[i] for i in wanted] if wanted else list(known.values())
+            return vpc_endpoints.describe_response(found, region, caller.account, rid)
+        endpoint_id = fields.get("VpcEndpointId", "")
+        arn = vpc_endpoints.endpoint_arn(region, caller.account, endpoint_id)
+        self.require_ec2(Call(caller, f"ec2:{action}", arn, client_ip, region))
+        if endpoint_id not in known:
+            raise vpc_endpoints.not_found(endpoint_id)
+        self.vpc_endpoints[endpoint_id] = vpc_endpoints.modified(known[endpoint_id], fields)
+        return vpc_endpoints.modify_response(rid)
+
+    def require_ec2(self, call: Call) -> None:
+        """EC2's refusal: UnauthorizedOperation, with the engine's message after EC2's words."""
+        decision = self.authorizer.decide(call)
+        if not decision.allowed:
+            message = f"You are not authorized to perform this operation. {decision.message}"
+            raise AwsError("UnauthorizedOperation", message)
+
+    def policy_type(self, home: Any, policy_id: Any) -> str | None:
+        """The Type of an existing Organizations policy (None when there is no such policy)."""
+        client = home.upstream.client("organizations")
+        try:
+            return client.describe_policy(PolicyId=str(policy_id))["Policy"]["PolicySummary"][
+                "Type"
+            ]
+        except Exception:  # the forwarded call answers the missing policy in AWS's words
+            return None
 
     async def handle_registry(self, request: HttpRequest) -> HttpResponse:
         """The Docker Registry v2 API: token, route, authorize as the ECR action, handle."""

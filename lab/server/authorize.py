@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import Any
 
 from lab.ecr.actions import Target
 from lab.ecr.model import REPOSITORY_ARN
@@ -90,10 +91,24 @@ def _registry_policy(text: str) -> Policy:
     return parse_policy(text, "registry")
 
 
+def through_endpoint(call: Call) -> bool:
+    """Whether the call travels through the caller's VPC endpoint: the lab's endpoints are ECR's
+    (ecr.api and ecr.dkr), so only ECR actions do; IAM and STS go their own way."""
+    return bool(call.identity.network) and call.action.startswith("ecr:")
+
+
 def request_context(call: Call, now: dt.datetime) -> dict[str, ContextValue]:
-    """The condition keys AWS puts in the context of an ECR or IAM call."""
+    """The condition keys AWS puts in the context of an ECR or IAM call.
+
+    Through a VPC endpoint a request carries aws:SourceVpce, aws:SourceVpc and aws:VpcSourceIp
+    and no aws:SourceIp; otherwise aws:SourceIp and none of those (IAM User Guide,
+    reference_sts_vpc_condition_keys_federated.html, "VPC condition key availability by network
+    path"; re:Post knowledge-center/iam-restrict-access-policy).
+    """
+    network = call.identity.network if through_endpoint(call) else {}
     supplied: dict[str, str | list[str]] = {
-        "aws:SourceIp": call.client_ip,
+        **({} if network else {"aws:SourceIp": call.client_ip}),
+        **network,
         "aws:SecureTransport": "true" if call.secure else "false",
         "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "aws:EpochTime": str(int(now.timestamp())),
@@ -126,8 +141,16 @@ def deny_on_error(call: Call, reason: str) -> Decision:
 class Authorizer:
     """Gathers the policies for a call and asks the engine."""
 
-    def __init__(self, identity_policies: Callable[[Identity], PolicySet]) -> None:
+    def __init__(
+        self,
+        identity_policies: Callable[[Identity], PolicySet],
+        guardrails: Callable[[Call], Mapping[str, Any]] | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self._identity_policies = identity_policies
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        # The call's SCPs, RCPs and VPC endpoint policy, as PolicySet fields.
+        self._guardrails = guardrails or (lambda _: {})
 
     def decide(self, call: Call, now: dt.datetime | None = None) -> Decision:
         """The engine's decision; any failure on the way is a denial (fail closed)."""
@@ -137,13 +160,16 @@ class Authorizer:
         """The request the engine evaluated and its decision (fail closed, as `decide`)."""
         request = Request(call.identity.arn, call.action, call.resource)
         try:
-            now = now or dt.datetime.now(dt.UTC)
+            now = now or self._clock()
             request = replace(request, context=request_context(call, now))
             policies = self._identity_policies(call.identity)
             if call.resource_policy is not None:
                 policies = replace(policies, resource=_repository_policy(call.resource_policy))
             if call.registry_policy is not None:
                 policies = replace(policies, registry=_registry_policy(call.registry_policy))
+            guardrails = self._guardrails(call)
+            if guardrails:
+                policies = replace(policies, **guardrails)
             return request, evaluate(request, policies)
         except Exception as exc:  # fail closed: report, then deny
             if isinstance(exc, AwsError) and exc.code == "ServiceUnavailable":

@@ -22,6 +22,7 @@ from lab.errors import AwsError
 from lab.http import HttpResponse
 
 ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
+ORGANIZATIONS_TARGET_PREFIX = "AWSOrganizationsV20161128."
 
 
 def operation_model(service: str, operation: str) -> OperationModel | None:

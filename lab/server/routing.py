@@ -8,9 +8,9 @@ from typing import Literal
 from urllib.parse import parse_qs
 
 from lab.http import HttpRequest
-from lab.server.protocols import ECR_TARGET_PREFIX
+from lab.server.protocols import ECR_TARGET_PREFIX, ORGANIZATIONS_TARGET_PREFIX
 
-Face = Literal["lab", "registry", "ecr", "query"]
+Face = Literal["lab", "registry", "ecr", "organizations", "query"]
 
 # `Credential=AKID/20250101/us-east-1/sts/aws4_request` in a header or X-Amz-Credential.
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
@@ -32,6 +32,9 @@ def route(request: HttpRequest) -> Route:
         return Route("registry")
     region, service = credential_scope(request)
     target = request.header("x-amz-target")
+    if target is not None and target.startswith(ORGANIZATIONS_TARGET_PREFIX):
+        operation = target.removeprefix(ORGANIZATIONS_TARGET_PREFIX)
+        return Route("organizations", operation=operation, region=region)
     if target is not None:  # a JSON-protocol call; another service's target is unknown here
         operation = (
             target.removeprefix(ECR_TARGET_PREFIX) if target.startswith(ECR_TARGET_PREFIX) else ""

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +23,9 @@ from lab.identity.tokens import TokenIssuer
 from lab.jobs.lifecycle import LifecycleJob
 from lab.policy.document import PolicyError, parse_policy
 from lab.policy.model import Policy, PolicySet
-from lab.server.authorize import Authorizer
+from lab.server.authorize import Authorizer, Call, through_endpoint
 from lab.server.config import LabConfig
+from lab.server.guardrails import Organization, VpcEndpoint, read_organization
 from lab.server.state_lock import StateLock
 from lab.store import remove_leftovers
 from lab.upstream import Upstream, make_upstream
@@ -35,10 +37,12 @@ _REGISTRY_ALIAS = re.compile(r"(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.localhost(?::\d+)
 
 @dataclass
 class Instance:
-    """An emulated EC2 instance: its id and the role of its instance profile."""
+    """An emulated EC2 instance: its id, the role of its instance profile, and the VPC endpoint
+    keys its ECR requests carry (empty when it reaches ECR another way, e.g. a NAT gateway)."""
 
     instance_id: str
     role_arn: str
+    network: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,6 +64,11 @@ class LabState:
     instances: dict[str, Instance] = field(default_factory=dict)
     scenario: str | None = None  # the scenario deployed into it, if any
     ready: bool = True  # False while `serve --scenario` still deploys: health says "starting"
+    # Organizations by the account whose home holds them ("scenario" for a scenario's): each
+    # account belongs to one, and one organization's change never touches another's.
+    organizations: dict[str, Organization] = field(default_factory=dict)
+    vpc_endpoints: dict[str, VpcEndpoint] = field(default_factory=dict)  # by endpoint id
+    clock: dt.datetime | None = None  # a scenario's fixed aws:CurrentTime; None: the real time
 
     def __post_init__(self) -> None:
         state = self.config.state_dir
@@ -88,11 +97,14 @@ class LabState:
             self.config.admin_access_key, self.config.admin_secret_key, self.admin
         )
         self.tokens = TokenIssuer.load(state / "identity")
-        self.sts = Sts(self.directory, self.credentials, self.config.account)
+        self.sts = Sts(self.directory, self.credentials, self.config.account, self.sts_guardrails)
         self.ecr = Ecr(state / "ecr", self.registry_address, self.validate_repository_policy)
         home = Account(self.upstream, self.directory, self.sts, self.config.admin_access_key)
         self.accounts: dict[str, Account] = {self.config.account: home}
-        self.authorizer = Authorizer(self.identity_policies)
+        self.authorizer = Authorizer(self.identity_policies, self.guardrails, self.now)
+        holds = getattr(self.upstream, "holds", None)
+        if holds is not None and holds("organizations"):  # guardrails survive a restart
+            self.read_organization(self.config.account)
         self.lifecycle = LifecycleJob(
             self.ecr, state / "jobs" / "lifecycle.json", self.config.lifecycle_interval
         )
@@ -130,7 +142,8 @@ class LabState:
         access_key = admin_access_key or account
         root = Identity(f"arn:aws:iam::{account}:root", account, account, role_arn=None)
         self.credentials.add_static(access_key, admin_secret_key, root)
-        added = Account(upstream, directory, Sts(directory, self.credentials, account), access_key)
+        sts = Sts(directory, self.credentials, account, self.sts_guardrails)
+        added = Account(upstream, directory, sts, access_key)
         self.accounts[account] = added
         return added
 
@@ -144,6 +157,41 @@ class LabState:
     def identity_policies(self, identity: Identity) -> PolicySet:
         """The caller's identity policies, read from the IAM of the caller's own account."""
         return self.account_of(identity.account).directory.identity_policies(identity)
+
+    def now(self) -> dt.datetime:
+        """The time the lab's policies see (aws:CurrentTime, aws:EpochTime)."""
+        return self.clock or dt.datetime.now(dt.UTC)
+
+    def read_organization(self, account: str) -> None:
+        """Take the organization from `account`'s IAM home (after an Organizations change), and
+        host every account it names, each with its root's key as `add_account` gives it."""
+        found = read_organization(self.account_of(account).upstream.client("organizations"))
+        if found is None:
+            self.organizations.pop(account, None)
+            return
+        self.organizations[account] = found
+        for member in found.paths:
+            self.add_account(member)
+
+    def guardrails(self, call: Call) -> dict[str, Any]:
+        """The SCPs, RCPs and VPC endpoint policy that join `call` (PolicySet fields).
+
+        A session that came through an endpoint the lab no longer knows is refused (fail
+        closed): its requests cannot reach ECR any more.
+        """
+        identity = call.identity
+        found: dict[str, Any] = {}
+        owner = call.resource.split(":")[4] if call.resource.count(":") >= 5 else ""
+        for organization in self.organizations.values():
+            found |= organization.guardrails(identity.account, owner or identity.account)
+        endpoint_id = identity.network.get("aws:SourceVpce") if through_endpoint(call) else None
+        if endpoint_id is not None:
+            found["endpoint"] = self.vpc_endpoints[endpoint_id].policy
+        return found
+
+    def sts_guardrails(self, caller: Identity, action: str, resource: str) -> dict[str, Any]:
+        """The SCPs and RCPs of an STS call (sts is on AWS's RCP list; no VPC endpoint)."""
+        return self.guardrails(Call(caller, action, resource, "", self.config.region))
 
     def registry_address(self, account: str) -> str:
         """host:port of an account's registry: the lab's own address for its first account."""
@@ -174,6 +222,9 @@ class LabState:
         self.ecr.reset()
         self.lifecycle.forget()
         self.instances.clear()
+        self.organizations.clear()
+        self.vpc_endpoints.clear()
+        self.clock = None
 
     def validate_repository_policy(self, text: str) -> None:
         """ECR's check of a repository policy: valid, and naming no role or user the lab's
@@ -212,7 +263,9 @@ class LabState:
             credential = self.credentials.lookup(self.config.admin_access_key)
         elif principal in self.instances:
             instance = self.instances[principal]
-            credential = self.sts.instance_session(instance.role_arn, instance.instance_id)
+            credential = self.sts.instance_session(
+                instance.role_arn, instance.instance_id, instance.network
+            )
         elif principal in self.accounts:  # another account's admin, by account id
             credential = self.credentials.lookup(self.accounts[principal].admin_access_key)
         elif principal.startswith("arn:aws:iam::") and ":role/" in principal:

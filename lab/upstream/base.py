@@ -23,8 +23,8 @@ from lab.botocore_session import create_client
 
 Headers = Sequence[tuple[str, str]]
 
-# IAM is global: its one endpoint signs with us-east-1 whatever the caller's region.
-_SIGNING_REGION = {"iam": "us-east-1"}
+# IAM and Organizations are global: their endpoint signs with us-east-1 whatever the region.
+_SIGNING_REGION = {"iam": "us-east-1", "organizations": "us-east-1"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,10 @@ class Upstream(Protocol):
     def forward(self, service: str, form: bytes) -> UpstreamResponse:
         """Send an authorized query-protocol call on, as its canonical `form`, signed as the
         upstream admin."""
+        ...
+
+    def forward_json(self, service: str, target: str, body: bytes) -> UpstreamResponse:
+        """Send an authorized JSON 1.1 call on, as the body encoded from its parameters."""
         ...
 
 
@@ -93,9 +97,18 @@ class SigningUpstream(ABC):
 
         Nothing of the client's request travels on: not its URL, its headers, nor its bytes.
         """
-        headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+        content_type = "application/x-www-form-urlencoded; charset=utf-8"
+        return self._post(service, {"Content-Type": content_type}, form)
+
+    def forward_json(self, service: str, target: str, body: bytes) -> UpstreamResponse:
+        """POST a JSON 1.1 call (`target` is its X-Amz-Target) whose `body` the front door
+        encoded from the parameters it authorized, signed as the upstream admin."""
+        headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target}
+        return self._post(service, headers, body)
+
+    def _post(self, service: str, headers: dict[str, str], body: bytes) -> UpstreamResponse:
         request = AWSRequest(
-            method="POST", url=self._endpoint(service) + "/", headers=headers, data=form
+            method="POST", url=self._endpoint(service) + "/", headers=headers, data=body
         )
         region = _SIGNING_REGION.get(service, self.region)
         SigV4Auth(self._credentials, service, region).add_auth(request)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -63,6 +64,15 @@ def _services(entries: Iterable[JournalEntry]) -> set[str]:
     return {"iam", *filter(None, (_service_of(entry.url) for entry in entries))}
 
 
+# Services whose state another lab of this process may have left for the same account: moto
+# keeps one backend per account for the whole process. Cleared only once loaded (none before).
+_PROCESS_WIDE = ("organizations",)
+
+
+def _loaded(services: Iterable[str]) -> set[str]:
+    return {name for name in services if f"moto.{name}.models" in sys.modules}
+
+
 def _body_bytes(request: AWSPreparedRequest) -> bytes:
     body = request.body
     if body is None:
@@ -93,6 +103,10 @@ class EmbeddedMoto(SigningUpstream):
         self._journal = Journal(Path(state_dir) / JOURNAL_FILE)
         self._replay()
 
+    def holds(self, service: str) -> bool:
+        """Whether the journal has written anything to `service` (e.g. an organization)."""
+        return service in _services(self._journal.entries())
+
     def close(self) -> None:
         """Release the journal file."""
         self._journal.close()
@@ -112,7 +126,7 @@ class EmbeddedMoto(SigningUpstream):
 
     def _replay_locked(self) -> None:
         entries = list(self._journal.entries())
-        self._clear(_services(entries))
+        self._clear(_services(entries) | _loaded(_PROCESS_WIDE))
         for number, entry in enumerate(entries, start=1):
             headers = HeadersDict(entry.headers)
             request = AWSPreparedRequest(entry.method, entry.url, headers, entry.body, False)
@@ -133,6 +147,11 @@ class EmbeddedMoto(SigningUpstream):
         for service in services:
             if service != "iam" or not self._renew_iam():
                 get_backend(service).pop(self.account, None)  # type: ignore[call-overload]
+        if "organizations" in services:  # moto also keeps each member's organization aside
+            owners = get_backend("organizations").master_accounts  # type: ignore[attr-defined]
+            for member, (master, _) in list(owners.items()):
+                if master == self.account:
+                    del owners[member]
 
     def _renew_iam(self) -> bool:
         """Empty the account's IAM but keep AWS's managed policies (loading them takes ~0.3 s).

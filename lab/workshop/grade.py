@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -25,10 +25,16 @@ from lab.policy.document import PolicyError, parse_policy
 from lab.policy.explain import render_text
 from lab.policy.model import Policy, PolicySet
 from lab.scenario.explain import actions_of
-from lab.server.authorize import Authorizer, target_call
+from lab.server.authorize import Authorizer, Call, target_call
+from lab.workshop import perimeter
 from lab.workshop.model import EDIT, Cell, Exercise, Role
 
 CLIENT_IP = "127.0.0.1"
+# Organizations' answer to CreatePolicy/UpdatePolicy with a document it cannot take.
+_MALFORMED = (
+    "MalformedPolicyDocumentException: The provided policy document does not meet the "
+    "requirements of the specified policy type."
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,14 @@ def managed_policy(arn: str) -> Policy:
 
 def grade(exercise: Exercise, text: str, now: dt.datetime | None = None) -> Grade:
     """Grade the student's policy `text` against every cell of `exercise`."""
+    moment = now or dt.datetime.now(dt.UTC)
+    if exercise.lint_kind == "guardrails":
+        try:
+            trio = perimeter.read_trio(text)
+        except PolicyError as error:
+            return Grade(f"{_MALFORMED} ({error})", (), ())
+        cells = tuple(_cell(exercise, cell, text, moment, trio) for cell in exercise.cells)
+        return Grade("", cells, ())
     findings = tuple(lint(text, exercise.lint_kind))
     try:
         kind = "repository" if exercise.lint_kind == "repository" else "identity"
@@ -77,16 +91,26 @@ def grade(exercise: Exercise, text: str, now: dt.datetime | None = None) -> Grad
     except PolicyError as error:
         refusal = error.to_aws_error(kind)
         return Grade(f"{refusal.code}: {refusal.message} ({error})", (), findings)
-    moment = now or dt.datetime.now(dt.UTC)
     cells = tuple(_cell(exercise, cell, text, moment) for cell in exercise.cells)
     return Grade("", cells, findings)
 
 
-def _cell(exercise: Exercise, cell: Cell, text: str, now: dt.datetime) -> CellResult:
+def _cell(
+    exercise: Exercise,
+    cell: Cell,
+    text: str,
+    now: dt.datetime,
+    trio: perimeter.Trio | None = None,
+) -> CellResult:
     role = exercise.roles[cell.principal]
     repository = exercise.repositories[cell.repository]
-    identity = _session(role)
+    path, context = perimeter.network(cell.context)
+    identity = replace(_session(role), network=path)  # through the endpoint: its keys
     identity_policies = PolicySet(identity=_identity_policies(role, text))
+    org = exercise.organization
+
+    def guardrails(call: Call) -> dict[str, Any]:
+        return {} if trio is None or org is None else perimeter.guardrails(trio, org, call)
 
     def facts(account: str, region: str, name: str) -> tuple[str | None, Mapping[str, str]]:
         found = exercise.repositories[name]
@@ -102,16 +126,20 @@ def _cell(exercise: Exercise, cell: Cell, text: str, now: dt.datetime) -> CellRe
     for action in actions_of(cell.operation):
         goal = action_target(action, repository.account, repository.region, repository.name)
         client_ip = cell.context.get("aws:SourceIp", CLIENT_IP)
+        keys = {**context}
+        if org is not None:
+            keys |= perimeter.organization_keys(org, identity.account, goal.resource)
         call = target_call(
             identity,
             goal,
             client_ip,
             repository.region,
             facts,
-            context=cell.context,
+            context=keys,
             registry=registry,
         )
-        request, decision = Authorizer(lambda _: identity_policies).explain(call, now)
+        authorizer = Authorizer(lambda _: identity_policies, guardrails)
+        request, decision = authorizer.explain(call, now)
         explanation = render_text(request, decision)
         if not decision.allowed:
             return CellResult(cell, "denied", decision.message, explanation)

@@ -13,6 +13,8 @@ exercise.yaml:
       app: {account: A, policy: EDIT, tags: {team: red}}
     registries:                             # optional: an account's registry policy and scope
       A: {scope: V1, policy: {...}}
+    organization: {id: o-a1b2c3d4e5, members: [A], management: M}   # optional
+    guardrails: EDIT    # the student writes {"scp", "rcp", "endpoint_policy"} (perimeter.py)
     cells:
       - {principal: CiRole, operation: pull, repository: app, expected: allowed,
          context: {aws:SourceVpce: vpce-1}, note: why this cell matters}
@@ -32,6 +34,7 @@ from lab.ecr.registry_policy import SETTINGS, check_registry_policy
 from lab.errors import AwsError
 from lab.scenario import yamlfile
 from lab.workshop.model import EDIT, Cell, Exercise, Hint, RegistrySetup, Repository, Role
+from lab.workshop.perimeter import OrganizationFacts
 
 # The exercises that ship with the lab, as package data (also in an installed package).
 EXERCISES = Path(str(resources.files("lab.workshop") / "builtin"))
@@ -87,7 +90,12 @@ def load(folder: Path) -> Exercise:
         for name, spec in raw["repositories"].items()
     }
     cells = tuple(_cell(spec, roles, repositories, folder) for spec in raw["cells"])
-    edits = _edited(roles, repositories, folder)
+    edits = (
+        ("the organization's SCP and RCP and the ECR endpoint's policy", "guardrails")
+        if raw.get("guardrails") == EDIT
+        else _edited(roles, repositories, folder)
+    )
+    org = raw.get("organization")
     return Exercise(
         number=int(number),
         slug=slug,
@@ -105,6 +113,13 @@ def load(folder: Path) -> Exercise:
             accounts[key]: _registry(accounts[key], spec, folder)
             for key, spec in raw.get("registries", {}).items()
         },
+        organization=None
+        if org is None
+        else OrganizationFacts(
+            str(org["id"]),
+            frozenset(accounts[m] for m in org["members"]),
+            accounts[org["management"]],
+        ),
     )
 
 

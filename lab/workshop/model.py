@@ -99,7 +99,7 @@ class Exercise:
     title: str
     goal: str
     edits: str  # what the student edits, in words (e.g. "the repository policy of app")
-    lint_kind: Literal["repository", "identity"]
+    lint_kind: Literal["repository", "identity", "guardrails"]
     roles: Mapping[str, Role]
     repositories: Mapping[str, Repository]
     cells: tuple[Cell, ...]
@@ -107,3 +107,4 @@ class Exercise:
     starter: str  # policy JSON text
     solution: str
     registries: Mapping[str, RegistrySetup] = field(default_factory=dict)  # by account id
+    organization: Any = None  # perimeter.OrganizationFacts for data-perimeter exercises

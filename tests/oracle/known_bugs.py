@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lab.server.guardrails import RCP_FULL_AWS_ACCESS_DOCUMENT as _RCP_FULL_AWS_ACCESS
 from tests.oracle.cases import ECR_FULL_ACCESS, HOME, OTHER
 
 REPOSITORY = f"arn:aws:ecr:us-east-1:{HOME}:repository/team-a/app"
@@ -40,6 +41,16 @@ def _request(**case: Any) -> dict[str, Any]:
         "identity_policies": [],
         "resource_policy": None,
         **case,
+    }
+
+
+RCPS = "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html"
+
+
+def _deny(action: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": action, "Resource": "*", **extra}],
     }
 
 
@@ -268,6 +279,47 @@ RECORDED: tuple[Recorded, ...] = (
         aws="explicit_deny",
         oracle="allowed",
     ),
+    Recorded(
+        "rcp-on-an-action-that-authorizes-no-resource",
+        f'{RCPS} ("RCPs apply to the resources that are authorized as part of an operation'
+        ' request"; ecr:GetAuthorizationToken authorizes none: Resource "*")',
+        _request(
+            action="ecr:GetAuthorizationToken",
+            resource="*",
+            identity_policies=[ECR_FULL_ACCESS],
+            rcps=[[_RCP_FULL_AWS_ACCESS, _deny("ecr:*", Principal="*")]],
+        ),
+        aws="allowed",
+        oracle="explicit_deny",
+    ),
+    Recorded(
+        "rcp-on-a-service-not-on-awss-list",
+        f'{RCPS} ("List of AWS services that support RCPs": EC2\'s prefix ec2 is not on it)',
+        _request(
+            action="ec2:StartInstances",
+            resource=f"arn:aws:ec2:us-east-1:{HOME}:instance/i-0abc1234",
+            identity_policies=[_identity({"Action": "ec2:*", "Resource": "*"})],
+            rcps=[[_RCP_FULL_AWS_ACCESS, _deny("ec2:*", Principal="*")]],
+        ),
+        aws="allowed",
+        oracle="explicit_deny",
+    ),
+    Recorded(
+        "scp-on-a-service-linked-role",
+        "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html"
+        ' ("SCPs do not affect service-linked roles")',
+        _request(
+            principal=f"arn:aws:sts::{HOME}:assumed-role/AWSServiceRoleForECRReplication/s",
+            identity_policies=[ECR_FULL_ACCESS],
+            context={
+                "aws:PrincipalArn": f"arn:aws:iam::{HOME}:role/aws-service-role/"
+                "replication.ecr.amazonaws.com/AWSServiceRoleForECRReplication"
+            },
+            scps=[[_deny("*")]],
+        ),
+        aws="allowed",
+        oracle="explicit_deny",
+    ),
 )
 
 
@@ -315,6 +367,8 @@ def _not_ip_across_families(case: dict[str, Any]) -> bool:
         case["resource_policy"],
         case.get("permissions_boundary"),
         case.get("session_policy"),
+        case.get("endpoint_policy"),
+        *(doc for key in ("scps", "rcps") for level in case.get(key, []) for doc in level),
     ]
     for statement in (s for doc in documents for s in _statements(doc)):
         for operator, clause in statement.get("Condition", {}).items():

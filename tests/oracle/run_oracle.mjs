@@ -43,6 +43,24 @@ function document(doc) {
   return typeof doc === 'string' ? JSON.parse(doc) : doc
 }
 
+// AWS's RCPFullAWSAccess, which the oracle applies at every level itself (its README) and
+// refuses as input (a customer RCP may only deny).
+const RCP_FULL_AWS_ACCESS = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: '*', Action: '*', Resource: '*' }]
+})
+
+// The contract's `scps`/`rcps`: a list of levels, each a list of DOCs.
+function levels(given, kind) {
+  return (given ?? []).map((docs, level) => ({
+    orgIdentifier: `${kind}-level-${level}`,
+    policies: docs
+      .map(document)
+      .filter((doc) => kind !== 'rcp' || JSON.stringify(doc) !== RCP_FULL_AWS_ACCESS)
+      .map((policy, i) => ({ name: `${kind}-${level}-${i}`, policy }))
+  }))
+}
+
 function simulation(testCase) {
   const principalAccount = testCase.principal.split(':')[4]
   const resourceAccount =
@@ -66,8 +84,12 @@ function simulation(testCase) {
       name: `identity-${i}`,
       policy: document(doc)
     })),
-    serviceControlPolicies: [],
-    resourceControlPolicies: []
+    // One entry per level, from the root down: every level must allow (SCP/RCP evaluation).
+    serviceControlPolicies: levels(testCase.scps, 'scp'),
+    resourceControlPolicies: levels(testCase.rcps, 'rcp')
+  }
+  if (testCase.endpoint_policy != null) {
+    sim.vpcEndpointPolicies = [{ name: 'endpoint', policy: document(testCase.endpoint_policy) }]
   }
   if (testCase.resource_policy != null) sim.resourcePolicy = document(testCase.resource_policy)
   if (testCase.permissions_boundary != null) {
