@@ -17,10 +17,12 @@ import os
 import re
 import select
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, BinaryIO
+
+import orjson
 
 from lab.policy.context import derive
 from lab.policy.document import PolicyError, parse_policy
@@ -35,7 +37,10 @@ _POLICY_CACHE = 4096
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _quote = encode_basestring  # how _encode writes a string
 _decode = json.JSONDecoder().decode
-_PARSED: dict[tuple[str, DocumentKind], Policy | PolicyError] = {}
+# A document's key: its JSON text as json (str) or orjson (bytes, for orjson's values only: it
+# writes NaN as null and a date as a string) writes it; a document given as a string is its own.
+_Dump = Callable[[Any], str | bytes]
+_PARSED: dict[tuple[str | bytes, DocumentKind], Policy | PolicyError] = {}
 
 
 class CaseError(ValueError):
@@ -45,7 +50,9 @@ class CaseError(ValueError):
 def answer_line(line: str) -> str:
     """The JSON answer (no newline) for one JSON case line; errors become error answers."""
     try:
-        decision = decide_case(_read_line(line))
+        case, by_orjson = _read_line(line)
+        request, policies = _read_case(case, orjson.dumps if by_orjson else _encode)
+        decision = evaluate(request, policies)
     except (CaseError, ValueError) as error:
         return _encode({"decision": "error", "error": str(error)})
     except Exception as error:  # fail closed: an unforeseen failure is an error, never an allow
@@ -88,6 +95,11 @@ def decide_case(case: Any) -> Decision:
 
 def read_case(case: Any) -> tuple[Request, PolicySet]:
     """The request (context derived from the principal) and policies a case describes."""
+    return _read_case(case, _encode)
+
+
+def _read_case(case: Any, dump: _Dump) -> tuple[Request, PolicySet]:
+    """read_case(), with `dump` writing a decoded policy document as its cache key."""
     if not isinstance(case, Mapping):
         raise CaseError("a case is a JSON object")
     principal = _text(case, "principal")
@@ -101,11 +113,12 @@ def read_case(case: Any) -> tuple[Request, PolicySet]:
         raise CaseError("context must map keys to a string or a list of strings")
     policies = PolicySet(
         identity=tuple(
-            _policy(doc, "identity", f"identity_policies[{i}]") for i, doc in enumerate(identity)
+            _policy(doc, "identity", f"identity_policies[{i}]", dump)
+            for i, doc in enumerate(identity)
         ),
-        resource=_optional(case, "resource_policy", resource_policy_kind(resource)),
-        boundary=_optional(case, "permissions_boundary", "boundary"),
-        session=_optional(case, "session_policy", "session"),
+        resource=_optional(case, "resource_policy", resource_policy_kind(resource), dump),
+        boundary=_optional(case, "permissions_boundary", "boundary", dump),
+        session=_optional(case, "session_policy", "session", dump),
     )
     return Request(principal, action, resource, derive(principal, context)), policies
 
@@ -133,23 +146,17 @@ def _text(case: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _optional(case: Mapping[str, Any], key: str, kind: DocumentKind) -> Policy | None:
+def _optional(case: Mapping[str, Any], key: str, kind: DocumentKind, dump: _Dump) -> Policy | None:
     doc = case.get(key)
-    return None if doc is None else _policy(doc, kind, key)
+    return None if doc is None else _policy(doc, kind, key, dump)
 
 
-def _policy(doc: Any, kind: DocumentKind, where: str) -> Policy:
+def _policy(doc: Any, kind: DocumentKind, where: str, dump: _Dump) -> Policy:
     # Identical policies repeat across cases: parse each JSON text once, errors included.
-    text = None
-    if isinstance(doc, _Doc):
-        text = doc.text
-        key = (text, kind)
-    else:
-        key = (doc if isinstance(doc, str) else _encode(doc), kind)
+    text = doc if isinstance(doc, str) else dump(doc)
+    key = (text, kind)
     result = _PARSED.get(key)
     if result is None:
-        if text is not None:
-            doc = _decode(text) if doc.value is None else doc.value
         try:
             result = parse_policy(doc, kind, source=text)
         except PolicyError as error:
@@ -162,29 +169,31 @@ def _policy(doc: Any, kind: DocumentKind, where: str) -> Policy:
     return result
 
 
-class _Doc:
-    """A policy document as it stands in a case line: its JSON text (the cache key), and its
-    value, or None when the text was seen before (decoded only if its policy is not cached)."""
-
-    __slots__ = ("text", "value")
-
-    def __init__(self, text: str, value: Any) -> None:
-        self.text = text
-        self.value = value
-
-
-# Documents' texts seen before, by their first characters (policies often share a long start).
-_SEEN_DOCS: dict[str, deque[str]] = {}
-_HEAD = 96
-_SEEN_PER_HEAD = 8
-_DOC_KEYS = frozenset({"resource_policy", "permissions_boundary", "session_policy"})
+# orjson reads a case as json does, faster, except an integer past 64 bits (it gives a float):
+# a line with a run of 19 digits goes to json. Any line orjson rejects does too, for json's value
+# or error.
+_DIGITS = bytes.maketrans(b"0123456789", b"9" * 10)
+_LONG_NUMBER = b"9" * 19
 _WS = re.compile(r"[ \t\n\r]*")
 _WS_CHARS = frozenset(" \t\n\r")
 _scan = json.JSONDecoder().scan_once
 
 
-def _read_line(line: str) -> Any:
-    """Decode a case line, keeping each policy document's own text as its cache key.
+def _read_line(line: str) -> tuple[Any, bool]:
+    """The decoded case line, and whether orjson decoded it (its policies then key by orjson)."""
+    try:
+        if _LONG_NUMBER not in line.encode().translate(_DIGITS):
+            return orjson.loads(line), True
+    except ValueError:  # not UTF-8 (a lone surrogate), or not JSON to orjson
+        pass
+    try:
+        return _decode(line), False
+    except ValueError:
+        return _read_object(line), False
+
+
+def _read_object(line: str) -> Any:
+    """Decode a case line as json does, with its own error for a malformed object.
 
     This reader walks the top-level object and hands every value to json's scanner.
     """
@@ -199,9 +208,7 @@ def _read_line(line: str) -> Any:
             key, pos = _scan(line, pos) if line[pos] == '"' else _fail(pos)
             pos = skip(line, pos)
             pos = skip(line, pos + 1) if line[pos] == ":" else _fail(pos)
-            if key in _DOC_KEYS:
-                case[key], pos = _document(line, pos)
-            elif key == "identity_policies" and line[pos] == "[":
+            if key == "identity_policies" and line[pos] == "[":
                 case[key], pos = _documents(line, pos)
             else:
                 case[key], pos = _scan(line, pos)
@@ -229,31 +236,11 @@ def _fail(pos: int) -> Any:
     raise StopIteration(pos)
 
 
-def _document(line: str, pos: int) -> tuple[Any, int]:
-    if line[pos] != "{":
-        return _scan(line, pos)  # null, or a JSON string holding the document
-    # A JSON object ends where its own text does: a text seen before, found at pos, is all of it.
-    head = line[pos : pos + _HEAD]
-    seen = _SEEN_DOCS.get(head)
-    if seen is not None:
-        for text in seen:
-            if line.startswith(text, pos):
-                return _Doc(text, None), pos + len(text)
-    value, end = _scan(line, pos)
-    text = line[pos:end]
-    if seen is None:
-        if len(_SEEN_DOCS) >= _POLICY_CACHE:
-            _SEEN_DOCS.clear()  # bounded, as the parsed policies are
-        seen = _SEEN_DOCS[head] = deque(maxlen=_SEEN_PER_HEAD)
-    seen.append(text)
-    return _Doc(text, value), end
-
-
 def _documents(line: str, pos: int) -> tuple[list[Any], int]:
     docs: list[Any] = []
     pos = _skip(line, pos + 1)
     while line[pos] != "]":
-        doc, pos = _document(line, pos)
+        doc, pos = _scan(line, pos)
         docs.append(doc)
         pos = _skip(line, pos)
         if line[pos] == ",":

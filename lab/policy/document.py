@@ -128,13 +128,14 @@ def parse_policy(
     name: str | None = None,
     *,
     quota: str | None = None,
-    source: str | None = None,
+    source: str | bytes | None = None,
 ) -> Policy:
     """Parse and validate `doc` (JSON text or a decoded object) as a policy of `kind`.
 
     `quota` names a size limit from QUOTAS ("managed", "inline_role", ...); repository and
-    trust policies always get theirs. `source` is the JSON text a decoded `doc` came from, if
-    known: one too short to exceed the quota spares measuring `doc`. Raises PolicyError.
+    trust policies always get theirs. `source` is a JSON text of a decoded `doc` (str, or UTF-8
+    bytes), if known: one too short to exceed the quota spares measuring `doc`. Raises
+    PolicyError.
     """
     quota = quota or _DEFAULT_QUOTA.get(kind)
     if isinstance(doc, str):
@@ -203,12 +204,13 @@ def _first_unknown(raw: Mapping[str, Any], known: frozenset[str]) -> str:
     return sorted(set(raw) - known)[0]
 
 
-# Re-encoded compactly, one character of JSON text becomes at most 12: an astral character
-# becomes two \uXXXX escapes; a number (1e15 -> 1000000000000000.0) grows less, the rest shrinks.
+# Re-encoded compactly, one character (or UTF-8 byte) of any JSON text of the document becomes
+# at most 12: an astral character becomes two \uXXXX escapes; a number (1e15 ->
+# 1000000000000000.0) grows less, the rest shrinks.
 _MAX_GROWTH = 12
 
 
-def _surely_within(source: str | None, quota: SizeQuota) -> bool:
+def _surely_within(source: str | bytes | None, quota: SizeQuota) -> bool:
     return source is not None and len(source) * _MAX_GROWTH <= quota.limit
 
 
