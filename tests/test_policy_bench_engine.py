@@ -8,6 +8,7 @@ import json
 import pytest
 
 from lab.policy import batch
+from lab.policy.evaluate import evaluate
 from lab.policy.model import Decision, StatementRef
 from tests.oracle.cases import generate, generate_repeated
 
@@ -109,3 +110,36 @@ def test_many_documents_sharing_a_long_start_are_told_apart() -> None:
     # The same documents, asked about another action, answer for themselves.
     other = [{**case, "action": "ecr:PutImage"} for case in cases]
     assert [a["decision"] for a in _answers(*other)] == ["explicit_deny"] * len(cases)
+
+
+@pytest.mark.parametrize("cases", [generate(300, 6), generate_repeated(300, 6)])
+def test_untraced_evaluation_decides_as_the_traced_one(cases: list[dict]) -> None:
+    for case in cases:
+        request, policies = batch.read_case(case)
+        traced, untraced = evaluate(request, policies), evaluate(request, policies, trace=False)
+        assert (untraced.outcome, untraced.message, untraced.matched, untraced.rule) == (
+            traced.outcome,
+            traced.message,
+            traced.matched,
+            traced.rule,
+        )
+        assert untraced.records == ()
+
+
+@pytest.mark.parametrize(
+    "value", [12345678901234567890123, -9223372036854775809, 18446744073709551616, 1e300, -0.0]
+)
+def test_numbers_in_a_line_read_as_json_reads_them(value: float) -> None:
+    # orjson reads an integer past 64 bits as a float: such a line must be read by json.
+    clause = {"NumericEquals": {"aws:MultiFactorAuthAge": value}}
+    statement = {"Effect": "Allow", "Action": "ecr:*", "Resource": "*", "Condition": clause}
+    case = {
+        "principal": "arn:aws:iam::111122223333:user/alice",
+        "action": "ecr:ListImages",
+        "resource": "*",
+        "identity_policies": [{"Version": "2012-10-17", "Statement": [statement]}],
+        "context": {"aws:MultiFactorAuthAge": json.dumps(value)},
+    }
+    (answer,) = _answers(case)
+    assert answer == json.loads(batch.answer_json(batch.decide_case(case)))
+    assert answer["decision"] == "allowed"

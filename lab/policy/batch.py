@@ -52,7 +52,7 @@ def answer_line(line: str) -> str:
     try:
         case, by_orjson = _read_line(line)
         request, policies = _read_case(case, orjson.dumps if by_orjson else _encode)
-        decision = evaluate(request, policies)
+        decision = evaluate(request, policies, trace=False)  # an answer shows no trace
     except (CaseError, ValueError) as error:
         return _encode({"decision": "error", "error": str(error)})
     except Exception as error:  # fail closed: an unforeseen failure is an error, never an allow

@@ -265,6 +265,21 @@ def check_conditions(
     return holds, tuple(seen)
 
 
+def conditions_hold(
+    clauses: tuple[ConditionClause, ...],
+    context: Mapping[str, ContextValue],
+    substitute_variables: bool = True,
+) -> bool:
+    """check_conditions()'s verdict alone: it stops at the first clause that fails."""
+    for clause in clauses:
+        op = _operator(clause.operator)
+        if op is None or not _clause_result(
+            op, clause.values, context.get(clause.key.lower()), context, substitute_variables
+        ):
+            return False
+    return True
+
+
 def evaluate_conditions(
     clauses: tuple[ConditionClause, ...],
     context: Mapping[str, ContextValue],

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from lab.policy import matching, variables
-from lab.policy.conditions import check_conditions
+from lab.policy.conditions import check_conditions, conditions_hold
 from lab.policy.model import (
     ContextValue,
     Decision,
@@ -54,8 +54,12 @@ _ACTION_HITS: dict[tuple[tuple[str, ...], str], bool] = {}
 _RESOURCE_HITS: dict[tuple[tuple[str, ...], str], bool] = {}
 
 
-def evaluate(request: Request, policies: PolicySet) -> Decision:
-    """AWS's decision on `request` under `policies`, with the statements that decided it."""
+def evaluate(request: Request, policies: PolicySet, *, trace: bool = True) -> Decision:
+    """AWS's decision on `request` under `policies`, with the statements that decided it.
+
+    `trace=False` leaves the Decision's records (its trace) empty, for callers that only want
+    the decision: a statement is then only checked as far as it can still apply.
+    """
     context = {key.lower(): value for key, value in request.context.items()}
     principal_arn = context.get("aws:principalarn")
     caller = caller_from(
@@ -64,38 +68,74 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     has_boundary = policies.boundary is not None
     action, resource = request.action, request.resource
     records: list[StatementRecord] = []
-    allows: dict[PolicyKind, list[StatementRef]] = {k: [] for k in POLICY_TYPE_NAMES}
-    denies: dict[PolicyKind, list[StatementRef]] = {k: [] for k in POLICY_TYPE_NAMES}
+    allows: dict[PolicyKind, list[StatementRef]] = {
+        "identity": [],
+        "resource": [],
+        "boundary": [],
+        "session": [],
+    }
+    denies: dict[PolicyKind, list[StatementRef]] = {
+        "identity": [],
+        "resource": [],
+        "boundary": [],
+        "session": [],
+    }
     resource_grant = NO_MATCH
     for kind, index, policy in _applicable(request, policies):
         substitute = policy.version == _VARIABLES_VERSION
+        is_resource = kind == "resource"
         for statement in policy.statements:
-            named = _named(statement, caller, has_boundary) if kind == "resource" else DIRECT
-            action_ok = _action_matches(statement, action)
-            resource_ok = _resource_matches(statement, resource, context, substitute)
-            applies = False
-            seen: tuple[tuple[ContextValue | None, bool], ...] = ()
-            if named != NO_MATCH and action_ok and resource_ok:
-                applies, seen = (
-                    check_conditions(statement.condition, context, substitute)
-                    if statement.condition
-                    else (True, ())
+            named = _named(statement, caller, has_boundary) if is_resource else DIRECT
+            if trace:
+                ref = _ref(kind, index, statement.index, statement.sid, policy.name)
+                record = _record(ref, statement, named, action, resource, context, substitute)
+                records.append(record)
+                applies = record.applies
+            else:
+                applies = (
+                    named != NO_MATCH
+                    and _action_matches(statement, action)
+                    and _resource_matches(statement, resource, context, substitute)
+                    and (
+                        not statement.condition
+                        or conditions_hold(statement.condition, context, substitute)
+                    )
                 )
-            ref = _ref(kind, index, statement.index, statement.sid, policy.name)
-            records.append(
-                StatementRecord(
-                    ref, statement, named != NO_MATCH, action_ok, resource_ok, seen, applies
-                )
-            )
+                if not applies:
+                    continue
+                ref = _ref(kind, index, statement.index, statement.sid, policy.name)
             if not applies:
                 continue
             if statement.effect == "Deny":
                 denies[kind].append(ref)
             else:
                 allows[kind].append(ref)
-                if kind == "resource":
+                if is_resource:
                     resource_grant = max(resource_grant, named)
     return _decide(request, policies, caller, allows, denies, resource_grant, tuple(records))
+
+
+def _record(
+    ref: StatementRef,
+    statement: Statement,
+    named: int,
+    action: str,
+    resource: str,
+    context: Mapping[str, ContextValue],
+    substitute: bool,
+) -> StatementRecord:
+    """Every fact about one statement, for the trace: each is checked whatever the others say."""
+    action_ok = _action_matches(statement, action)
+    resource_ok = _resource_matches(statement, resource, context, substitute)
+    applies = False
+    seen: tuple[tuple[ContextValue | None, bool], ...] = ()
+    if named != NO_MATCH and action_ok and resource_ok:
+        applies, seen = (
+            check_conditions(statement.condition, context, substitute)
+            if statement.condition
+            else (True, ())
+        )
+    return StatementRecord(ref, statement, named != NO_MATCH, action_ok, resource_ok, seen, applies)
 
 
 def _applicable(request: Request, policies: PolicySet) -> list[tuple[PolicyKind, int, Policy]]:
