@@ -3,13 +3,15 @@ before, the repository policy size check skipped for short texts, lone surrogate
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from lab.policy import batch
+from lab.policy.document import parse_policy
 from lab.policy.evaluate import evaluate
-from lab.policy.model import Decision, StatementRef
+from lab.policy.model import ConditionClause, Decision, Statement, StatementRef
 from tests.oracle.cases import generate, generate_repeated
 
 ROLE = "arn:aws:sts::111122223333:assumed-role/instance-role-1/i-0abc1234"
@@ -143,3 +145,17 @@ def test_numbers_in_a_line_read_as_json_reads_them(value: float) -> None:
     (answer,) = _answers(case)
     assert answer == json.loads(batch.answer_json(batch.decide_case(case)))
     assert answer["decision"] == "allowed"
+
+
+def test_parsed_statements_are_the_model_objects_their_constructors_make() -> None:
+    clause = {"StringLike": {"aws:UserAgent": ["docker/*", "aws-cli/*"]}}
+    raw = {"Sid": "A1", "Effect": "Allow", "Action": "ecr:*", "Resource": "*", "Condition": clause}
+    policy = parse_policy({"Version": "2012-10-17", "Statement": [raw]}, "identity")
+    (statement,) = policy.statements
+    condition = (ConditionClause("StringLike", "aws:UserAgent", ("docker/*", "aws-cli/*")),)
+    built = Statement(0, "Allow", "A1", action=("ecr:*",), resource=("*",), condition=condition)
+    assert statement == built
+    assert repr(statement) == repr(built)
+    assert hash(statement.condition) == hash(condition)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        statement.effect = "Deny"  # type: ignore[misc]

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
 _CHUNK = 1 << 16
+_BLOCK_READS = 16  # a worker's task: at most 1 MiB of lines
 _POLICY_CACHE = 4096
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _quote = encode_basestring  # how _encode writes a string
@@ -253,8 +254,8 @@ def _documents(line: str, pos: int) -> tuple[list[Any], int]:
 def run(source: int, sink: BinaryIO, jobs: int = 1) -> int:
     """Answer every case line read from file descriptor `source`; returns how many.
 
-    With `jobs` > 1, blocks of lines go to that many worker processes, at most two blocks
-    per worker in flight (memory stays flat); answers come back in order, and whatever is
+    With `jobs` > 1, blocks of lines (up to 1 MiB) go to that many worker processes, at most
+    two blocks per worker in flight (memory stays flat); answers come back in order, and whatever is
     in flight is written as soon as the input pauses, so a waiting writer gets its answers.
     """
     if jobs <= 1:
@@ -266,7 +267,7 @@ def run(source: int, sink: BinaryIO, jobs: int = 1) -> int:
     pending: deque[Future[bytes]] = deque()
     fork = multiprocessing.get_context("fork")  # workers start with everything imported
     with ProcessPoolExecutor(jobs, mp_context=fork) as pool:
-        for lines in _chunks(source):
+        for lines in _blocks(source):
             pending.append(pool.submit(answer_lines, lines))
             in_flight = 2 * jobs if _ready(source) else 0
             while pending and (len(pending) > in_flight or pending[0].done()):
@@ -297,6 +298,21 @@ def _write(sink: BinaryIO, answers: bytes) -> int:
 def _ready(source: int) -> bool:
     """Whether more input can be read at once (a file always can; a pipe may have to wait)."""
     return bool(select.select([source], [], [], 0)[0])
+
+
+def _blocks(source: int) -> Iterator[list[str]]:
+    """A worker's tasks: the lines of consecutive reads while more input is ready at once, up
+    to _BLOCK_READS of them (each task costs its pickling and a round trip, whatever its size)."""
+    block: list[str] = []
+    reads = 0
+    for lines in _chunks(source):
+        block += lines
+        reads += 1
+        if reads == _BLOCK_READS or not _ready(source):
+            yield block
+            block, reads = [], 0
+    if block:
+        yield block
 
 
 def _chunks(source: int) -> Iterator[list[str]]:

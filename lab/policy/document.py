@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn, TypeVar
 
 from lab.errors import AwsError
 from lab.policy import conditions
@@ -51,6 +51,7 @@ REPOSITORY_POLICY_MESSAGE = (
 SYNTAX_ERROR = "Syntax errors in policy."
 _NO_VENDOR = "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."
 _CHECK_CACHE = 8192  # distinct action and principal strings remembered
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -255,34 +256,55 @@ def _statement(index: int, raw: Any, rules: _Rules) -> Statement:
     effect = get("Effect")
     if effect != "Allow" and effect != "Deny":
         _bad_effect(index, effect)
-    principal, not_principal = _principals(index, raw, rules)
-    action = _actions(index, "Action", get("Action", _ABSENT))
-    not_action = _actions(index, "NotAction", get("NotAction", _ABSENT))
-    if (action is None) == (not_action is None):
-        missing = action is None
+    # Checked in this order, so that the first problem found is the one IAM reports.
+    principal = not_principal = None
+    if rules.one_principal or "Principal" in raw or "NotPrincipal" in raw:
+        principal, not_principal = _principals(index, raw, rules)
+    action = get("Action", _ABSENT)
+    if action is not _ABSENT:
+        action = _actions(index, "Action", action)
+    not_action = get("NotAction", _ABSENT)
+    if not_action is not _ABSENT:
+        not_action = _actions(index, "NotAction", not_action)
+    if (action is _ABSENT) == (not_action is _ABSENT):
+        missing = action is _ABSENT
         raise PolicyError(
             "one of Action or NotAction is required" if missing else "Action with NotAction",
             statement=index,
             element="Action",
             iam_message="Policy statement must contain actions." if missing else SYNTAX_ERROR,
         )
-    resource = _resources(index, "Resource", get("Resource", _ABSENT))
-    not_resource = _resources(index, "NotResource", get("NotResource", _ABSENT))
-    if resource is not None or not_resource is not None or rules.needs_resource:
+    resource = get("Resource", _ABSENT)
+    if resource is not _ABSENT:
+        resource = _resources(index, "Resource", resource)
+    not_resource = get("NotResource", _ABSENT)
+    if not_resource is not _ABSENT:
+        not_resource = _resources(index, "NotResource", not_resource)
+    if resource is not _ABSENT or not_resource is not _ABSENT or rules.needs_resource:
         _check_resource_rules(index, rules, resource, not_resource)
     condition = get("Condition")
-    return Statement(
-        index,
-        effect,
-        sid,
-        principal,
-        not_principal,
-        action,
-        not_action,
-        resource,
-        not_resource,
-        () if condition is None else _conditions(index, condition),
+    return _new(
+        Statement,
+        index=index,
+        effect=effect,
+        sid=sid,
+        principal=principal,
+        not_principal=not_principal,
+        action=None if action is _ABSENT else action,
+        not_action=None if not_action is _ABSENT else not_action,
+        resource=None if resource is _ABSENT else resource,
+        not_resource=None if not_resource is _ABSENT else not_resource,
+        condition=() if condition is None else _conditions(index, condition),
     )
+
+
+def _new(cls: type[_T], **fields: Any) -> _T:
+    """A frozen model instance made at once: their __init__ sets each field through
+    object.__setattr__, slow for the thousands a batch parses (no model class has slots or
+    __post_init__; tests/test_policy_bench_engine.py pins the equality)."""
+    instance = object.__new__(cls)
+    instance.__dict__.update(fields)
+    return instance
 
 
 def _bad_effect(index: int, effect: Any) -> NoReturn:
@@ -373,9 +395,7 @@ def _stored_principal(kind: str, value: str) -> str | None:
     return value
 
 
-def _actions(index: int, element: str, value: Any) -> tuple[str, ...] | None:
-    if value is _ABSENT:
-        return None
+def _actions(index: int, element: str, value: Any) -> tuple[str, ...]:
     actions = _strings(index, element, value)
     for action in actions:
         problem = _action_problem(action)
@@ -411,9 +431,7 @@ def _action_problem(action: str) -> tuple[str, str] | None:
     return None
 
 
-def _resources(index: int, element: str, value: Any) -> tuple[str, ...] | None:
-    if value is _ABSENT:
-        return None
+def _resources(index: int, element: str, value: Any) -> tuple[str, ...]:
     resources = _strings(index, element, value)
     for resource in resources:
         if resource != "*" and not (resource.startswith("arn:") and resource.count(":") >= 5):
@@ -426,16 +444,16 @@ def _resources(index: int, element: str, value: Any) -> tuple[str, ...] | None:
     return resources
 
 
-def _check_resource_rules(
-    index: int,
-    rules: _Rules,
-    resource: tuple[str, ...] | None,
-    not_resource: tuple[str, ...] | None,
-) -> None:
+def _check_resource_rules(index: int, rules: _Rules, resource: Any, not_resource: Any) -> None:
+    """Resource and NotResource (each _ABSENT when not written) as the kind demands them."""
     present = (
-        "Resource" if resource is not None else "NotResource" if not_resource is not None else None
+        "Resource"
+        if resource is not _ABSENT
+        else "NotResource"
+        if not_resource is not _ABSENT
+        else None
     )
-    if resource is not None and not_resource is not None:
+    if resource is not _ABSENT and not_resource is not _ABSENT:
         raise PolicyError("Resource with NotResource", statement=index, element="Resource")
     if rules.no_resource and present:
         # ECR: the repository is the resource (FACTS); IAM: trust policies have none.
@@ -475,7 +493,14 @@ def _conditions(index: int, raw: Any) -> tuple[ConditionClause, ...]:
         for key, values in block.items():
             if not key:
                 raise PolicyError("empty condition key", statement=index, element="Condition")
-            clauses.append(ConditionClause(operator, key, _condition_values(index, values)))
+            clauses.append(
+                _new(
+                    ConditionClause,
+                    operator=operator,
+                    key=key,
+                    values=_condition_values(index, values),
+                )
+            )
     return tuple(clauses)
 
 
