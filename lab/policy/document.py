@@ -260,12 +260,8 @@ def _statement(index: int, raw: Any, rules: _Rules) -> Statement:
     principal = not_principal = None
     if rules.one_principal or "Principal" in raw or "NotPrincipal" in raw:
         principal, not_principal = _principals(index, raw, rules)
-    action = get("Action", _ABSENT)
-    if action is not _ABSENT:
-        action = _actions(index, "Action", action)
-    not_action = get("NotAction", _ABSENT)
-    if not_action is not _ABSENT:
-        not_action = _actions(index, "NotAction", not_action)
+    action = _actions(index, "Action", get("Action", _ABSENT))
+    not_action = _actions(index, "NotAction", get("NotAction", _ABSENT))
     if (action is _ABSENT) == (not_action is _ABSENT):
         missing = action is _ABSENT
         raise PolicyError(
@@ -274,12 +270,8 @@ def _statement(index: int, raw: Any, rules: _Rules) -> Statement:
             element="Action",
             iam_message="Policy statement must contain actions." if missing else SYNTAX_ERROR,
         )
-    resource = get("Resource", _ABSENT)
-    if resource is not _ABSENT:
-        resource = _resources(index, "Resource", resource)
-    not_resource = get("NotResource", _ABSENT)
-    if not_resource is not _ABSENT:
-        not_resource = _resources(index, "NotResource", not_resource)
+    resource = _resources(index, "Resource", get("Resource", _ABSENT))
+    not_resource = _resources(index, "NotResource", get("NotResource", _ABSENT))
     if resource is not _ABSENT or not_resource is not _ABSENT or rules.needs_resource:
         _check_resource_rules(index, rules, resource, not_resource)
     condition = get("Condition")
@@ -395,7 +387,10 @@ def _stored_principal(kind: str, value: str) -> str | None:
     return value
 
 
-def _actions(index: int, element: str, value: Any) -> tuple[str, ...]:
+def _actions(index: int, element: str, value: Any) -> Any:
+    """The element's actions, checked; _ABSENT when it is not written."""
+    if value is _ABSENT:
+        return value
     actions = _strings(index, element, value)
     for action in actions:
         problem = _action_problem(action)
@@ -431,7 +426,10 @@ def _action_problem(action: str) -> tuple[str, str] | None:
     return None
 
 
-def _resources(index: int, element: str, value: Any) -> tuple[str, ...]:
+def _resources(index: int, element: str, value: Any) -> Any:
+    """The element's resources, checked; _ABSENT when it is not written."""
+    if value is _ABSENT:
+        return value
     resources = _strings(index, element, value)
     for resource in resources:
         if resource != "*" and not (resource.startswith("arn:") and resource.count(":") >= 5):
