@@ -27,7 +27,7 @@ import orjson
 from lab.policy.context import derive
 from lab.policy.document import PolicyError, parse_policy
 from lab.policy.evaluate import evaluate
-from lab.policy.model import Decision, DocumentKind, Policy, PolicySet, Request
+from lab.policy.model import Decision, DocumentKind, Policy, PolicySet, Request, build
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -112,16 +112,16 @@ def _read_case(case: Any, dump: _Dump) -> tuple[Request, PolicySet]:
     context = case.get("context") or {}
     if not isinstance(context, Mapping) or not all(map(_context_value, context.values())):
         raise CaseError("context must map keys to a string or a list of strings")
-    policies = PolicySet(
-        identity=tuple(
-            _policy(doc, "identity", f"identity_policies[{i}]", dump)
-            for i, doc in enumerate(identity)
-        ),
+    policies = build(
+        PolicySet,
+        identity=tuple([_policy(doc, "identity", i, dump) for i, doc in enumerate(identity)]),
         resource=_optional(case, "resource_policy", resource_policy_kind(resource), dump),
         boundary=_optional(case, "permissions_boundary", "boundary", dump),
         session=_optional(case, "session_policy", "session", dump),
     )
-    return Request(principal, action, resource, derive(principal, context)), policies
+    context = derive(principal, context)
+    request = build(Request, principal=principal, action=action, resource=resource, context=context)
+    return request, policies
 
 
 def _context_value(value: Any) -> bool:
@@ -152,7 +152,8 @@ def _optional(case: Mapping[str, Any], key: str, kind: DocumentKind, dump: _Dump
     return None if doc is None else _policy(doc, kind, key, dump)
 
 
-def _policy(doc: Any, kind: DocumentKind, where: str, dump: _Dump) -> Policy:
+def _policy(doc: Any, kind: DocumentKind, where: str | int, dump: _Dump) -> Policy:
+    """The parsed policy; `where` names its field, or its index in identity_policies."""
     # Identical policies repeat across cases: parse each JSON text once, errors included.
     text = doc if isinstance(doc, str) else dump(doc)
     key = (text, kind)
@@ -166,7 +167,8 @@ def _policy(doc: Any, kind: DocumentKind, where: str, dump: _Dump) -> Policy:
             _PARSED.clear()  # bounded: memory stays flat over any number of cases
         _PARSED[key] = result
     if isinstance(result, PolicyError):
-        raise CaseError(f"{where}: {result}")
+        field = f"identity_policies[{where}]" if isinstance(where, int) else where
+        raise CaseError(f"{field}: {result}")
     return result
 
 

@@ -40,7 +40,10 @@ def derive(
     (AIDA... for a user, AROA... or AROA...:session for a role session), `tags` the
     principal's tags. A supplied aws:PrincipalArn also gives the role's path.
     """
-    given = {key.lower(): _value(value) for key, value in (supplied or {}).items()}
+    given = {
+        key.lower(): value if isinstance(value, str) else tuple(value)
+        for key, value in (supplied or {}).items()
+    }
     supplied_arn = given.get("aws:principalarn")
     role_hint = role_arn or (supplied_arn if isinstance(supplied_arn, str) else None)
     context = dict(_principal_keys(principal, role_hint, user_id))
@@ -75,10 +78,6 @@ def _principal_keys(
     if caller.type == "User":
         keys.append(("aws:username", caller.name))
     return tuple(keys)
-
-
-def _value(value: str | list[str] | tuple[str, ...]) -> ContextValue:
-    return value if isinstance(value, str) else tuple(value)
 
 
 def _principal_arn(kind: str, arn: str, role_arn: str | None) -> str:

@@ -12,11 +12,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn
 
 from lab.errors import AwsError
 from lab.policy import conditions
-from lab.policy.model import ConditionClause, DocumentKind, Policy, Statement
+from lab.policy.model import ConditionClause, DocumentKind, Policy, Statement, build
 
 VERSIONS = ("2012-10-17", "2008-10-17")
 # Absent Version means the old language: no policy variables (reference_policies_elements_version).
@@ -51,7 +51,6 @@ REPOSITORY_POLICY_MESSAGE = (
 SYNTAX_ERROR = "Syntax errors in policy."
 _NO_VENDOR = "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."
 _CHECK_CACHE = 8192  # distinct action and principal strings remembered
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -165,7 +164,7 @@ def parse_policy(
     policy_id = doc.get("Id")
     if policy_id is not None and not isinstance(policy_id, str):
         raise PolicyError("Id must be a string", element="Id")
-    return Policy(version, statements, policy_id, name)
+    return build(Policy, version=version, statements=statements, id=policy_id, name=name)
 
 
 @dataclass(frozen=True)
@@ -243,7 +242,7 @@ def _version(doc: Mapping[str, Any], kind: DocumentKind) -> str:
 
 
 def _statement(index: int, raw: Any, rules: _Rules) -> Statement:
-    if not _is_mapping(raw):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise PolicyError("a statement is a JSON object", statement=index)
     if not raw.keys() <= _STATEMENT_KEYS:
         raise PolicyError(
@@ -275,7 +274,7 @@ def _statement(index: int, raw: Any, rules: _Rules) -> Statement:
     if resource is not _ABSENT or not_resource is not _ABSENT or rules.needs_resource:
         _check_resource_rules(index, rules, resource, not_resource)
     condition = get("Condition")
-    return _new(
+    return build(
         Statement,
         index=index,
         effect=effect,
@@ -288,15 +287,6 @@ def _statement(index: int, raw: Any, rules: _Rules) -> Statement:
         not_resource=None if not_resource is _ABSENT else not_resource,
         condition=() if condition is None else _conditions(index, condition),
     )
-
-
-def _new(cls: type[_T], **fields: Any) -> _T:
-    """A frozen model instance made at once: their __init__ sets each field through
-    object.__setattr__, slow for the thousands a batch parses (no model class has slots or
-    __post_init__; tests/test_policy_bench_engine.py pins the equality)."""
-    instance = object.__new__(cls)
-    instance.__dict__.update(fields)
-    return instance
 
 
 def _bad_effect(index: int, effect: Any) -> NoReturn:
@@ -492,7 +482,7 @@ def _conditions(index: int, raw: Any) -> tuple[ConditionClause, ...]:
             if not key:
                 raise PolicyError("empty condition key", statement=index, element="Condition")
             clauses.append(
-                _new(
+                build(
                     ConditionClause,
                     operator=operator,
                     key=key,

@@ -169,13 +169,15 @@ def _named(statement: Statement, caller: Caller, has_boundary: bool) -> int:
 
 
 def _action_matches(statement: Statement, action: str) -> bool:
-    if statement.action is not None:
-        return _any_action(statement.action, action)
-    return not _any_action(statement.not_action or (), action)
+    patterns = statement.action
+    if patterns is None:
+        return not _any_action(statement.not_action or (), action)
+    # Per request the same few patterns meet the same few actions: remember each answer.
+    hit = _ACTION_HITS.get((patterns, action))
+    return _any_action(patterns, action) if hit is None else hit
 
 
 def _any_action(patterns: tuple[str, ...], action: str) -> bool:
-    # Per request the same few patterns meet the same few actions: remember each answer.
     key = (patterns, action)
     hit = _ACTION_HITS.get(key)
     if hit is None:
