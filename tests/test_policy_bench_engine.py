@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from lab.policy import batch
+from lab.policy import batch, conditions
 from lab.policy.document import parse_policy
 from lab.policy.evaluate import evaluate
 from lab.policy.model import ConditionClause, Decision, Statement, StatementRef
@@ -159,3 +159,16 @@ def test_parsed_statements_are_the_model_objects_their_constructors_make() -> No
     assert hash(statement.condition) == hash(condition)
     with pytest.raises(dataclasses.FrozenInstanceError):
         statement.effect = "Deny"  # type: ignore[misc]
+
+
+def test_the_known_operator_set_agrees_with_the_operator_reader() -> None:
+    written = [
+        f"{prefix}{base}{suffix}"
+        for base in [*conditions._BASES, "Null", "Bogus", "stringEquals", ""]
+        for prefix in ("", "ForAnyValue:", "ForAllValues:", "ForAnyValue:ForAllValues:", "X:")
+        for suffix in ("", "IfExists", "ifexists", "IfExistsIfExists")
+    ]
+    assert {w for w in written if conditions._operator(w) is not None} == {
+        w for w in written if w in conditions.KNOWN_OPERATORS
+    }
+    assert len(conditions.KNOWN_OPERATORS) == len(set(written) & conditions.KNOWN_OPERATORS)

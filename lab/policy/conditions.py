@@ -175,9 +175,20 @@ def _operator(written: str) -> _Operator | None:
     return None if base is None else _Operator(base, set_operator, if_exists)
 
 
+# Every operator as it may be written, which _operator() splits: a set is the cheapest test.
+KNOWN_OPERATORS = frozenset(
+    f"{prefix}{name}{suffix}"
+    for prefix in ("", *(f"{set_operator}:" for set_operator in _SET_OPERATORS))
+    for name, suffix in [
+        (_NULL, ""),
+        *((base, suffix) for base in _BASES for suffix in ("", _IF_EXISTS)),
+    ]
+)
+
+
 def is_known_operator(operator_name: str) -> bool:
     """Whether AWS knows this condition operator, exactly as written (case-sensitive)."""
-    return _operator(operator_name) is not None
+    return operator_name in KNOWN_OPERATORS
 
 
 def _policy_values(

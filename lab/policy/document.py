@@ -464,15 +464,16 @@ def _conditions(index: int, raw: Any) -> tuple[ConditionClause, ...]:
     if not _is_mapping(raw):
         raise PolicyError("Condition must be an object", statement=index, element="Condition")
     clauses = []
+    known = conditions.KNOWN_OPERATORS
     for operator, block in raw.items():
-        if not conditions.is_known_operator(operator):
+        if operator not in known:
             raise PolicyError(
                 f"unknown condition operator {operator}",
                 statement=index,
                 element="Condition",
                 iam_message=f"Invalid Condition type : {operator}",
             )
-        if not _is_mapping(block) or not block:
+        if not block or (type(block) is not dict and not isinstance(block, Mapping)):
             raise PolicyError(
                 f"{operator} must map condition keys to values",
                 statement=index,
@@ -495,6 +496,8 @@ def _conditions(index: int, raw: Any) -> tuple[ConditionClause, ...]:
 def _condition_values(index: int, raw: Any) -> tuple[str, ...]:
     if type(raw) is str:
         return (raw,)
+    if type(raw) is list and all([type(item) is str for item in raw]):
+        return tuple(raw)
     items = raw if isinstance(raw, list) else [raw]
     return tuple([_condition_value(index, item) for item in items])
 
