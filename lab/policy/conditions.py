@@ -20,6 +20,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Literal, TypeVar
 
+from lab.policy.context import lower_key
 from lab.policy.matching import arn_matches, glob_matches
 from lab.policy.model import ConditionClause, ConditionTrace, ContextValue, condition_traces
 from lab.policy.variables import substitute, substitute_pattern
@@ -266,7 +267,7 @@ def check_conditions(
     seen = []
     holds = True
     for clause in clauses:
-        request = context.get(clause.key.lower())
+        request = context.get(lower_key(clause.key))
         op = _operator(clause.operator)
         result = op is not None and _clause_result(
             op, clause.values, request, context, substitute_variables
@@ -285,7 +286,7 @@ def conditions_hold(
     for clause in clauses:
         op = _operator(clause.operator)
         if op is None or not _clause_result(
-            op, clause.values, context.get(clause.key.lower()), context, substitute_variables
+            op, clause.values, context.get(lower_key(clause.key)), context, substitute_variables
         ):
             return False
     return True

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 from lab.policy import matching, variables
 from lab.policy.conditions import check_conditions, conditions_hold
+from lab.policy.context import lower_keys
 from lab.policy.model import (
     ContextValue,
     Decision,
@@ -60,7 +61,7 @@ def evaluate(request: Request, policies: PolicySet, *, trace: bool = True) -> De
     `trace=False` leaves the Decision's records (its trace) empty, for callers that only want
     the decision: a statement is then only checked as far as it can still apply.
     """
-    context = {key.lower(): value for key, value in request.context.items()}
+    context = lower_keys(request.context)
     principal_arn = context.get("aws:principalarn")
     caller = caller_from(
         request.principal, principal_arn if isinstance(principal_arn, str) else None
