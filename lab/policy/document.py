@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, NoReturn
@@ -259,8 +259,7 @@ def _statement(index: int, raw: Any, rules: _Rules) -> Statement:
     principal = not_principal = None
     if rules.one_principal or "Principal" in raw or "NotPrincipal" in raw:
         principal, not_principal = _principals(index, raw, rules)
-    action = _actions(index, "Action", get("Action", _ABSENT))
-    not_action = _actions(index, "NotAction", get("NotAction", _ABSENT))
+    action, not_action = _pair(index, get, "Action", "NotAction", _actions)
     if (action is _ABSENT) == (not_action is _ABSENT):
         missing = action is _ABSENT
         raise PolicyError(
@@ -269,9 +268,9 @@ def _statement(index: int, raw: Any, rules: _Rules) -> Statement:
             element="Action",
             iam_message="Policy statement must contain actions." if missing else SYNTAX_ERROR,
         )
-    resource = _resources(index, "Resource", get("Resource", _ABSENT))
-    not_resource = _resources(index, "NotResource", get("NotResource", _ABSENT))
-    if resource is not _ABSENT or not_resource is not _ABSENT or rules.needs_resource:
+    resource, not_resource = _pair(index, get, "Resource", "NotResource", _resources)
+    # One of the two, where the kind allows it, is what the rules ask (the common case).
+    if (resource is _ABSENT) == (not_resource is _ABSENT) or rules.no_resource:
         _check_resource_rules(index, rules, resource, not_resource)
     condition = get("Condition")
     return build(
@@ -377,11 +376,24 @@ def _stored_principal(kind: str, value: str) -> str | None:
     return value
 
 
-def _actions(index: int, element: str, value: Any) -> Any:
-    """The element's actions, checked; _ABSENT when it is not written."""
-    if value is _ABSENT:
-        return value
-    actions = _strings(index, element, value)
+def _pair(
+    index: int,
+    get: Callable[[str, Any], Any],
+    element: str,
+    negated: str,
+    check: Callable[[int, str, Any], tuple[str, ...]],
+) -> tuple[Any, Any]:
+    """An element and its Not form, each checked in that order; _ABSENT when not written."""
+    value = get(element, _ABSENT)
+    if value is not _ABSENT:
+        value = check(index, element, value)
+    other = get(negated, _ABSENT)
+    return value, other if other is _ABSENT else check(index, negated, other)
+
+
+def _actions(index: int, element: str, value: Any) -> tuple[str, ...]:
+    """The element's actions, checked."""
+    actions = (value,) if type(value) is str else _strings(index, element, value)
     for action in actions:
         problem = _action_problem(action)
         if problem is not None:
@@ -416,11 +428,9 @@ def _action_problem(action: str) -> tuple[str, str] | None:
     return None
 
 
-def _resources(index: int, element: str, value: Any) -> Any:
-    """The element's resources, checked; _ABSENT when it is not written."""
-    if value is _ABSENT:
-        return value
-    resources = _strings(index, element, value)
+def _resources(index: int, element: str, value: Any) -> tuple[str, ...]:
+    """The element's resources, checked."""
+    resources = (value,) if type(value) is str else _strings(index, element, value)
     for resource in resources:
         if resource != "*" and not (resource.startswith("arn:") and resource.count(":") >= 5):
             raise PolicyError(
