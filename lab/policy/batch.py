@@ -261,7 +261,7 @@ def run(source: int, sink: BinaryIO, jobs: int = 1) -> int:
     in flight is written as soon as the input pauses, so a waiting writer gets its answers.
     """
     if jobs <= 1:
-        return sum(_write(sink, answer_lines(lines)) for lines in _chunks(source))
+        return sum(_write(sink, answer_block(*read)) for read in _reads(source))
     import multiprocessing  # only a parallel run pays for these imports
     from concurrent.futures import ProcessPoolExecutor
 
@@ -269,8 +269,8 @@ def run(source: int, sink: BinaryIO, jobs: int = 1) -> int:
     pending: deque[Future[bytes]] = deque()
     fork = multiprocessing.get_context("fork")  # workers start with everything imported
     with ProcessPoolExecutor(jobs, mp_context=fork) as pool:
-        for lines in _blocks(source):
-            pending.append(pool.submit(answer_lines, lines))
+        for block in _blocks(source):
+            pending.append(pool.submit(answer_block, *block))
             in_flight = 2 * jobs if _ready(source) else 0
             while pending and (len(pending) > in_flight or pending[0].done()):
                 count += _write(sink, pending.popleft().result())
@@ -302,23 +302,36 @@ def _ready(source: int) -> bool:
     return bool(select.select([source], [], [], 0)[0])
 
 
-def _blocks(source: int) -> Iterator[list[str]]:
+def answer_block(data: bytes, last: bool = False) -> bytes:
+    """answer_lines() for input as read: complete lines, or (`last`) one without its newline.
+
+    Workers get input as bytes: the cheapest to hand over, and to split they take their share.
+    """
+    text = data.decode(errors="replace")
+    return answer_lines([text] if last else text.splitlines())
+
+
+def _blocks(source: int) -> Iterator[tuple[bytes, bool]]:
     """A worker's tasks: the lines of consecutive reads while more input is ready at once, up
     to _BLOCK_READS of them (each task costs its pickling and a round trip, whatever its size)."""
-    block: list[str] = []
-    reads = 0
-    for lines in _chunks(source):
-        block += lines
-        reads += 1
-        if reads == _BLOCK_READS or not _ready(source):
-            yield block
-            block, reads = [], 0
+    block: list[bytes] = []
+    for data, last in _reads(source):
+        if last:
+            if block:
+                yield b"".join(block), False
+            yield data, True
+            return
+        block.append(data)
+        if len(block) == _BLOCK_READS or not _ready(source):
+            yield b"".join(block), False
+            block = []
     if block:
-        yield block
+        yield b"".join(block), False
 
 
-def _chunks(source: int) -> Iterator[list[str]]:
-    """Complete lines as they arrive: what one read gives, so a waiting writer gets answers."""
+def _reads(source: int) -> Iterator[tuple[bytes, bool]]:
+    """Complete lines as they arrive, what one read gives, so a waiting writer gets answers;
+    then (True) a last line without its newline."""
     pending: list[bytes] = []
     while chunk := os.read(source, _CHUNK):
         cut = chunk.rfind(b"\n")
@@ -327,7 +340,7 @@ def _chunks(source: int) -> Iterator[list[str]]:
             continue
         complete = b"".join([*pending, chunk[: cut + 1]])
         pending = [chunk[cut + 1 :]]
-        yield complete.decode(errors="replace").splitlines()
+        yield complete, False
     rest = b"".join(pending)
     if rest.strip():
-        yield [rest.decode(errors="replace")]
+        yield rest, True
