@@ -4,11 +4,12 @@ Usage: .venv/bin/python scripts/bench_policy.py [--cases 20000] [--seed 20261128
 [--policy-sets 20] [--rss-lines 1000000]
 Needs node and `npm ci --prefix tests/oracle`. Prints evaluations/s end to end, without process
 start-up (measured as a run on no cases) and per CPU second (steady on a busy machine), CPU
-microseconds per case, the engine/oracle ratios, and each evaluator's peak RSS (the engine's
-worker processes included). The engine runs `--jobs N` worker processes (default: one per CPU);
-the oracle is single-threaded, so the per CPU second ratio is the fair one. `--rss-lines N`
+microseconds per case, the engine/oracle ratios, and each evaluator's peak memory (its
+resident set, or the summed PSS of the engine and its worker processes). The engine runs
+`--jobs N` worker processes (default: one per CPU); the oracle is single-threaded, so the per
+CPU second ratio is the fair one. `--rss-lines N`
 then streams N lines (the generated cases over and over) through the engine alone and prints
-its peak RSS as the lines go by: it stays flat.
+its peak memory as the lines go by: it stays flat.
 Two workloads: generated cases, nearly every one with its own policies; then "repeated policies",
 as a CI batch checks a few policy sets against many requests, where the decisions of both must
 also agree (but for the oracle's recorded departures from AWS).
@@ -121,7 +122,7 @@ def report(engine: Measure, oracle: Measure) -> None:
         "cpu s",
         "per cpu s",
         "cpu us/case",
-        "peak RSS",
+        "peak memory",
     )
     print(f"{header[0]:<26}" + "".join(f"{h:>{max(11, len(h) + 1)}}" for h in header[1:]))
     for m in (engine, oracle):
@@ -143,7 +144,7 @@ def report(engine: Measure, oracle: Measure) -> None:
 
 def report_memory(name: str, command: list[str], cases: list[dict], total: int) -> None:
     """Stream `total` lines (the cases over and over) through the engine; print its process
-    tree's peak RSS at each tenth of the answers, and the CPU time per case."""
+    tree's peak memory (summed PSS) at each tenth of the answers, and the CPU time per case."""
     lines = [json.dumps(case, separators=(",", ":")).encode() + b"\n" for case in cases]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert process.stdin and process.stdout
@@ -177,7 +178,7 @@ def report_memory(name: str, command: list[str], cases: list[dict], total: int) 
         f"{cpu / max(answered, 1) * 1e6:.1f} CPU us/case, load average {os.getloadavg()[0]:.1f}"
     )
     print(
-        "peak RSS (engine and workers) after "
+        "peak memory (PSS of the engine and its workers) after "
         + ", ".join(f"{count:,}: {kib / 1024:.0f} MiB" for count, kib in marks)
     )
 
