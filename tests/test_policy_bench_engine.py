@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tracemalloc
 
 import pytest
 
@@ -172,3 +173,17 @@ def test_the_known_operator_set_agrees_with_the_operator_reader() -> None:
         w for w in written if w in conditions.KNOWN_OPERATORS
     }
     assert len(conditions.KNOWN_OPERATORS) == len(set(written) & conditions.KNOWN_OPERATORS)
+
+
+def test_a_cached_policy_key_holds_no_more_memory_than_its_text() -> None:
+    # orjson's bytes keep the 4 KiB buffer they were written into; 4096 cached keys would hold
+    # 16 MiB in each worker.
+    doc = _repository_policy("Short")
+    tracemalloc.start()
+    try:
+        key = batch._orjson_key(doc)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert key == json.dumps(doc, separators=(",", ":")).encode()
+    assert held < 2 * len(key) + 256
