@@ -1,11 +1,15 @@
 """Benchmark `ecr-lab simulate --batch` against the iam-simulate oracle on the same cases.
 
 Usage: .venv/bin/python scripts/bench_policy.py [--cases 20000] [--seed 20261128] [--jobs N]
-[--policy-sets 20]
+[--policy-sets 20] [--rss-lines 1000000]
 Needs node and `npm ci --prefix tests/oracle`. Prints evaluations/s end to end, without process
-start-up (measured as a run on no cases) and per CPU second (steady on a busy machine), the
-engine/oracle ratios, and each process's peak RSS. The engine runs `--jobs N` worker processes
-(default: one per CPU); the oracle is single-threaded, so the per CPU second ratio is the fair one.
+start-up (measured as a run on no cases) and per CPU second (steady on a busy machine), CPU
+microseconds per case, the engine/oracle ratios, and each evaluator's peak memory (its
+resident set, or the summed PSS of the engine and its worker processes). The engine runs
+`--jobs N` worker processes (default: one per CPU); the oracle is single-threaded, so the per
+CPU second ratio is the fair one. `--rss-lines N`
+then streams N lines (the generated cases over and over) through the engine alone and prints
+its peak memory as the lines go by: it stays flat.
 Two workloads: generated cases, nearly every one with its own policies; then "repeated policies",
 as a CI batch checks a few policy sets against many requests, where the decisions of both must
 also agree (but for the oracle's recorded departures from AWS).
@@ -14,8 +18,13 @@ also agree (but for the oracle's recorded departures from AWS).
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
+import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +35,13 @@ sys.path.insert(0, str(ROOT))  # the case generator and runners live with the te
 from lab.policy.batch import default_jobs  # noqa: E402
 from tests.oracle.cases import generate, generate_repeated  # noqa: E402
 from tests.oracle.known_bugs import explain  # noqa: E402
-from tests.oracle.processes import BatchRun, engine_command, oracle_command, run_batch  # noqa: E402
+from tests.oracle.processes import (  # noqa: E402
+    BatchRun,
+    engine_command,
+    oracle_command,
+    run_batch,
+    tree_rss_kib,
+)
 
 TARGET_RATIO = 10.0
 
@@ -51,6 +66,10 @@ class Measure:
     def per_cpu_second(self) -> float:
         return len(self.run.answers) / max(self.run.cpu_seconds, 1e-9)
 
+    @property
+    def cpu_us_per_case(self) -> float:
+        return self.run.cpu_seconds / max(len(self.run.answers), 1) * 1e6
+
 
 def measure(name: str, command: list[str], cases: list[dict]) -> Measure:
     """Run the evaluator on no cases (start-up alone), then on all of them."""
@@ -64,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--jobs", type=int, default=default_jobs())
     parser.add_argument("--policy-sets", type=int, default=20)
+    parser.add_argument("--rss-lines", type=int, default=0, help="lines for the memory run")
     args = parser.parse_args(argv)
     engine_name = f"ecr-lab simulate -j{args.jobs}"
     engine_cmd = [*engine_command(), "--jobs", str(args.jobs)]
@@ -79,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     report(engine, oracle)
     unexplained = report_agreement(repeated, engine.run, oracle.run)
+    if args.rss_lines:
+        report_memory(engine_name, engine_cmd, cases, args.rss_lines)
     return 1 if unexplained else 0
 
 
@@ -99,15 +121,16 @@ def report(engine: Measure, oracle: Measure) -> None:
         "warm/s",
         "cpu s",
         "per cpu s",
-        "peak RSS",
+        "cpu us/case",
+        "peak memory",
     )
-    print(f"{header[0]:<26}" + "".join(f"{h:>11}" for h in header[1:]))
+    print(f"{header[0]:<26}" + "".join(f"{h:>{max(11, len(h) + 1)}}" for h in header[1:]))
     for m in (engine, oracle):
         print(
             f"{m.name:<26}{m.run.seconds:>11.2f}{m.startup_seconds:>11.2f}"
             f"{m.per_second:>11,.0f}{m.per_second_warm:>11,.0f}"
             f"{m.run.cpu_seconds:>11.2f}{m.per_cpu_second:>11,.0f}"
-            f"{m.run.peak_rss_kib / 1024:>7.0f} MiB"
+            f"{m.cpu_us_per_case:>12.1f}{m.run.peak_rss_kib / 1024:>7.0f} MiB"
         )
     ratios = {
         "end to end": engine.per_second / oracle.per_second,
@@ -117,6 +140,47 @@ def report(engine: Measure, oracle: Measure) -> None:
     print("\nratio engine/oracle: " + ", ".join(f"{r:.1f}x {k}" for k, r in ratios.items()))
     verdict = "meets" if ratios["end to end"] >= TARGET_RATIO else "misses"
     print(f"target {TARGET_RATIO:.0f}x end to end: {verdict}")
+
+
+def report_memory(name: str, command: list[str], cases: list[dict], total: int) -> None:
+    """Stream `total` lines (the cases over and over) through the engine; print its process
+    tree's peak memory (summed PSS) at each tenth of the answers, and the CPU time per case."""
+    lines = [json.dumps(case, separators=(",", ":")).encode() + b"\n" for case in cases]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert process.stdin and process.stdout
+    peak, marks = [0], []
+
+    def feed() -> None:
+        for line in itertools.islice(itertools.cycle(lines), total):
+            process.stdin.write(line)
+        process.stdin.close()
+
+    def sample() -> None:
+        while process.poll() is None:
+            peak[0] = max(peak[0], tree_rss_kib(process.pid))
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=feed), threading.Thread(target=sample)]
+    for thread in threads:
+        thread.start()
+    started, answered, step = time.perf_counter(), 0, max(total // 10, 1)
+    for _ in process.stdout:
+        answered += 1
+        if answered % step == 0:
+            marks.append((answered, peak[0]))
+    _, _, usage = os.wait4(process.pid, 0)
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    cpu = usage.ru_utime + usage.ru_stime
+    print(
+        f"\nmemory: {answered:,} lines through {name} in {seconds:.1f} s, "
+        f"{cpu / max(answered, 1) * 1e6:.1f} CPU us/case, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        "peak memory (PSS of the engine and its workers) after "
+        + ", ".join(f"{count:,}: {kib / 1024:.0f} MiB" for count, kib in marks)
+    )
 
 
 def report_agreement(cases: list[dict], engine: BatchRun, oracle: BatchRun) -> int:

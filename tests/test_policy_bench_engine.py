@@ -3,12 +3,16 @@ before, the repository policy size check skipped for short texts, lone surrogate
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import tracemalloc
 
 import pytest
 
-from lab.policy import batch
-from lab.policy.model import Decision, StatementRef
+from lab.policy import batch, conditions
+from lab.policy.document import parse_policy
+from lab.policy.evaluate import evaluate
+from lab.policy.model import ConditionClause, Decision, Statement, StatementRef
 from tests.oracle.cases import generate, generate_repeated
 
 ROLE = "arn:aws:sts::111122223333:assumed-role/instance-role-1/i-0abc1234"
@@ -109,3 +113,77 @@ def test_many_documents_sharing_a_long_start_are_told_apart() -> None:
     # The same documents, asked about another action, answer for themselves.
     other = [{**case, "action": "ecr:PutImage"} for case in cases]
     assert [a["decision"] for a in _answers(*other)] == ["explicit_deny"] * len(cases)
+
+
+@pytest.mark.parametrize("cases", [generate(300, 6), generate_repeated(300, 6)])
+def test_untraced_evaluation_decides_as_the_traced_one(cases: list[dict]) -> None:
+    for case in cases:
+        request, policies = batch.read_case(case)
+        traced, untraced = evaluate(request, policies), evaluate(request, policies, trace=False)
+        assert (untraced.outcome, untraced.message, untraced.matched, untraced.rule) == (
+            traced.outcome,
+            traced.message,
+            traced.matched,
+            traced.rule,
+        )
+        assert untraced.records == ()
+
+
+@pytest.mark.parametrize(
+    "value", [12345678901234567890123, -9223372036854775809, 18446744073709551616, 1e300, -0.0]
+)
+def test_numbers_in_a_line_read_as_json_reads_them(value: float) -> None:
+    # orjson reads an integer past 64 bits as a float: such a line must be read by json.
+    clause = {"NumericEquals": {"aws:MultiFactorAuthAge": value}}
+    statement = {"Effect": "Allow", "Action": "ecr:*", "Resource": "*", "Condition": clause}
+    case = {
+        "principal": "arn:aws:iam::111122223333:user/alice",
+        "action": "ecr:ListImages",
+        "resource": "*",
+        "identity_policies": [{"Version": "2012-10-17", "Statement": [statement]}],
+        "context": {"aws:MultiFactorAuthAge": json.dumps(value)},
+    }
+    (answer,) = _answers(case)
+    assert answer == json.loads(batch.answer_json(batch.decide_case(case)))
+    assert answer["decision"] == "allowed"
+
+
+def test_parsed_statements_are_the_model_objects_their_constructors_make() -> None:
+    clause = {"StringLike": {"aws:UserAgent": ["docker/*", "aws-cli/*"]}}
+    raw = {"Sid": "A1", "Effect": "Allow", "Action": "ecr:*", "Resource": "*", "Condition": clause}
+    policy = parse_policy({"Version": "2012-10-17", "Statement": [raw]}, "identity")
+    (statement,) = policy.statements
+    condition = (ConditionClause("StringLike", "aws:UserAgent", ("docker/*", "aws-cli/*")),)
+    built = Statement(0, "Allow", "A1", action=("ecr:*",), resource=("*",), condition=condition)
+    assert statement == built
+    assert repr(statement) == repr(built)
+    assert hash(statement.condition) == hash(condition)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        statement.effect = "Deny"  # type: ignore[misc]
+
+
+def test_the_known_operator_set_agrees_with_the_operator_reader() -> None:
+    written = [
+        f"{prefix}{base}{suffix}"
+        for base in [*conditions._BASES, "Null", "Bogus", "stringEquals", ""]
+        for prefix in ("", "ForAnyValue:", "ForAllValues:", "ForAnyValue:ForAllValues:", "X:")
+        for suffix in ("", "IfExists", "ifexists", "IfExistsIfExists")
+    ]
+    assert {w for w in written if conditions._operator(w) is not None} == {
+        w for w in written if w in conditions.KNOWN_OPERATORS
+    }
+    assert len(conditions.KNOWN_OPERATORS) == len(set(written) & conditions.KNOWN_OPERATORS)
+
+
+def test_a_cached_policy_key_holds_no_more_memory_than_its_text() -> None:
+    # orjson's bytes keep the 4 KiB buffer they were written into; 4096 cached keys would hold
+    # 16 MiB in each worker.
+    doc = _repository_policy("Short")
+    tracemalloc.start()
+    try:
+        key = batch._orjson_key(doc)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert key == json.dumps(doc, separators=(",", ":")).encode()
+    assert held < 2 * len(key) + 256

@@ -19,26 +19,37 @@ import os
 import re
 import select
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+import orjson
+
 from lab.policy.context import derive
 from lab.policy.document import PolicyError, parse_policy
 from lab.policy.evaluate import evaluate
-from lab.policy.model import Decision, DocumentKind, Policy, PolicySet, Request
+from lab.policy.model import Decision, DocumentKind, Policy, PolicySet, Request, build
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
 _CHUNK = 1 << 16
+_BLOCK_READS = 4  # a worker's task: at most 256 KiB of lines
 _POLICY_CACHE = 4096
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _quote = encode_basestring  # how _encode writes a string
 _decode = json.JSONDecoder().decode
 _LEVEL = '"level":'
-_PARSED: dict[tuple[str, DocumentKind], Policy | PolicyError] = {}
+# A document's key: its JSON text as json (str) or orjson (bytes, for orjson's values only: it
+# writes NaN as null and a date as a string) writes it; a document given as a string is its own.
+_Dump = Callable[[Any], str | bytes]
+_PARSED: dict[tuple[str | bytes, DocumentKind], Policy | PolicyError] = {}
+
+
+def _orjson_key(doc: Any) -> bytes:
+    # orjson's bytes keep the whole buffer it wrote into (4 KiB): a cached key holds a copy.
+    return bytes(memoryview(orjson.dumps(doc)))
 
 
 class CaseError(ValueError):
@@ -48,7 +59,9 @@ class CaseError(ValueError):
 def answer_line(line: str) -> str:
     """The JSON answer (no newline) for one JSON case line; errors become error answers."""
     try:
-        decision = decide_case(_read_line(line))
+        case, by_orjson = _read_line(line)
+        request, policies = _read_case(case, _orjson_key if by_orjson else _encode)
+        decision = evaluate(request, policies, trace=False)  # an answer shows no trace
     except (CaseError, ValueError) as error:
         return _encode({"decision": "error", "error": str(error)})
     except Exception as error:  # fail closed: an unforeseen failure is an error, never an allow
@@ -93,6 +106,11 @@ def decide_case(case: Any) -> Decision:
 
 def read_case(case: Any) -> tuple[Request, PolicySet]:
     """The request (context derived from the principal) and policies a case describes."""
+    return _read_case(case, _encode)
+
+
+def _read_case(case: Any, dump: _Dump) -> tuple[Request, PolicySet]:
+    """read_case(), with `dump` writing a decoded policy document as its cache key."""
     if not isinstance(case, Mapping):
         raise CaseError("a case is a JSON object")
     principal = _text(case, "principal")
@@ -104,25 +122,27 @@ def read_case(case: Any) -> tuple[Request, PolicySet]:
     context = case.get("context") or {}
     if not isinstance(context, Mapping) or not all(map(_context_value, context.values())):
         raise CaseError("context must map keys to a string or a list of strings")
-    policies = PolicySet(
-        identity=tuple(
-            _policy(doc, "identity", f"identity_policies[{i}]") for i, doc in enumerate(identity)
-        ),
-        resource=_optional(case, "resource_policy", resource_policy_kind(resource)),
-        boundary=_optional(case, "permissions_boundary", "boundary"),
-        session=_optional(case, "session_policy", "session"),
-        registry=_optional(case, "registry_policy", "registry"),
-        **_guardrails(case),
+    policies = build(
+        PolicySet,
+        identity=tuple([_policy(doc, "identity", i, dump) for i, doc in enumerate(identity)]),
+        resource=_optional(case, "resource_policy", resource_policy_kind(resource), dump),
+        boundary=_optional(case, "permissions_boundary", "boundary", dump),
+        session=_optional(case, "session_policy", "session", dump),
+        registry=_optional(case, "registry_policy", "registry", dump),
+        **_guardrails(case, dump),
     )
-    return Request(principal, action, resource, derive(principal, context)), policies
+    context = derive(principal, context)
+    request = build(Request, principal=principal, action=action, resource=resource, context=context)
+    return request, policies
 
 
-def _guardrails(case: Mapping[str, Any]) -> dict[str, Any]:
-    """The optional Organizations and VPC endpoint fields; absent ones change nothing.
+def _guardrails(case: Mapping[str, Any], dump: _Dump) -> dict[str, Any]:
+    """The optional Organizations and VPC endpoint fields, every PolicySet field given (build()
+    sets no defaults); absent ones change nothing.
 
     SCPs have no Principal (parsed as identity policies); RCPs and endpoint policies name one
     (parsed as resource-based policies)."""
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = {"scps": (), "rcps": (), "management_account": False}
     for key, kind in (("scps", "identity"), ("rcps", "resource")):
         levels = case.get(key)
         if levels is None:
@@ -130,17 +150,14 @@ def _guardrails(case: Mapping[str, Any]) -> dict[str, Any]:
         if not isinstance(levels, list) or not all(isinstance(lv, list) for lv in levels):
             raise CaseError(f"{key} must be a list of levels, each a list of policies")
         found[key] = tuple(
-            tuple(_policy(doc, kind, f"{key}[{n}][{i}]") for i, doc in enumerate(level))
+            tuple(_policy(doc, kind, f"{key}[{n}][{i}]", dump) for i, doc in enumerate(level))
             for n, level in enumerate(levels)
         )
-    endpoint = _optional(case, "endpoint_policy", "resource")
-    if endpoint is not None:
-        found["endpoint"] = endpoint
+    found["endpoint"] = _optional(case, "endpoint_policy", "resource", dump)
     management = case.get("management_account", False)
     if not isinstance(management, bool):
         raise CaseError("management_account must be true or false")
-    if management:
-        found["management_account"] = True
+    found["management_account"] = management
     return found
 
 
@@ -167,23 +184,18 @@ def _text(case: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _optional(case: Mapping[str, Any], key: str, kind: DocumentKind) -> Policy | None:
+def _optional(case: Mapping[str, Any], key: str, kind: DocumentKind, dump: _Dump) -> Policy | None:
     doc = case.get(key)
-    return None if doc is None else _policy(doc, kind, key)
+    return None if doc is None else _policy(doc, kind, key, dump)
 
 
-def _policy(doc: Any, kind: DocumentKind, where: str) -> Policy:
+def _policy(doc: Any, kind: DocumentKind, where: str | int, dump: _Dump) -> Policy:
+    """The parsed policy; `where` names its field, or its index in identity_policies."""
     # Identical policies repeat across cases: parse each JSON text once, errors included.
-    text = None
-    if isinstance(doc, _Doc):
-        text = doc.text
-        key = (text, kind)
-    else:
-        key = (doc if isinstance(doc, str) else _encode(doc), kind)
+    text = doc if isinstance(doc, str) else dump(doc)
+    key = (text, kind)
     result = _PARSED.get(key)
     if result is None:
-        if text is not None:
-            doc = _decode(text) if doc.value is None else doc.value
         try:
             result = parse_policy(doc, kind, source=text)
         except PolicyError as error:
@@ -192,35 +204,36 @@ def _policy(doc: Any, kind: DocumentKind, where: str) -> Policy:
             _PARSED.clear()  # bounded: memory stays flat over any number of cases
         _PARSED[key] = result
     if isinstance(result, PolicyError):
-        raise CaseError(f"{where}: {result}")
+        field = f"identity_policies[{where}]" if isinstance(where, int) else where
+        raise CaseError(f"{field}: {result}")
     return result
 
 
-class _Doc:
-    """A policy document as it stands in a case line: its JSON text (the cache key), and its
-    value, or None when the text was seen before (decoded only if its policy is not cached)."""
-
-    __slots__ = ("text", "value")
-
-    def __init__(self, text: str, value: Any) -> None:
-        self.text = text
-        self.value = value
-
-
-# Documents' texts seen before, by their first characters (policies often share a long start).
-_SEEN_DOCS: dict[str, deque[str]] = {}
-_HEAD = 96
-_SEEN_PER_HEAD = 8
-_DOC_KEYS = frozenset(
-    {"resource_policy", "permissions_boundary", "session_policy", "registry_policy"}
-)
+# orjson reads a case as json does, faster, except an integer past 64 bits (it gives a float):
+# a line with a run of 19 digits goes to json. Any line orjson rejects does too, for json's value
+# or error.
+_DIGITS = bytes.maketrans(b"0123456789", b"9" * 10)
+_LONG_NUMBER = b"9" * 19
 _WS = re.compile(r"[ \t\n\r]*")
 _WS_CHARS = frozenset(" \t\n\r")
 _scan = json.JSONDecoder().scan_once
 
 
-def _read_line(line: str) -> Any:
-    """Decode a case line, keeping each policy document's own text as its cache key.
+def _read_line(line: str) -> tuple[Any, bool]:
+    """The decoded case line, and whether orjson decoded it (its policies then key by orjson)."""
+    try:
+        if _LONG_NUMBER not in line.encode().translate(_DIGITS):
+            return orjson.loads(line), True
+    except ValueError:  # not UTF-8 (a lone surrogate), or not JSON to orjson
+        pass
+    try:
+        return _decode(line), False
+    except ValueError:
+        return _read_object(line), False
+
+
+def _read_object(line: str) -> Any:
+    """Decode a case line as json does, with its own error for a malformed object.
 
     This reader walks the top-level object and hands every value to json's scanner.
     """
@@ -235,9 +248,7 @@ def _read_line(line: str) -> Any:
             key, pos = _scan(line, pos) if line[pos] == '"' else _fail(pos)
             pos = skip(line, pos)
             pos = skip(line, pos + 1) if line[pos] == ":" else _fail(pos)
-            if key in _DOC_KEYS:
-                case[key], pos = _document(line, pos)
-            elif key == "identity_policies" and line[pos] == "[":
+            if key == "identity_policies" and line[pos] == "[":
                 case[key], pos = _documents(line, pos)
             else:
                 case[key], pos = _scan(line, pos)
@@ -265,31 +276,11 @@ def _fail(pos: int) -> Any:
     raise StopIteration(pos)
 
 
-def _document(line: str, pos: int) -> tuple[Any, int]:
-    if line[pos] != "{":
-        return _scan(line, pos)  # null, or a JSON string holding the document
-    # A JSON object ends where its own text does: a text seen before, found at pos, is all of it.
-    head = line[pos : pos + _HEAD]
-    seen = _SEEN_DOCS.get(head)
-    if seen is not None:
-        for text in seen:
-            if line.startswith(text, pos):
-                return _Doc(text, None), pos + len(text)
-    value, end = _scan(line, pos)
-    text = line[pos:end]
-    if seen is None:
-        if len(_SEEN_DOCS) >= _POLICY_CACHE:
-            _SEEN_DOCS.clear()  # bounded, as the parsed policies are
-        seen = _SEEN_DOCS[head] = deque(maxlen=_SEEN_PER_HEAD)
-    seen.append(text)
-    return _Doc(text, value), end
-
-
 def _documents(line: str, pos: int) -> tuple[list[Any], int]:
     docs: list[Any] = []
     pos = _skip(line, pos + 1)
     while line[pos] != "]":
-        doc, pos = _document(line, pos)
+        doc, pos = _scan(line, pos)
         docs.append(doc)
         pos = _skip(line, pos)
         if line[pos] == ",":
@@ -302,12 +293,12 @@ def _documents(line: str, pos: int) -> tuple[list[Any], int]:
 def run(source: int, sink: BinaryIO, jobs: int = 1) -> int:
     """Answer every case line read from file descriptor `source`; returns how many.
 
-    With `jobs` > 1, blocks of lines go to that many worker processes, at most two blocks
-    per worker in flight (memory stays flat); answers come back in order, and whatever is
+    With `jobs` > 1, blocks of lines (up to 256 KiB) go to that many worker processes, at most
+    two blocks per worker in flight (memory stays flat); answers come back in order, and whatever is
     in flight is written as soon as the input pauses, so a waiting writer gets its answers.
     """
     if jobs <= 1:
-        return sum(_write(sink, answer_lines(lines)) for lines in _chunks(source))
+        return sum(_write(sink, answer_block(*read)) for read in _reads(source))
     import multiprocessing  # only a parallel run pays for these imports
     from concurrent.futures import ProcessPoolExecutor
 
@@ -315,8 +306,8 @@ def run(source: int, sink: BinaryIO, jobs: int = 1) -> int:
     pending: deque[Future[bytes]] = deque()
     fork = multiprocessing.get_context("fork")  # workers start with everything imported
     with ProcessPoolExecutor(jobs, mp_context=fork) as pool:
-        for lines in _chunks(source):
-            pending.append(pool.submit(answer_lines, lines))
+        for block in _blocks(source):
+            pending.append(pool.submit(answer_block, *block))
             in_flight = 2 * jobs if _ready(source) else 0
             while pending and (len(pending) > in_flight or pending[0].done()):
                 count += _write(sink, pending.popleft().result())
@@ -348,8 +339,36 @@ def _ready(source: int) -> bool:
     return bool(select.select([source], [], [], 0)[0])
 
 
-def _chunks(source: int) -> Iterator[list[str]]:
-    """Complete lines as they arrive: what one read gives, so a waiting writer gets answers."""
+def answer_block(data: bytes, last: bool = False) -> bytes:
+    """answer_lines() for input as read: complete lines, or (`last`) one without its newline.
+
+    Workers get input as bytes: the cheapest to hand over, and to split they take their share.
+    """
+    text = data.decode(errors="replace")
+    return answer_lines([text] if last else text.splitlines())
+
+
+def _blocks(source: int) -> Iterator[tuple[bytes, bool]]:
+    """A worker's tasks: the lines of consecutive reads while more input is ready at once, up
+    to _BLOCK_READS of them (each task costs its pickling and a round trip, whatever its size)."""
+    block: list[bytes] = []
+    for data, last in _reads(source):
+        if last:
+            if block:
+                yield b"".join(block), False
+            yield data, True
+            return
+        block.append(data)
+        if len(block) == _BLOCK_READS or not _ready(source):
+            yield b"".join(block), False
+            block = []
+    if block:
+        yield b"".join(block), False
+
+
+def _reads(source: int) -> Iterator[tuple[bytes, bool]]:
+    """Complete lines as they arrive, what one read gives, so a waiting writer gets answers;
+    then (True) a last line without its newline."""
     pending: list[bytes] = []
     while chunk := os.read(source, _CHUNK):
         cut = chunk.rfind(b"\n")
@@ -358,7 +377,7 @@ def _chunks(source: int) -> Iterator[list[str]]:
             continue
         complete = b"".join([*pending, chunk[: cut + 1]])
         pending = [chunk[cut + 1 :]]
-        yield complete.decode(errors="replace").splitlines()
+        yield complete, False
     rest = b"".join(pending)
     if rest.strip():
-        yield [rest.decode(errors="replace")]
+        yield rest, True

@@ -119,6 +119,8 @@ def _run_batch(source: str, jobs: int) -> int:
         print(f"ecr-lab simulate: {error}", file=sys.stderr)
         return EXIT_ERROR
     gc.freeze()  # what is loaded now lives as long as the batch: no collection need scan it
+    # A case's objects die with it and hold no cycles but a cached error's: collect rarely.
+    gc.set_threshold(100_000, 50, 1000)
     try:
         batch.run(fd, sys.stdout.buffer, jobs)
     finally:

@@ -20,6 +20,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Literal, TypeVar
 
+from lab.policy.context import lower_key
 from lab.policy.matching import arn_matches, glob_matches
 from lab.policy.model import ConditionClause, ConditionTrace, ContextValue, condition_traces
 from lab.policy.variables import substitute, substitute_pattern
@@ -175,9 +176,20 @@ def _operator(written: str) -> _Operator | None:
     return None if base is None else _Operator(base, set_operator, if_exists)
 
 
+# Every operator as it may be written, which _operator() splits: a set is the cheapest test.
+KNOWN_OPERATORS = frozenset(
+    f"{prefix}{name}{suffix}"
+    for prefix in ("", *(f"{set_operator}:" for set_operator in _SET_OPERATORS))
+    for name, suffix in [
+        (_NULL, ""),
+        *((base, suffix) for base in _BASES for suffix in ("", _IF_EXISTS)),
+    ]
+)
+
+
 def is_known_operator(operator_name: str) -> bool:
     """Whether AWS knows this condition operator, exactly as written (case-sensitive)."""
-    return _operator(operator_name) is not None
+    return operator_name in KNOWN_OPERATORS
 
 
 def _policy_values(
@@ -255,7 +267,7 @@ def check_conditions(
     seen = []
     holds = True
     for clause in clauses:
-        request = context.get(clause.key.lower())
+        request = context.get(lower_key(clause.key))
         op = _operator(clause.operator)
         result = op is not None and _clause_result(
             op, clause.values, request, context, substitute_variables
@@ -263,6 +275,21 @@ def check_conditions(
         holds = holds and result
         seen.append((request, result))
     return holds, tuple(seen)
+
+
+def conditions_hold(
+    clauses: tuple[ConditionClause, ...],
+    context: Mapping[str, ContextValue],
+    substitute_variables: bool = True,
+) -> bool:
+    """check_conditions()'s verdict alone: it stops at the first clause that fails."""
+    for clause in clauses:
+        op = _operator(clause.operator)
+        if op is None or not _clause_result(
+            op, clause.values, context.get(lower_key(clause.key)), context, substitute_variables
+        ):
+            return False
+    return True
 
 
 def evaluate_conditions(

@@ -26,6 +26,29 @@ _PRINCIPAL_TYPE = {
 }
 
 
+# Condition keys as they are looked up: lower-cased, each remembered (a batch sees the same
+# few), so that a key costs one lookup, and its lower-cased string keeps its computed hash.
+_LOWER: dict[str, str] = {}
+_LOWER_CACHE = 4096
+
+
+def lower_key(key: str) -> str:
+    """`key.lower()`, the same string object for the same key."""
+    low = _LOWER.get(key)
+    if low is None:
+        if len(_LOWER) >= _LOWER_CACHE:
+            _LOWER.clear()  # bounded: keys a caller makes up cannot grow it
+        low = _LOWER[key] = key.lower()
+        _LOWER.setdefault(low, low)
+    return low
+
+
+def lower_keys(context: Mapping[str, ContextValue]) -> dict[str, ContextValue]:
+    """The context with its keys lower-cased (a later key wins, as a dict's update does)."""
+    known = _LOWER
+    return {known.get(key) or lower_key(key): value for key, value in context.items()}
+
+
 def derive(
     principal: str,
     supplied: Mapping[str, str | list[str]] | None = None,
@@ -40,7 +63,11 @@ def derive(
     (AIDA... for a user, AROA... or AROA...:session for a role session), `tags` the
     principal's tags. A supplied aws:PrincipalArn also gives the role's path.
     """
-    given = {key.lower(): _value(value) for key, value in (supplied or {}).items()}
+    known = _LOWER
+    given = {
+        known.get(key) or lower_key(key): value if isinstance(value, str) else tuple(value)
+        for key, value in (supplied or {}).items()
+    }
     supplied_arn = given.get("aws:principalarn")
     role_hint = role_arn or (supplied_arn if isinstance(supplied_arn, str) else None)
     context = dict(_principal_keys(principal, role_hint, user_id))
@@ -75,10 +102,6 @@ def _principal_keys(
     if caller.type == "User":
         keys.append(("aws:username", caller.name))
     return tuple(keys)
-
-
-def _value(value: str | list[str] | tuple[str, ...]) -> ContextValue:
-    return value if isinstance(value, str) else tuple(value)
 
 
 def _principal_arn(kind: str, arn: str, role_arn: str | None) -> str:

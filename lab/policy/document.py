@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, NoReturn
@@ -17,7 +17,7 @@ from typing import Any, Literal, NoReturn
 from lab import json_input
 from lab.errors import AwsError
 from lab.policy import conditions
-from lab.policy.model import ConditionClause, DocumentKind, Policy, Statement
+from lab.policy.model import ConditionClause, DocumentKind, Policy, Statement, build
 
 VERSIONS = ("2012-10-17", "2008-10-17")
 # Absent Version means the old language: no policy variables (reference_policies_elements_version).
@@ -142,13 +142,14 @@ def parse_policy(
     name: str | None = None,
     *,
     quota: str | None = None,
-    source: str | None = None,
+    source: str | bytes | None = None,
 ) -> Policy:
     """Parse and validate `doc` (JSON text or a decoded object) as a policy of `kind`.
 
     `quota` names a size limit from QUOTAS ("managed", "inline_role", ...); repository and
-    trust policies always get theirs. `source` is the JSON text a decoded `doc` came from, if
-    known: one too short to exceed the quota spares measuring `doc`. Raises PolicyError.
+    trust policies always get theirs. `source` is a JSON text of a decoded `doc` (str, or UTF-8
+    bytes), if known: one too short to exceed the quota spares measuring `doc`. Raises
+    PolicyError.
     """
     quota = quota or _DEFAULT_QUOTA.get(kind)
     if isinstance(doc, str):
@@ -177,7 +178,7 @@ def parse_policy(
     policy_id = doc.get("Id")
     if policy_id is not None and not isinstance(policy_id, str):
         raise PolicyError("Id must be a string", element="Id")
-    return Policy(version, statements, policy_id, name)
+    return build(Policy, version=version, statements=statements, id=policy_id, name=name)
 
 
 @dataclass(frozen=True)
@@ -217,12 +218,13 @@ def _first_unknown(raw: Mapping[str, Any], known: frozenset[str]) -> str:
     return sorted(set(raw) - known)[0]
 
 
-# Re-encoded compactly, one character of JSON text becomes at most 12: an astral character
-# becomes two \uXXXX escapes; a number (1e15 -> 1000000000000000.0) grows less, the rest shrinks.
+# Re-encoded compactly, one character (or UTF-8 byte) of any JSON text of the document becomes
+# at most 12: an astral character becomes two \uXXXX escapes; a number (1e15 ->
+# 1000000000000000.0) grows less, the rest shrinks.
 _MAX_GROWTH = 12
 
 
-def _surely_within(source: str | None, quota: SizeQuota) -> bool:
+def _surely_within(source: str | bytes | None, quota: SizeQuota) -> bool:
     return source is not None and len(source) * _MAX_GROWTH <= quota.limit
 
 
@@ -254,7 +256,7 @@ def _version(doc: Mapping[str, Any], kind: DocumentKind) -> str:
 
 
 def _statement(index: int, raw: Any, rules: _Rules) -> Statement:
-    if not _is_mapping(raw):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise PolicyError("a statement is a JSON object", statement=index)
     if not raw.keys() <= _STATEMENT_KEYS:
         raise PolicyError(
@@ -267,33 +269,36 @@ def _statement(index: int, raw: Any, rules: _Rules) -> Statement:
     effect = get("Effect")
     if effect != "Allow" and effect != "Deny":
         _bad_effect(index, effect)
-    principal, not_principal = _principals(index, raw, rules)
-    action = _actions(index, "Action", get("Action", _ABSENT))
-    not_action = _actions(index, "NotAction", get("NotAction", _ABSENT))
-    if (action is None) == (not_action is None):
-        missing = action is None
+    # Checked in this order, so that the first problem found is the one IAM reports.
+    principal = not_principal = None
+    if rules.one_principal or "Principal" in raw or "NotPrincipal" in raw:
+        principal, not_principal = _principals(index, raw, rules)
+    action, not_action = _pair(index, get, "Action", "NotAction", _actions)
+    if (action is _ABSENT) == (not_action is _ABSENT):
+        missing = action is _ABSENT
         raise PolicyError(
             "one of Action or NotAction is required" if missing else "Action with NotAction",
             statement=index,
             element="Action",
             iam_message="Policy statement must contain actions." if missing else SYNTAX_ERROR,
         )
-    resource = _resources(index, "Resource", get("Resource", _ABSENT))
-    not_resource = _resources(index, "NotResource", get("NotResource", _ABSENT))
-    if resource is not None or not_resource is not None or rules.needs_resource:
+    resource, not_resource = _pair(index, get, "Resource", "NotResource", _resources)
+    # One of the two, where the kind allows it, is what the rules ask (the common case).
+    if (resource is _ABSENT) == (not_resource is _ABSENT) or rules.no_resource:
         _check_resource_rules(index, rules, resource, not_resource)
     condition = get("Condition")
-    return Statement(
-        index,
-        effect,
-        sid,
-        principal,
-        not_principal,
-        action,
-        not_action,
-        resource,
-        not_resource,
-        () if condition is None else _conditions(index, condition),
+    return build(
+        Statement,
+        index=index,
+        effect=effect,
+        sid=sid,
+        principal=principal,
+        not_principal=not_principal,
+        action=None if action is _ABSENT else action,
+        not_action=None if not_action is _ABSENT else not_action,
+        resource=None if resource is _ABSENT else resource,
+        not_resource=None if not_resource is _ABSENT else not_resource,
+        condition=() if condition is None else _conditions(index, condition),
     )
 
 
@@ -385,10 +390,24 @@ def _stored_principal(kind: str, value: str) -> str | None:
     return value
 
 
-def _actions(index: int, element: str, value: Any) -> tuple[str, ...] | None:
-    if value is _ABSENT:
-        return None
-    actions = _strings(index, element, value)
+def _pair(
+    index: int,
+    get: Callable[[str, Any], Any],
+    element: str,
+    negated: str,
+    check: Callable[[int, str, Any], tuple[str, ...]],
+) -> tuple[Any, Any]:
+    """An element and its Not form, each checked in that order; _ABSENT when not written."""
+    value = get(element, _ABSENT)
+    if value is not _ABSENT:
+        value = check(index, element, value)
+    other = get(negated, _ABSENT)
+    return value, other if other is _ABSENT else check(index, negated, other)
+
+
+def _actions(index: int, element: str, value: Any) -> tuple[str, ...]:
+    """The element's actions, checked."""
+    actions = (value,) if type(value) is str else _strings(index, element, value)
     for action in actions:
         problem = _action_problem(action)
         if problem is not None:
@@ -423,10 +442,9 @@ def _action_problem(action: str) -> tuple[str, str] | None:
     return None
 
 
-def _resources(index: int, element: str, value: Any) -> tuple[str, ...] | None:
-    if value is _ABSENT:
-        return None
-    resources = _strings(index, element, value)
+def _resources(index: int, element: str, value: Any) -> tuple[str, ...]:
+    """The element's resources, checked."""
+    resources = (value,) if type(value) is str else _strings(index, element, value)
     for resource in resources:
         if resource != "*" and not (resource.startswith("arn:") and resource.count(":") >= 5):
             raise PolicyError(
@@ -438,16 +456,16 @@ def _resources(index: int, element: str, value: Any) -> tuple[str, ...] | None:
     return resources
 
 
-def _check_resource_rules(
-    index: int,
-    rules: _Rules,
-    resource: tuple[str, ...] | None,
-    not_resource: tuple[str, ...] | None,
-) -> None:
+def _check_resource_rules(index: int, rules: _Rules, resource: Any, not_resource: Any) -> None:
+    """Resource and NotResource (each _ABSENT when not written) as the kind demands them."""
     present = (
-        "Resource" if resource is not None else "NotResource" if not_resource is not None else None
+        "Resource"
+        if resource is not _ABSENT
+        else "NotResource"
+        if not_resource is not _ABSENT
+        else None
     )
-    if resource is not None and not_resource is not None:
+    if resource is not _ABSENT and not_resource is not _ABSENT:
         raise PolicyError("Resource with NotResource", statement=index, element="Resource")
     if rules.no_resource and present:
         # ECR: the repository is the resource (FACTS); IAM: trust policies have none.
@@ -470,15 +488,16 @@ def _conditions(index: int, raw: Any) -> tuple[ConditionClause, ...]:
     if not _is_mapping(raw):
         raise PolicyError("Condition must be an object", statement=index, element="Condition")
     clauses = []
+    known = conditions.KNOWN_OPERATORS
     for operator, block in raw.items():
-        if not conditions.is_known_operator(operator):
+        if operator not in known:
             raise PolicyError(
                 f"unknown condition operator {operator}",
                 statement=index,
                 element="Condition",
                 iam_message=f"Invalid Condition type : {operator}",
             )
-        if not _is_mapping(block) or not block:
+        if not block or (type(block) is not dict and not isinstance(block, Mapping)):
             raise PolicyError(
                 f"{operator} must map condition keys to values",
                 statement=index,
@@ -487,13 +506,22 @@ def _conditions(index: int, raw: Any) -> tuple[ConditionClause, ...]:
         for key, values in block.items():
             if not key:
                 raise PolicyError("empty condition key", statement=index, element="Condition")
-            clauses.append(ConditionClause(operator, key, _condition_values(index, values)))
+            clauses.append(
+                build(
+                    ConditionClause,
+                    operator=operator,
+                    key=key,
+                    values=_condition_values(index, values),
+                )
+            )
     return tuple(clauses)
 
 
 def _condition_values(index: int, raw: Any) -> tuple[str, ...]:
     if type(raw) is str:
         return (raw,)
+    if type(raw) is list and all([type(item) is str for item in raw]):
+        return tuple(raw)
     items = raw if isinstance(raw, list) else [raw]
     return tuple([_condition_value(index, item) for item in items])
 

@@ -25,7 +25,8 @@ from dataclasses import replace
 from functools import lru_cache
 
 from lab.policy import guardrails, matching, variables
-from lab.policy.conditions import check_conditions
+from lab.policy.conditions import check_conditions, conditions_hold
+from lab.policy.context import lower_keys
 from lab.policy.model import (
     ContextValue,
     Decision,
@@ -69,9 +70,13 @@ _ACTION_HITS: dict[tuple[tuple[str, ...], str], bool] = {}
 _RESOURCE_HITS: dict[tuple[tuple[str, ...], str], bool] = {}
 
 
-def evaluate(request: Request, policies: PolicySet) -> Decision:
-    """AWS's decision on `request` under `policies`, with the statements that decided it."""
-    context = {key.lower(): value for key, value in request.context.items()}
+def evaluate(request: Request, policies: PolicySet, *, trace: bool = True) -> Decision:
+    """AWS's decision on `request` under `policies`, with the statements that decided it.
+
+    `trace=False` leaves the Decision's records (its trace) empty, for callers that only want
+    the decision: a statement is then only checked as far as it can still apply.
+    """
+    context = lower_keys(request.context)
     principal_arn = context.get("aws:principalarn")
     caller = caller_from(
         request.principal, principal_arn if isinstance(principal_arn, str) else None
@@ -85,25 +90,27 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
     tally = guardrails.tally(caller, action, resource, policies)
     for kind, index, policy, level in _applicable(request, policies, tally):
         substitute = policy.version == _VARIABLES_VERSION
+        naming, resource_based = kind in _NAMING_KINDS, kind in _RESOURCE_KINDS
         for statement in policy.statements:
-            resource_based = kind in _RESOURCE_KINDS
-            named = _named(statement, caller, has_boundary) if kind in _NAMING_KINDS else DIRECT
-            action_ok = _action_matches(statement, action)
-            resource_ok = _resource_matches(statement, resource, context, substitute)
-            applies = False
-            seen: tuple[tuple[ContextValue | None, bool], ...] = ()
-            if named != NO_MATCH and action_ok and resource_ok:
-                applies, seen = (
-                    check_conditions(statement.condition, context, substitute)
-                    if statement.condition
-                    else (True, ())
+            named = _named(statement, caller, has_boundary) if naming else DIRECT
+            if trace:
+                ref = _ref(kind, index, statement.index, statement.sid, policy.name, level)
+                record = _record(ref, statement, named, action, resource, context, substitute)
+                records.append(record)
+                applies = record.applies
+            else:
+                applies = (
+                    named != NO_MATCH
+                    and _action_matches(statement, action)
+                    and _resource_matches(statement, resource, context, substitute)
+                    and (
+                        not statement.condition
+                        or conditions_hold(statement.condition, context, substitute)
+                    )
                 )
-            ref = _ref(kind, index, statement.index, statement.sid, policy.name, level)
-            records.append(
-                StatementRecord(
-                    ref, statement, named != NO_MATCH, action_ok, resource_ok, seen, applies
-                )
-            )
+                if not applies:
+                    continue
+                ref = _ref(kind, index, statement.index, statement.sid, policy.name, level)
             if not applies:
                 continue
             if statement.effect == "Deny":
@@ -131,6 +138,29 @@ def evaluate(request: Request, policies: PolicySet) -> Decision:
 
 # The kinds whose statements name principals (Principal / NotPrincipal) to match the caller.
 _NAMING_KINDS = frozenset({"resource", "registry", "rcp", "endpoint"})
+
+
+def _record(
+    ref: StatementRef,
+    statement: Statement,
+    named: int,
+    action: str,
+    resource: str,
+    context: Mapping[str, ContextValue],
+    substitute: bool,
+) -> StatementRecord:
+    """Every fact about one statement, for the trace: each is checked whatever the others say."""
+    action_ok = _action_matches(statement, action)
+    resource_ok = _resource_matches(statement, resource, context, substitute)
+    applies = False
+    seen: tuple[tuple[ContextValue | None, bool], ...] = ()
+    if named != NO_MATCH and action_ok and resource_ok:
+        applies, seen = (
+            check_conditions(statement.condition, context, substitute)
+            if statement.condition
+            else (True, ())
+        )
+    return StatementRecord(ref, statement, named != NO_MATCH, action_ok, resource_ok, seen, applies)
 
 
 def _applicable(
@@ -175,13 +205,15 @@ def _named(statement: Statement, caller: Caller, has_boundary: bool) -> int:
 
 
 def _action_matches(statement: Statement, action: str) -> bool:
-    if statement.action is not None:
-        return _any_action(statement.action, action)
-    return not _any_action(statement.not_action or (), action)
+    patterns = statement.action
+    if patterns is None:
+        return not _any_action(statement.not_action or (), action)
+    # Per request the same few patterns meet the same few actions: remember each answer.
+    hit = _ACTION_HITS.get((patterns, action))
+    return _any_action(patterns, action) if hit is None else hit
 
 
 def _any_action(patterns: tuple[str, ...], action: str) -> bool:
-    # Per request the same few patterns meet the same few actions: remember each answer.
     key = (patterns, action)
     hit = _ACTION_HITS.get(key)
     if hit is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 Effect = Literal["Allow", "Deny"]
 # Where a policy sits in AWS's evaluation; the names are the `simulate` contract's. "registry"
@@ -27,6 +27,18 @@ Outcome = Literal["allowed", "explicit_deny", "implicit_deny"]
 
 # A context value: a string is single-valued, a tuple multi-valued (ForAllValues/ForAnyValue).
 ContextValue = str | tuple[str, ...]
+_T = TypeVar("_T")
+
+
+def build(cls: type[_T], **fields: Any) -> _T:
+    """An instance of one of these frozen classes, every field given, made at once.
+
+    Their __init__ sets each field through object.__setattr__, slow for the thousands a batch
+    makes; none has slots or __post_init__ (tests/test_policy_bench_engine.py pins the equality).
+    """
+    instance = object.__new__(cls)
+    instance.__dict__.update(fields)
+    return instance
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ ORACLE_PACKAGE = ORACLE_DIR / "node_modules" / "@cloud-copilot" / "iam-simulate"
 @dataclass(frozen=True)
 class BatchRun:
     """One batch process run: its answers, wall time end to end, CPU time (user + system, which
-    load on the machine does not inflate), and peak resident memory (the kernel's high-water
-    mark of the program after exec, sampled while it runs)."""
+    load on the machine does not inflate; its worker processes' included), and peak memory:
+    the kernel's high-water mark of the program's resident set after exec, or the most its
+    process tree (workers included) held at once, as sampled while it runs, whichever is more."""
 
     answers: list[dict[str, Any]]
     seconds: float
@@ -99,13 +100,37 @@ def _feed(stream: IO[bytes], payload: bytes) -> None:
 
 def _sample_peak_rss(pid: int, running: threading.Event, peak: list[int]) -> None:
     # VmHWM, not rusage: ru_maxrss also counts the parent's pages the child held before exec.
-    status = Path(f"/proc/{pid}/status")
     while running.is_set():
         try:
-            lines = status.read_text().splitlines()
+            high_water = _status_kib(pid, "VmHWM:")
         except OSError:
             return
-        for line in lines:
-            if line.startswith("VmHWM:"):
-                peak[0] = max(peak[0], int(line.split()[1]))
+        peak[0] = max(peak[0], high_water, tree_rss_kib(pid))
         time.sleep(0.02)
+
+
+def tree_rss_kib(pid: int) -> int:
+    """The memory a process and all its descendants (worker processes) hold now: the sum of
+    their proportional set sizes, which counts a page forked workers share with it once."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        with contextlib.suppress(OSError):  # a process may end while it is read
+            total += _pss_kib(current)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+    return total
+
+
+def _status_kib(pid: int, field: str, name: str = "status") -> int:
+    for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        return _status_kib(pid, "Pss:", "smaps_rollup")
+    except OSError:  # a kernel without smaps_rollup: resident pages, shared ones counted again
+        return _status_kib(pid, "VmRSS:")
