@@ -344,11 +344,22 @@ def test_variable_in_string_condition_sns_example() -> None:
     )
 
 
-def test_unresolved_variable_makes_the_clause_false() -> None:
-    """Variables page: a variable with no value "causes the statement to be invalid"."""
+def test_a_variable_with_no_value_matches_nothing_so_negations_hold() -> None:
+    """IAM User Guide, reference_policies_variables.html, "Policy variables with no value": a
+    variable with no value is effectively null, equal to and like nothing; in a condition value
+    it does not match, and under a negated operator (StringNotEquals, StringNotLike, ...) the
+    condition therefore matches."""
     assert not check("StringEquals", "k", "${aws:username}", k="x")
-    assert not check("StringNotEquals", "k", "${aws:username}", k="x")
-    assert check("StringEquals", "k", "${aws:username, 'x'}", k="x")
+    assert not check("StringLike", "k", "${aws:username}*", k="x")
+    assert not check("ArnEquals", "k", "arn:aws:iam::1:user/${aws:username}", k="x")
+    assert check("StringNotEquals", "k", "${aws:username}", k="x")
+    assert check("StringNotLike", "k", "${aws:username}*", k="x")
+    assert check("StringNotEqualsIgnoreCase", "k", "${aws:username}", k="x")
+    assert check("ArnNotEquals", "k", "arn:aws:iam::1:user/${aws:username}", k="x")
+    # Other values of the clause still count: the one with no value just matches nothing.
+    assert check("StringEquals", "k", ("${aws:username}", "x"), k="x")
+    assert not check("StringNotEquals", "k", ("${aws:username}", "x"), k="x")
+    assert check("StringEquals", "k", "${aws:username, 'x'}", k="x")  # a default is a value
 
 
 def test_special_character_variables_are_literal_in_string_like() -> None:

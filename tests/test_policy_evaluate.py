@@ -350,3 +350,18 @@ def test_aws_managed_policies_are_not_another_accounts_resources() -> None:
     session = "arn:aws:sts::111122223333:assumed-role/reader/s"
     decision = evaluate(Request(session, "iam:GetPolicy", resource), PolicySet(identity=(reader,)))
     assert decision.outcome == "allowed"
+
+
+def test_a_deny_on_a_negated_variable_with_no_value_applies_to_a_role_session() -> None:
+    """IAM User Guide, reference_policies_variables.html, "Policy variables with no value": a
+    role session has no aws:username, so `${aws:username}` is null and matches nothing; under
+    StringNotEquals the condition holds and the Deny applies (for a user, whose name resolves,
+    it does not)."""
+    own_name_only = deny(
+        Condition={
+            "StringNotEquals": {"aws:PrincipalArn": f"arn:aws:iam::{ACCT}:user/${{aws:username}}"}
+        }
+    )
+    policies = PolicySet((identity(allow(), own_name_only),))
+    assert decide(policies, principal=SESSION).outcome == "explicit_deny"
+    assert decide(policies, principal=USER).outcome == "allowed"

@@ -194,18 +194,16 @@ def is_known_operator(operator_name: str) -> bool:
 
 def _policy_values(
     base: _Base, values: tuple[str, ...], context: Mapping[str, ContextValue], enabled: bool
-) -> tuple[str, ...] | None:
-    """The clause's values with variables substituted; None if any stays unresolved."""
+) -> tuple[str, ...]:
+    """The clause's values with variables substituted. A value whose variable has no value is
+    left out: it equals and is like nothing, so a negated operator holds against it (IAM User
+    Guide, reference_policies_variables.html, "Policy variables with no value")."""
     if not enabled or base.variables == "none" or not any("${" in value for value in values):
         return values
     render = substitute_pattern if base.variables == "pattern" else substitute
-    resolved = []
-    for value in values:
-        rendered = render(value, context)
-        if rendered is None:
-            return None
-        resolved.append(rendered)
-    return tuple(resolved)
+    return tuple(
+        rendered for value in values if (rendered := render(value, context)) is not None
+    )
 
 
 def _test(base: _Base, policy: tuple[str, ...], request: str) -> bool:
@@ -240,8 +238,6 @@ def _clause_result(
     if absent:
         return _when_absent(op, base)
     policy = _policy_values(base, values, context, variables)
-    if policy is None:
-        return False
     if op.set_operator is None:
         # A plain operator cannot compare a multivalued key: it matches nothing.
         if isinstance(request, tuple):

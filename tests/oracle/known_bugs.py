@@ -102,6 +102,28 @@ RECORDED: tuple[Recorded, ...] = (
         oracle="implicit_deny",
     ),
     Recorded(
+        "negated-operator-against-a-policy-variable-with-no-value",
+        "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html"
+        ' ("Policy variables with no value": null matches nothing, so a negated operator holds)',
+        _request(
+            identity_policies=[
+                _identity(
+                    {
+                        "Action": "ecr:*",
+                        "Resource": "*",
+                        "Condition": {
+                            "StringNotEquals": {
+                                "aws:PrincipalArn": f"arn:aws:iam::{HOME}:user/${{aws:username}}"
+                            }
+                        },
+                    }
+                )
+            ]
+        ),
+        aws="allowed",
+        oracle="implicit_deny",
+    ),
+    Recorded(
         "policy-variable-in-an-arn-operator-value",
         "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html"
         " (variables work in conditions with string and ARN operators)",
