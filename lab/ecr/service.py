@@ -97,14 +97,14 @@ class Ecr:
     def __init__(
         self,
         state_dir: Path,
-        registry_host: str | Callable[[str], str],
+        registry_host: str | Callable[[str, str], str],
         validate_policy: Callable[[str], None],
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.state_dir = Path(state_dir)
-        # host:port that docker uses for an account's registry (one host, or one per account)
-        self._host_of = registry_host if callable(registry_host) else lambda _: registry_host
+        # host:port that docker uses for a registry (one host, or one per account and region)
+        self._host_of = registry_host if callable(registry_host) else lambda *_: registry_host
         self.blobs = BlobStore(self.state_dir / "blobs")
         self._validate_policy = validate_policy
         self._clock = clock
@@ -304,7 +304,7 @@ class Ecr:
         return Context(
             registry=self._registry(account, region),
             blobs=self.blobs,
-            host=self._host_of(account),
+            host=self._host_of(account, region),
             now=self._clock(),
             validate_policy=self._validate_policy,
         )
