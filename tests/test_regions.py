@@ -10,7 +10,6 @@ first account's registry in the lab's own region.
 
 from __future__ import annotations
 
-import http.client
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from botocore.exceptions import ClientError
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
 from tests.ecr_support import push_image
+from tests.server_support import registry_get_at
 
 ACCOUNT = "111111111111"
 HOME = "us-east-1"
@@ -36,7 +36,7 @@ def lab(tmp_path: Path) -> Iterator[RunningLab]:
         yield running
 
 
-def _ecr(running: RunningLab, region: str, key: str = "test") -> Any:
+def regional_ecr(running: RunningLab, region: str, key: str = "test") -> Any:
     return boto3.client(
         "ecr",
         endpoint_url=running.url,
@@ -46,50 +46,41 @@ def _ecr(running: RunningLab, region: str, key: str = "test") -> Any:
     )
 
 
-def _registry_get(running: RunningLab, host: str, path: str, token: str) -> tuple[int, bytes]:
-    """GET `path` from the registry with `Host: host:PORT` (the lab's one port)."""
-    address, port = running.lab.registry_host.rsplit(":", 1)
-    connection = http.client.HTTPConnection(address, int(port), timeout=10)
-    try:
-        connection.request(
-            "GET", path, headers={"Host": f"{host}:{port}", "Authorization": f"Basic {token}"}
-        )
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
 def test_each_region_is_its_own_registry(lab: RunningLab) -> None:
     port = lab.lab.registry_host.rsplit(":", 1)[1]
-    made = _ecr(lab, OTHER).create_repository(repositoryName="app")["repository"]
+    made = regional_ecr(lab, OTHER).create_repository(repositoryName="app")["repository"]
     assert made["repositoryArn"] == f"arn:aws:ecr:{OTHER}:{ACCOUNT}:repository/app"
     assert made["repositoryUri"] == f"{ACCOUNT}.dkr.ecr.{OTHER}.localhost:{port}/app"
-    assert [r["repositoryName"] for r in _ecr(lab, OTHER).describe_repositories()["repositories"]]
-    assert _ecr(lab, HOME).describe_repositories()["repositories"] == []
+    assert [
+        r["repositoryName"]
+        for r in regional_ecr(lab, OTHER).describe_repositories()["repositories"]
+    ]
+    assert regional_ecr(lab, HOME).describe_repositories()["repositories"] == []
     with pytest.raises(ClientError) as refused:
-        _ecr(lab, HOME).describe_images(repositoryName="app")
+        regional_ecr(lab, HOME).describe_images(repositoryName="app")
     assert refused.value.response["Error"]["Code"] == "RepositoryNotFoundException"
 
 
 def test_login_names_the_signed_regions_registry(lab: RunningLab) -> None:
     port = lab.lab.registry_host.rsplit(":", 1)[1]
-    data = _ecr(lab, OTHER).get_authorization_token()["authorizationData"][0]
+    data = regional_ecr(lab, OTHER).get_authorization_token()["authorizationData"][0]
     assert data["proxyEndpoint"] == f"http://{ACCOUNT}.dkr.ecr.{OTHER}.localhost:{port}"
-    home = _ecr(lab, HOME).get_authorization_token()["authorizationData"][0]
+    home = regional_ecr(lab, HOME).get_authorization_token()["authorizationData"][0]
     assert home["proxyEndpoint"] == f"http://{lab.lab.registry_host}"
 
 
 def test_registry_host_routes_to_its_region(lab: RunningLab) -> None:
-    ecr = _ecr(lab, OTHER)
+    ecr = regional_ecr(lab, OTHER)
     ecr.create_repository(repositoryName="app")
     manifest = push_image(ecr, "app", "v1")
     token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
-    status, body = _registry_get(
-        lab, f"{ACCOUNT}.dkr.ecr.{OTHER}.localhost", "/v2/app/manifests/v1", token
+    status, body = registry_get_at(
+        lab.lab.registry_host, f"{ACCOUNT}.dkr.ecr.{OTHER}.localhost", "/v2/app/manifests/v1", token
     )
     assert (status, body) == (200, manifest.encode())
     # The plain host is the home region's registry, which has no such repository.
-    status, body = _registry_get(lab, "127.0.0.1", "/v2/app/manifests/v1", token)
+    status, body = registry_get_at(
+        lab.lab.registry_host, "127.0.0.1", "/v2/app/manifests/v1", token
+    )
     assert status == 404
     assert json.loads(body)["errors"][0]["code"] == "NAME_UNKNOWN"

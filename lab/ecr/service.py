@@ -27,6 +27,8 @@ from lab.ecr import (
     pulls,
     referrers,
     registry_policy,
+    replicas,
+    replication,
     repositories,
     scanning,
     signing,
@@ -76,6 +78,10 @@ OPERATIONS: dict[str, Operation] = {
     "GetRegistryPolicy": Operation(registry_policy.get_registry_policy, False),
     "DeleteRegistryPolicy": Operation(registry_policy.delete_registry_policy, True),
     "GetAccountSetting": Operation(registry_policy.get_account_setting, False),
+    "PutReplicationConfiguration": Operation(replication.put_replication_configuration, True),
+    "DescribeImageReplicationStatus": Operation(
+        replication.describe_image_replication_status, False
+    ),
     "PutAccountSetting": Operation(registry_policy.put_account_setting, True),
     **scanning.OPERATIONS,
     **storage.OPERATIONS,
@@ -170,6 +176,37 @@ class Ecr:
                             where = {"registryId": owner, "region": region}
                             report.append(where | {"repositoryName": repository.name} | done)
         return report
+
+    # For the replication job (lab.jobs.replication)
+
+    def replication_work(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Every copy still to make: (source account, source region, its status entry)."""
+        with self._lock:
+            return [
+                (account, region, work)
+                for account, region in self._registry_keys(None)
+                for work in replication.pending(self._registry(account, region))
+            ]
+
+    def replicate(self, account: str, region: str, work: dict[str, Any], *, create: bool) -> None:
+        """Copy one pending image into its destination registry (whole or not at all)."""
+        with self._lock:
+            source = self._context(account, region)
+            target = replace(self._context(work["registryId"], work["region"]), replica=True)
+            with self._change(target.registry):
+                replicas.copy_image(
+                    source, target, work["repositoryName"], work["imageDigest"], create=create
+                )
+
+    def settle_replication(
+        self, account: str, region: str, work: dict[str, Any], failure: str | None = None
+    ) -> None:
+        """Record a copy's outcome in the source registry: COMPLETE, or FAILED with `failure`."""
+        with self._lock:
+            registry = self._registry(account, region)
+            with self._change(registry):
+                status = "COMPLETE" if failure is None else "FAILED"
+                replication.settle(registry, work, status, failure)
 
     # For the authorizer
 

@@ -23,6 +23,7 @@ from lab.http import HttpRequest, HttpResponse
 from lab.identity.credentials import Credential, Identity
 from lab.identity.sigv4 import AuthFailure, to_aws_error, verify
 from lab.identity.tokens import TokenError
+from lab.policy.model import Decision
 from lab.registry import dispatch as registry_dispatch
 from lab.registry.context import RegistryContext
 from lab.registry.errors import (
@@ -381,6 +382,15 @@ class Lab(LabState):
             self.repository_facts,
             registry=self.ecr.registry_policy,
         )
+
+    def replication_decision(
+        self, source: str, account: str, region: str, name: str, action: str
+    ) -> Decision:
+        """May ECR's replication for registry `source` do `action` on repository `name` of
+        `account`'s registry in `region`? Asked as the source account's root, as the
+        destination's registry policy names it (registry-permissions-create-replication.html)."""
+        root = Identity(f"arn:aws:iam::{source}:root", source, source, role_arn=None)
+        return self.authorizer.decide(self.repository_call(root, action, account, name, "", region))
 
     def repository_facts(self, account: str, region: str, name: str) -> tuple[str | None, dict]:
         """The repository's policy and tags, for the authorization question."""

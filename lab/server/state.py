@@ -21,6 +21,7 @@ from lab.identity.principal_check import PRINCIPAL_NOT_FOUND, missing_principal
 from lab.identity.sts import Sts
 from lab.identity.tokens import TokenIssuer
 from lab.jobs.lifecycle import LifecycleJob
+from lab.jobs.replication import ReplicationJob
 from lab.policy.document import PolicyError, parse_policy
 from lab.policy.model import Policy, PolicySet
 from lab.server.authorize import Authorizer, Call, through_endpoint
@@ -109,10 +110,16 @@ class LabState:
             self.ecr, state / "jobs" / "lifecycle.json", self.config.lifecycle_interval
         )
         self.lifecycle.start()
+        # `replication_decision` is the pipeline's (Lab's): the one authorization function.
+        self.replication = ReplicationJob(
+            self.ecr, self.replication_decision, self.config.replication_interval
+        )
+        self.replication.start()
 
     def close(self) -> None:
         """Stop the background jobs; let another lab use the state directory."""
         self.lifecycle.stop()
+        self.replication.stop()
         self.state_lock.release()
 
     @property
