@@ -84,3 +84,18 @@ def test_registry_host_routes_to_its_region(lab: RunningLab) -> None:
     )
     assert status == 404
     assert json.loads(body)["errors"][0]["code"] == "NAME_UNKNOWN"
+
+
+def test_a_host_naming_no_ecr_region_has_no_repositories(lab: RunningLab) -> None:
+    """A hostile Host header cannot conjure a registry in a Region ECR does not have."""
+    ecr = regional_ecr(lab, HOME)
+    ecr.create_repository(repositoryName="app")
+    push_image(ecr, "app", "v1")
+    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    host = f"{ACCOUNT}.dkr.ecr.mars-north-9.localhost"
+    status, body = registry_get_at(lab.lab.registry_host, host, "/v2/app/manifests/v1", token)
+    assert status == 404
+    assert json.loads(body)["errors"][0]["code"] == "NAME_UNKNOWN"
+    assert not (
+        lab.lab.config.state_dir / "ecr" / "registries" / ACCOUNT / "mars-north-9.json"
+    ).exists()

@@ -364,3 +364,21 @@ def _dir_image(path: Path) -> Path:
     (path / "manifest.json").write_text(json.dumps(manifest))
     (path / "version").write_text("Directory Transport Version: 1.1\n")
     return path
+
+
+def test_a_registry_policy_for_one_source_admits_no_other(lab: RunningLab) -> None:
+    """Account REFUSED points its replication at ALLOWED, whose policy names SOURCE only."""
+    _ecr(lab, ALLOWED, WEST).put_registry_policy(
+        policyText=_replication_grant(["ecr:CreateRepository", "ecr:ReplicateImage"])
+    )
+    intruder = _ecr(lab, REFUSED)
+    intruder.create_repository(repositoryName="prod/app")
+    intruder.put_replication_configuration(replicationConfiguration=_rules((WEST, ALLOWED)))
+    push_image(intruder, "prod/app", "v1")
+    lab.lab.replication.run_pending()
+    status = intruder.describe_image_replication_status(
+        repositoryName="prod/app", imageId={"imageTag": "v1"}
+    )["replicationStatuses"]
+    assert [s["status"] for s in status] == ["FAILED"]
+    assert status[0]["failureCode"].startswith(f"User: arn:aws:iam::{REFUSED}:root is not")
+    assert "prod/app" not in lab.lab.ecr.repository_names(ALLOWED, WEST)

@@ -30,6 +30,7 @@ from lab.registry.errors import (
     RegistryError,
     error_response,
     from_aws_error,
+    name_unknown,
     unauthorized_response,
 )
 from lab.registry.routes import match as registry_match
@@ -262,6 +263,8 @@ class Lab(LabState):
         try:
             goal = registry_match(request.method, request.path, request.query)
             account, region = self.registry_of(request.header("host"))
+            if goal.repository and not is_ecr_region(region):  # a host naming no ECR Region
+                raise name_unknown(goal.repository, account)
             if goal.action:
                 call = self.repository_call(
                     caller, goal.action, account, goal.repository or "", request.client_ip, region
