@@ -85,11 +85,26 @@ def destinations(registry: Registry, repository: str) -> list[tuple[str, str]]:
 def schedule(registry: Registry, repository: Repository, image: Image) -> None:
     """After a push: every matching destination's copy of the image is IN_PROGRESS again."""
     for region, registry_id in destinations(registry, repository.name):
-        key = {"repositoryName": repository.name, "imageDigest": image.digest}
-        key |= {"region": region, "registryId": registry_id}
-        registry.replication_statuses = [
-            s for s in registry.replication_statuses if _key(s) != _key(key)
-        ] + [key | {"status": "IN_PROGRESS"}]
+        enqueue(registry, repository.name, image.digest, region, registry_id)
+
+
+def enqueue(
+    registry: Registry,
+    name: str,
+    digest: str,
+    region: str,
+    registry_id: str,
+    backfill: str | None = None,
+) -> None:
+    """One copy to make (IN_PROGRESS); a backfill waiting on the same copy keeps waiting."""
+    work = {"repositoryName": name, "imageDigest": digest, "region": region}
+    work |= {"registryId": registry_id, "status": "IN_PROGRESS"}
+    for old in registry.replication_statuses:
+        if _key(old) == _key(work) and old["status"] == "IN_PROGRESS" and "backfill" in old:
+            backfill = backfill or old["backfill"]
+    registry.replication_statuses = [
+        s for s in registry.replication_statuses if _key(s) != _key(work)
+    ] + [work | ({"backfill": backfill} if backfill else {})]
 
 
 def _key(status: dict[str, Any]) -> tuple[str, str, str, str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.ecr import (
+    backfills,
     blob_mounting,
     images,
     layers,
@@ -81,6 +82,12 @@ OPERATIONS: dict[str, Operation] = {
     "PutReplicationConfiguration": Operation(replication.put_replication_configuration, True),
     "DescribeImageReplicationStatus": Operation(
         replication.describe_image_replication_status, False
+    ),
+    "StartReplicationBackfill": Operation(backfills.start_replication_backfill, True),
+    "StopReplicationBackfill": Operation(backfills.stop_replication_backfill, True),
+    "ListReplicationBackfills": Operation(backfills.list_replication_backfills, False),
+    "DescribeReplicationBackfillResults": Operation(
+        backfills.describe_replication_backfill_results, False
     ),
     "PutAccountSetting": Operation(registry_policy.put_account_setting, True),
     **scanning.OPERATIONS,
@@ -207,6 +214,7 @@ class Ecr:
             with self._change(registry):
                 status = "COMPLETE" if failure is None else "FAILED"
                 replication.settle(registry, work, status, failure)
+                backfills.record(registry, work, status, failure, self._clock())
 
     # For the authorizer
 
