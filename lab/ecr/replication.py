@@ -24,7 +24,8 @@ MAX_DESTINATIONS = 25
 
 def put_replication_configuration(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """PutReplicationConfiguration: the model checked the shape and its limits; ECR refuses a
-    destination that is the registry itself, a Region ECR lacks, and too many destinations."""
+    destination that is the registry itself, a Region ECR lacks, and too many destinations.
+    The constraint wording of these three is the lab's (AWS's is not published)."""
     configuration = params["replicationConfiguration"]
     registry = ctx.registry
     destinations = {
