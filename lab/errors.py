@@ -81,6 +81,9 @@ ERROR_KINDS: dict[str, ErrorKind] = {
         ErrorKind("SigningConfigurationNotFoundException", 400),
         ErrorKind("ExclusionAlreadyExistsException", 400),
         ErrorKind("ExclusionNotFoundException", 400),
+        ErrorKind("ReplicationBackfillInProgressException", 400),
+        ErrorKind("ReplicationBackfillNotFoundException", 400),
+        ErrorKind("ReplicationBackfillInvalidStatusException", 400),
         ErrorKind("ServerException", 500, sender_fault=False),
         # EC2 (the lab's VPC endpoints)
         ErrorKind("InvalidVpcEndpointId.NotFound", 400),

@@ -180,3 +180,18 @@ def serve(state_dir: Path, *extra: str, **popen: Any) -> Iterator[tuple[subproce
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
+
+
+def registry_get_at(registry_host: str, host: str, path: str, token: str) -> tuple[int, bytes]:
+    """GET `path` from the lab's registry (`registry_host` = address:port) with
+    `Host: host:PORT`, as docker addresses another account's or region's registry."""
+    address, port = registry_host.rsplit(":", 1)
+    connection = http.client.HTTPConnection(address, int(port), timeout=10)
+    try:
+        connection.request(
+            "GET", path, headers={"Host": f"{host}:{port}", "Authorization": f"Basic {token}"}
+        )
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()

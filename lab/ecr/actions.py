@@ -39,9 +39,16 @@ def target(operation: str, params: dict[str, Any], *, account: str, region: str)
     return _scope(operation, params, account, region)
 
 
+# IAM actions of ECR's own work on a repository, with no API operation: replication's
+# (registry-permissions-create-replication.html) and a pull through cache's import.
+INTERNAL_ACTIONS = frozenset({"ecr:ReplicateImage", "ecr:BatchImportUpstreamImage"})
+
+
 def action_target(action: str, account: str, region: str, name: str) -> Target:
     """The target of IAM `action` asked of repository `name`, scoped as `target` scopes the
     operation: the repository when its API names one, else "*" (GetAuthorizationToken)."""
+    if action in INTERNAL_ACTIONS:
+        return Target(action, repository_arn(account, region, name), (account, region, name))
     params = {
         "repositoryName": name,
         "registryId": account,

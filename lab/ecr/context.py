@@ -22,3 +22,4 @@ class Context:
     visible: Collection[str] | None = None
     # The caller's IAM principal (a session's role), for pull-time update exclusions.
     principal: str | None = None
+    replica: bool = False  # ECR's replication writes this image: it is not replicated again

@@ -212,6 +212,24 @@ SIGNING_CONFIGURATION_NOT_FOUND = EcrError(
     "SigningConfigurationNotFoundException",
     "Signing configuration does not exist in the registry with id '{registry_id}'",
 )
+# (lab) the replication backfill errors, worded from the API reference's descriptions.
+BACKFILL_IN_PROGRESS = EcrError(
+    "ReplicationBackfillInProgressException",
+    "A replication backfill is already in progress for the destination Region '{region}'",
+)
+BACKFILL_NOT_FOUND = EcrError(
+    "ReplicationBackfillNotFoundException",
+    "The replication backfill with id '{backfill_id}' does not exist in the registry with id "
+    "'{registry_id}'",
+)
+BACKFILL_INVALID_STATUS = EcrError(
+    "ReplicationBackfillInvalidStatusException",
+    "The replication backfill with id '{backfill_id}' is {status} and cannot be stopped",
+)
+TOO_MANY_BACKFILLS = EcrError(
+    "LimitExceededException",
+    "The registry already has the maximum of {limit} replication backfills in progress",
+)
 # (lab) an operation of ECR's model that the lab does not emulate: named, never a 500.
 NOT_EMULATED = EcrError(
     "UnknownOperationException", "The lab does not emulate the ECR operation {operation}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lab.ecr import pulls, scans
+from lab.ecr import pulls, replication, scans
 from lab.ecr.blobs import digest_of
 from lab.ecr.context import Context
 from lab.ecr.errors import (
@@ -199,6 +199,8 @@ def put_manifest(
         image.signing_profiles = registry.signing_profiles(repository.name)
     if tag and tag not in image.tags:
         image.tags.append(tag)
+    if not ctx.replica:  # a replica is not replicated again: no loops
+        replication.schedule(registry, repository, image)
     return image
 
 

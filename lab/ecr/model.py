@@ -116,6 +116,10 @@ class Registry:
     )
     signing_configuration: dict[str, Any] | None = None
     pull_time_exclusions: dict[str, float] = field(default_factory=dict)  # ARN -> createdAt
+    replication_configuration: dict[str, Any] | None = None  # PutReplicationConfiguration's
+    # One status per (repository, image digest, destination region, registry): replication.py
+    replication_statuses: list[dict[str, Any]] = field(default_factory=list)
+    replication_backfills: list[dict[str, Any]] = field(default_factory=list)  # backfills.py
 
     def signing_profiles(self, repository: str) -> list[str]:
         """The signing profiles of the signing rules that match `repository`: a rule with no

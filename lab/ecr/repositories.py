@@ -6,6 +6,7 @@ import unicodedata
 import uuid
 from typing import Any
 
+from lab.ecr import replication
 from lab.ecr.blobs import UploadUnknown
 from lab.ecr.context import Context
 from lab.ecr.errors import (
@@ -95,8 +96,9 @@ def put_image_tag_mutability(ctx: Context, params: dict[str, Any]) -> dict[str, 
 
 
 def describe_registry(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """DescribeRegistry: the lab replicates nothing."""
-    return {"registryId": ctx.registry.account, "replicationConfiguration": {"rules": []}}
+    """DescribeRegistry: the registry's id and replication configuration."""
+    configuration = replication.replication_configuration(ctx.registry)
+    return {"registryId": ctx.registry.account, "replicationConfiguration": configuration}
 
 
 def tag_resource(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.ecr import (
+    backfills,
     blob_mounting,
     images,
     layers,
@@ -27,6 +28,8 @@ from lab.ecr import (
     pulls,
     referrers,
     registry_policy,
+    replicas,
+    replication,
     repositories,
     scanning,
     signing,
@@ -76,6 +79,16 @@ OPERATIONS: dict[str, Operation] = {
     "GetRegistryPolicy": Operation(registry_policy.get_registry_policy, False),
     "DeleteRegistryPolicy": Operation(registry_policy.delete_registry_policy, True),
     "GetAccountSetting": Operation(registry_policy.get_account_setting, False),
+    "PutReplicationConfiguration": Operation(replication.put_replication_configuration, True),
+    "DescribeImageReplicationStatus": Operation(
+        replication.describe_image_replication_status, False
+    ),
+    "StartReplicationBackfill": Operation(backfills.start_replication_backfill, True),
+    "StopReplicationBackfill": Operation(backfills.stop_replication_backfill, True),
+    "ListReplicationBackfills": Operation(backfills.list_replication_backfills, False),
+    "DescribeReplicationBackfillResults": Operation(
+        backfills.describe_replication_backfill_results, False
+    ),
     "PutAccountSetting": Operation(registry_policy.put_account_setting, True),
     **scanning.OPERATIONS,
     **storage.OPERATIONS,
@@ -97,14 +110,14 @@ class Ecr:
     def __init__(
         self,
         state_dir: Path,
-        registry_host: str | Callable[[str], str],
+        registry_host: str | Callable[[str, str], str],
         validate_policy: Callable[[str], None],
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.state_dir = Path(state_dir)
-        # host:port that docker uses for an account's registry (one host, or one per account)
-        self._host_of = registry_host if callable(registry_host) else lambda _: registry_host
+        # host:port that docker uses for a registry (one host, or one per account and region)
+        self._host_of = registry_host if callable(registry_host) else lambda *_: registry_host
         self.blobs = BlobStore(self.state_dir / "blobs")
         self._validate_policy = validate_policy
         self._clock = clock
@@ -170,6 +183,38 @@ class Ecr:
                             where = {"registryId": owner, "region": region}
                             report.append(where | {"repositoryName": repository.name} | done)
         return report
+
+    # For the replication job (lab.jobs.replication)
+
+    def replication_work(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Every copy still to make: (source account, source region, its status entry)."""
+        with self._lock:
+            return [
+                (account, region, work)
+                for account, region in self._registry_keys(None)
+                for work in replication.pending(self._registry(account, region))
+            ]
+
+    def replicate(self, account: str, region: str, work: dict[str, Any], *, create: bool) -> None:
+        """Copy one pending image into its destination registry (whole or not at all)."""
+        with self._lock:
+            source = self._context(account, region)
+            target = replace(self._context(work["registryId"], work["region"]), replica=True)
+            with self._change(target.registry):
+                replicas.copy_image(
+                    source, target, work["repositoryName"], work["imageDigest"], create=create
+                )
+
+    def settle_replication(
+        self, account: str, region: str, work: dict[str, Any], failure: str | None = None
+    ) -> None:
+        """Record a copy's outcome in the source registry: COMPLETE, or FAILED with `failure`."""
+        with self._lock:
+            registry = self._registry(account, region)
+            with self._change(registry):
+                status = "COMPLETE" if failure is None else "FAILED"
+                replication.settle(registry, work, status, failure)
+                backfills.record(registry, work, status, failure, self._clock())
 
     # For the authorizer
 
@@ -304,7 +349,7 @@ class Ecr:
         return Context(
             registry=self._registry(account, region),
             blobs=self.blobs,
-            host=self._host_of(account),
+            host=self._host_of(account, region),
             now=self._clock(),
             validate_policy=self._validate_policy,
         )

@@ -9,7 +9,6 @@ the images' fate is ECR's state (`Ecr.apply_lifecycle_policies`).
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -17,15 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from lab.ecr.service import Ecr
+from lab.jobs.periodic import PeriodicJob
 from lab.store import read_json, write_json_atomic
-
-log = logging.getLogger(__name__)
 
 # How often the server evaluates lifecycle policies unless told otherwise (seconds).
 DEFAULT_INTERVAL = 3600.0
 
 
-class LifecycleJob:
+class LifecycleJob(PeriodicJob):
     """Evaluate lifecycle policies now (`run`) or every `interval` seconds (`start`)."""
 
     def __init__(
@@ -35,12 +33,12 @@ class LifecycleJob:
         interval: float = DEFAULT_INTERVAL,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
+        self.name = "lifecycle-job"
         self.ecr = ecr
         self.state_file = Path(state_file)
         self.interval = interval
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._running = threading.Lock()  # one evaluation at a time: timer or on demand
 
     def run(self, account: str | None = None) -> dict[str, Any]:
@@ -62,23 +60,5 @@ class LifecycleJob:
         with self._running:
             self.state_file.unlink(missing_ok=True)
 
-    def start(self) -> None:
-        """Run every `interval` seconds on a daemon thread, until `stop` (0 or less: never)."""
-        if self.interval <= 0 or self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._loop, name="lifecycle-job", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the timer and wait for a run in progress to end."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.run()
-            except Exception:  # a failed run is logged; the next one tries again
-                log.exception("lifecycle policy evaluation failed")
+    def run_once(self) -> object:
+        return self.run()

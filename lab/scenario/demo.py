@@ -25,7 +25,8 @@ from lab.scenario.clients import (
 )
 from lab.scenario.deploy import deploy, scenario_config
 from lab.scenario.explain import action_of, decided_by, explain
-from lab.scenario.model import Expectation, Scenario
+from lab.scenario.model import Expectation, Scenario, is_replication_check
+from lab.scenario.replication import replication_check
 from lab.scenario.report import Check, Report
 from lab.server.app import Lab
 from lab.server.config import LabConfig
@@ -76,7 +77,7 @@ class _Instance:
 
 
 def _phase(expectation: Expectation) -> int:
-    return {"login": 0, "push": 1, "pull": 2}.get(expectation.operation, 3)
+    return {"login": 0, "push": 1, "pull": 2}.get(expectation.operation, 3)  # replicate: 3
 
 
 class DemoRun:
@@ -104,6 +105,8 @@ class DemoRun:
         return tuple(self.check(expectation) for expectation in ordered)
 
     def check(self, expectation: Expectation) -> Check:
+        if is_replication_check(expectation.operation):
+            return replication_check(self.lab, expectation, TAG)
         who = self.instance(expectation.principal)
         if expectation.operation.startswith("ecr:"):
             return self.decision_check(expectation, who)

@@ -26,6 +26,7 @@ from lab.scenario.model import (
     policy_text,
     resolve,
 )
+from lab.scenario.replication import deploy_replication
 from lab.server import guardrails
 from lab.server.app import Lab
 from lab.server.config import LabConfig
@@ -121,6 +122,7 @@ def deploy(lab: Lab, scenario: Scenario) -> dict[str, str]:
     arns = scenario.role_arns(lab.config.account)
     deploy_roles(admin_client(lab, "iam"), scenario, arns)
     deploy_repositories(lab, admin_client(lab, "ecr"), scenario, arns)
+    deploy_replication(lab, scenario, arns)
     endpoints = {key: _endpoint(spec, arns) for key, spec in scenario.vpc_endpoints.items()}
     lab.vpc_endpoints = {endpoint.endpoint_id: endpoint for endpoint in endpoints.values()}
     lab.organizations.pop("scenario", None)

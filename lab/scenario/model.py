@@ -12,9 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lab.ecr.regions import is_ecr_region
+
 Outcome = Literal["allowed", "denied"]
 # The operations a scenario can expect besides any `ecr:Action`.
 REGISTRY_OPERATIONS = ("login", "push", "pull")
+# `replicate:ACCOUNT:REGION`: was the principal's pushed image replicated there?
+REPLICATE = re.compile(r"replicate:(\d{12}):([a-z0-9-]+)")
 
 # `${Key.Arn}`; IAM's own variables (`${aws:username}`) contain a colon and never match.
 REFERENCE = re.compile(r"\$\{([\w+=,.@-]+)\.Arn\}")
@@ -129,10 +133,19 @@ class Scenario:
     organization: OrganizationSpec | None = None
     vpc_endpoints: Mapping[str, VpcEndpointSpec] = field(default_factory=dict)
     clock: str | None = None  # the instant policies see as aws:CurrentTime (ISO 8601, UTC)
+    # Other accounts: account -> region -> registry policy (lab/scenario/replication.py)
+    accounts: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    replication: Mapping[str, Any] | None = None  # the account's replicationConfiguration
 
     def role_arns(self, account: str) -> dict[str, str]:
         """Role key -> ARN, the values `${Key.Arn}` stands for."""
         return {key: role.arn(account) for key, role in self.roles.items()}
+
+
+def is_replication_check(operation: str) -> bool:
+    """Whether `operation` is a `replicate:ACCOUNT:REGION` cell (a Region ECR has)."""
+    found = REPLICATE.fullmatch(operation)
+    return found is not None and is_ecr_region(found[2])
 
 
 def references(document: Any) -> set[str]:

@@ -52,6 +52,7 @@ from lab.scenario.model import (
     Role,
     Scenario,
     VpcEndpointSpec,
+    is_replication_check,
     malformed_references,
     references,
     resolve,
@@ -61,7 +62,7 @@ from lab.scenario.parse_guardrails import ACCOUNT, endpoint, organization
 SCHEMA = "1"
 _TOP_KEYS = {
     "schema", "name", "description", "account", "region", "roles", "instances", "repositories",
-    "expected", "organization", "vpc_endpoints", "clock",
+    "expected", "organization", "vpc_endpoints", "clock", "accounts", "replication",
 }  # fmt: skip
 _ROLE_KEYS = {"name", "path", "trust_policy", "managed_policies", "inline_policies"}
 _INSTANCE_KEYS = {"instance_id", "role", "vpc_endpoint", "private_ip"}
@@ -226,6 +227,12 @@ def parse(text: str, source: str = "<scenario>", default_name: str = "scenario")
         else None,
         vpc_endpoints=endpoints,
         clock=read.text(root["clock"], "clock", CLOCK) if "clock" in root else None,
+        accounts=read.entries(
+            root, "accounts", lambda account, node: _account(read, account, node, role_keys)
+        ),
+        replication=plain(read.mapping(root["replication"], "replication", {"rules"}))
+        if "replication" in root
+        else None,
     )
 
 
@@ -338,12 +345,25 @@ def _expected_repository(
     return next(iter(repositories))
 
 
+def _account(read: _Reader, account: str, node: Any, role_keys: set[str]) -> dict[str, Any]:
+    """Another account: its registry policy in each region (replication's destinations)."""
+    read.text(yamlfile.Text(account), "account", ACCOUNT)
+    node = read.mapping(node or yamlfile.Mapping(), f"account {account}", {"registry_policies"})
+    policies = read.mapping(node.get("registry_policies", yamlfile.Mapping()), "registry_policies")
+    return {
+        read.text(key_node(policies, region), "region", REGION): read.policy(
+            document, f"account {account} registry policy in {region}", "registry", role_keys
+        )
+        for region, document in policies.items()
+    }
+
+
 def _check_operation(read: _Reader, operation: yamlfile.Text) -> None:
-    if operation in REGISTRY_OPERATIONS:
+    if operation in REGISTRY_OPERATIONS or is_replication_check(operation):
         return
     if not operation.startswith("ecr:") or operation[4:] not in service_model().operation_names:
         raise read.fail(
             operation,
             f"unknown operation {str(operation)!r}: use login, push, pull or an ECR action "
-            "such as ecr:DescribeRepositories",
+            "such as ecr:DescribeRepositories, or replicate:ACCOUNT:REGION",
         )

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the lab's machinery loads when a command runs: `--help` sta
 
 EMBEDDED = "embedded"  # lab.upstream's name for moto in process
 
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser(
         "serve",
@@ -82,8 +83,7 @@ def check_upstream(spec: str) -> None:
     where = urlsplit(spec)
     if where.scheme not in ("http", "https") or not where.hostname:
         raise CommandError(
-            f"--upstream must be {EMBEDDED!r} or a URL such as http://127.0.0.1:4566, "
-            f"not {spec!r}",
+            f"--upstream must be {EMBEDDED!r} or a URL such as http://127.0.0.1:4566, not {spec!r}",
             2,
         )
     problem = reachable(spec)

@@ -17,17 +17,20 @@ from typing import Any
 
 from lab.ecr.actions import action_target
 from lab.ecr.actions import target as ecr_target
+from lab.ecr.regions import is_ecr_region
 from lab.errors import AwsError
 from lab.http import HttpRequest, HttpResponse
 from lab.identity.credentials import Credential, Identity
 from lab.identity.sigv4 import AuthFailure, to_aws_error, verify
 from lab.identity.tokens import TokenError
+from lab.policy.model import Decision
 from lab.registry import dispatch as registry_dispatch
 from lab.registry.context import RegistryContext
 from lab.registry.errors import (
     RegistryError,
     error_response,
     from_aws_error,
+    name_unknown,
     unauthorized_response,
 )
 from lab.registry.routes import match as registry_match
@@ -96,22 +99,25 @@ class Lab(LabState):
         params = protocols.parse_json_body(body)
         if protocols.operation_model("ecr", where.operation) is None:
             raise AwsError("UnknownOperationException", "")
-        credential = self.authenticate(request, body, "json", "ecr", self.config.region)
+        # Every region ECR has is served, each its own registry; another scope is refused.
+        region = where.region if is_ecr_region(where.region) else self.config.region
+        credential = self.authenticate(request, body, "json", "ecr", region)
         caller = credential.identity
-        region = self.config.region
         goal = ecr_target(where.operation, params, account=caller.account, region=region)
         self.require(self.ecr_call(request, caller, goal, region, params), "AccessDeniedException")
         account = goal.repository[0] if goal.repository else caller.account
         for name in goal.named[1:]:  # the first is ecr_call's; every named one must pass
-            call = self.repository_call(caller, goal.action, account, name, request.client_ip)
+            call = self.repository_call(
+                caller, goal.action, account, name, request.client_ip, region
+            )
             self.require(call, "AccessDeniedException")
         if where.operation == "GetAuthorizationToken":
-            result = self.authorization_token(credential)
+            result = self.authorization_token(credential, region)
         else:
             visible = None
             if goal.lists_repositories:
                 owner = params.get("registryId") or account
-                visible = self.may_act_on(caller, goal.action, owner, request.client_ip)
+                visible = self.may_act_on(caller, goal.action, owner, request.client_ip, region)
             result = self.ecr.handle(
                 where.operation,
                 params,
@@ -256,10 +262,12 @@ class Lab(LabState):
             return error_response(RegistryError("DENIED", refused.message))
         try:
             goal = registry_match(request.method, request.path, request.query)
-            account, region = self.registry_account(request.header("host")), self.config.region
+            account, region = self.registry_of(request.header("host"))
+            if goal.repository and not is_ecr_region(region):  # a host naming no ECR Region
+                raise name_unknown(goal.repository, account)
             if goal.action:
                 call = self.repository_call(
-                    caller, goal.action, account, goal.repository or "", request.client_ip
+                    caller, goal.action, account, goal.repository or "", request.client_ip, region
                 )
                 decision = await asyncio.to_thread(self.authorizer.decide, call)
                 if not decision.allowed:
@@ -268,7 +276,7 @@ class Lab(LabState):
             source = goal.query.get("from") if goal.name == "upload_start" else None
             if source and "mount" in goal.query:  # mounting reads the source's layer
                 read = self.repository_call(
-                    caller, "ecr:GetDownloadUrlForLayer", account, source, request.client_ip
+                    caller, "ecr:GetDownloadUrlForLayer", account, source, request.client_ip, region
                 )
                 if (await asyncio.to_thread(self.authorizer.decide, read)).allowed:
                     ctx = replace(ctx, mount_from=source)
@@ -357,11 +365,17 @@ class Lab(LabState):
         )
 
     def repository_call(
-        self, caller: Identity, action: str, account: str, name: str, client_ip: str
+        self,
+        caller: Identity,
+        action: str,
+        account: str,
+        name: str,
+        client_ip: str,
+        region: str | None = None,
     ) -> Call:
-        """The authorization question for `action` asked of one repository of this lab's region
-        (on "*" for an action that acts on no repository, as the ECR API asks it)."""
-        region = self.config.region
+        """The authorization question for `action` asked of one repository in `region` (the
+        lab's by default), on "*" for an action that acts on no repository, as ECR asks it."""
+        region = region or self.config.region
         goal = action_target(action, account, region, name)
         return target_call(
             caller,
@@ -372,18 +386,29 @@ class Lab(LabState):
             registry=self.ecr.registry_policy,
         )
 
+    def replication_decision(
+        self, source: str, account: str, region: str, name: str, action: str
+    ) -> Decision:
+        """May ECR's replication for registry `source` do `action` on repository `name` of
+        `account`'s registry in `region`? Asked as the source account's root, as the
+        destination's registry policy names it (registry-permissions-create-replication.html)."""
+        root = Identity(f"arn:aws:iam::{source}:root", source, source, role_arn=None)
+        return self.authorizer.decide(self.repository_call(root, action, account, name, "", region))
+
     def repository_facts(self, account: str, region: str, name: str) -> tuple[str | None, dict]:
         """The repository's policy and tags, for the authorization question."""
         policy = self.ecr.repository_policy(account, region, name)
         return policy, self.ecr.repository_tags(account, region, name)
 
-    def may_act_on(self, caller: Identity, action: str, account: str, client_ip: str) -> set[str]:
-        """The account's repositories (in this lab's region) on which `action` is allowed."""
+    def may_act_on(
+        self, caller: Identity, action: str, account: str, client_ip: str, region: str
+    ) -> set[str]:
+        """The account's repositories in `region` on which `action` is allowed."""
         return {
             name
-            for name in self.ecr.repository_names(account, self.config.region)
+            for name in self.ecr.repository_names(account, region)
             if self.authorizer.decide(
-                self.repository_call(caller, action, account, name, client_ip)
+                self.repository_call(caller, action, account, name, client_ip, region)
             ).allowed
         }
 
@@ -393,7 +418,7 @@ class Lab(LabState):
         if not decision.allowed:
             raise AwsError(code, decision.message)
 
-    def authorization_token(self, credential: Credential) -> dict:
+    def authorization_token(self, credential: Credential, region: str) -> dict:
         token, expires_at = self.tokens.issue(
             credential.identity, access_key_id=credential.access_key_id
         )
@@ -402,7 +427,8 @@ class Lab(LabState):
                 {
                     "authorizationToken": token,
                     "expiresAt": expires_at,
-                    "proxyEndpoint": "http://" + self.registry_address(credential.identity.account),
+                    "proxyEndpoint": "http://"
+                    + self.registry_address(credential.identity.account, region),
                 }
             ]
         }
@@ -410,6 +436,4 @@ class Lab(LabState):
     def registry_context(
         self, account: str, region: str, principal: str | None = None
     ) -> RegistryContext:
-        return RegistryContext(
-            self.ecr, account, region, self.registry_host, principal=principal
-        )
+        return RegistryContext(self.ecr, account, region, self.registry_host, principal=principal)

@@ -25,6 +25,7 @@ class LabConfig:
     admin_access_key: str = "test"
     admin_secret_key: str = "test"
     lifecycle_interval: float = 3600.0  # seconds between lifecycle policy runs; 0: none
+    replication_interval: float = 0.5  # seconds between looks for images to replicate; 0: none
 
 
 def endpoint_from_env() -> str:

@@ -21,6 +21,7 @@ from lab.identity.principal_check import PRINCIPAL_NOT_FOUND, missing_principal
 from lab.identity.sts import Sts
 from lab.identity.tokens import TokenIssuer
 from lab.jobs.lifecycle import LifecycleJob
+from lab.jobs.replication import ReplicationJob
 from lab.policy.document import PolicyError, parse_policy
 from lab.policy.model import Policy, PolicySet
 from lab.server.authorize import Authorizer, Call, through_endpoint
@@ -30,9 +31,9 @@ from lab.server.state_lock import StateLock
 from lab.store import remove_leftovers
 from lab.upstream import Upstream, make_upstream
 
-# Another account's registry: `ACCT.dkr.ecr.REGION.localhost:PORT`, ECR's own host name with
-# `localhost` (RFC 6761: resolves to loopback) for `amazonaws.com`.
-_REGISTRY_ALIAS = re.compile(r"(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.localhost(?::\d+)?")
+# Any account's registry in any region: `ACCT.dkr.ecr.REGION.localhost:PORT`, ECR's own host
+# name with `localhost` (RFC 6761: resolves to loopback) for `amazonaws.com`.
+_REGISTRY_ALIAS = re.compile(r"(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.localhost(?::\d+)?")
 
 
 @dataclass
@@ -109,10 +110,16 @@ class LabState:
             self.ecr, state / "jobs" / "lifecycle.json", self.config.lifecycle_interval
         )
         self.lifecycle.start()
+        # `replication_decision` is the pipeline's (Lab's): the one authorization function.
+        self.replication = ReplicationJob(
+            self.ecr, self.replication_decision, self.config.replication_interval
+        )
+        self.replication.start()
 
     def close(self) -> None:
         """Stop the background jobs; let another lab use the state directory."""
         self.lifecycle.stop()
+        self.replication.stop()
         self.state_lock.release()
 
     @property
@@ -193,17 +200,21 @@ class LabState:
         """The SCPs and RCPs of an STS call (sts is on AWS's RCP list; no VPC endpoint)."""
         return self.guardrails(Call(caller, action, resource, "", self.config.region))
 
-    def registry_address(self, account: str) -> str:
-        """host:port of an account's registry: the lab's own address for its first account."""
-        if account == self.config.account:
+    def registry_address(self, account: str, region: str | None = None) -> str:
+        """host:port of an account's registry in a region (the lab's region by default): the
+        lab's own address for its first account in its region, `ACCT.dkr.ecr.REGION.localhost`
+        on the same port for every other."""
+        region = region or self.config.region
+        if (account, region) == (self.config.account, self.config.region):
             return self.registry_host
         port = self.registry_host.rpartition(":")[2]
-        return f"{account}.dkr.ecr.{self.config.region}.localhost:{port}"
+        return f"{account}.dkr.ecr.{region}.localhost:{port}"
 
-    def registry_account(self, host: str | None) -> str:
-        """Whose registry a registry request is for, from its Host header."""
+    def registry_of(self, host: str | None) -> tuple[str, str]:
+        """Whose registry, in which region, a registry request is for, from its Host header
+        (any other host: the lab's first account in its region)."""
         found = _REGISTRY_ALIAS.fullmatch(host or "")
-        return found.group(1) if found else self.config.account
+        return (found[1], found[2]) if found else (self.config.account, self.config.region)
 
     def reset(self) -> None:
         """Back to a new lab's state (IAM, ECR, sessions, instances) on the same address and

@@ -75,8 +75,7 @@ def is_state_dir(state_dir: Path) -> bool:
     if not any((state_dir / marker).exists() for marker in MARKERS):
         return False
     return all(
-        entry.name in ENTRIES or entry.name.startswith(TEMP_PREFIX)
-        for entry in state_dir.iterdir()
+        entry.name in ENTRIES or entry.name.startswith(TEMP_PREFIX) for entry in state_dir.iterdir()
     )
 
 
