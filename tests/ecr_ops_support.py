@@ -15,7 +15,7 @@ import pytest
 
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
-from tests.server_support import Answer, send
+from tests.server_support import AWS_CLI, Answer, send
 from tests.tutorial import EC2_TRUST
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def cli(lab: RunningLab, *args: str) -> subprocess.CompletedProcess[str]:
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     }
-    command = [str(ROOT / ".venv/bin/aws"), "--endpoint-url", lab.url, "--output", "json"]
+    command = [AWS_CLI, "--endpoint-url", lab.url, "--output", "json"]
     return subprocess.run(
         [*command, "ecr", *args], env=env, capture_output=True, text=True, timeout=60
     )

@@ -24,6 +24,8 @@ from lab.server.protocols import ECR_TARGET_PREFIX
 from lab.server.run import RunningLab
 
 ADMIN = Credentials("test", "test")
+# The aws CLI of the venv running the tests (CI tests in more than one venv).
+AWS_CLI = str(Path(sys.executable).with_name("aws"))
 JSON_1_1 = "application/x-amz-json-1.1"
 
 

@@ -27,8 +27,8 @@ from lab.server.config import LabConfig
 from lab.server.run import RunningLab
 from tests.conftest import client
 from tests.ecr_support import push_image
+from tests.server_support import AWS_CLI
 
-AWS_CLI = str(Path(sys.executable).with_name("aws"))
 REPO = "app"
 ARN = f"arn:aws:ecr:us-east-1:000000000000:repository/{REPO}"
 KEEP_ONE = json.dumps(

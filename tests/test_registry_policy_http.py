@@ -17,7 +17,6 @@ import http.client
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from lab.ecr.manifests import DOCKER_MANIFEST_V2
 from lab.ecr.push import docker_manifest, push_layer
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
-from tests.server_support import ECR_TARGET_PREFIX, JSON_1_1, send, signed_headers
+from tests.server_support import AWS_CLI, ECR_TARGET_PREFIX, JSON_1_1, send, signed_headers
 from tests.test_cross_account import _registry_get
 from tests.tutorial import EC2_TRUST
 
@@ -40,7 +39,6 @@ pytestmark = pytest.mark.slow
 A = "111111111111"  # the registry's account (the lab's first)
 B = "222222222222"  # another account
 REGION = "ap-northeast-1"
-AWS_CLI = str(Path(sys.executable).with_name("aws"))
 PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 BAD_POLICY = (
     "Invalid parameter at 'PolicyText' failed to satisfy constraint: "

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -15,11 +14,11 @@ from botocore.exceptions import ClientError
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
 from tests.conftest import client
+from tests.server_support import AWS_CLI
 from tests.tutorial import EC2_TRUST, MANAGED, repository_policy
 
 pytestmark = pytest.mark.slow
 
-AWS_CLI = str(Path(sys.executable).with_name("aws"))  # the venv's aws CLI
 
 BAD_POLICY = (
     "Invalid parameter at 'PolicyText' failed to satisfy constraint: "
