@@ -81,6 +81,13 @@ ERROR_KINDS: dict[str, ErrorKind] = {
         ErrorKind("SigningConfigurationNotFoundException", 400),
         ErrorKind("ExclusionAlreadyExistsException", 400),
         ErrorKind("ExclusionNotFoundException", 400),
+        ErrorKind("TemplateAlreadyExistsException", 400),
+        ErrorKind("TemplateNotFoundException", 400),
+        ErrorKind("PullThroughCacheRuleAlreadyExistsException", 400),
+        ErrorKind("PullThroughCacheRuleNotFoundException", 400),
+        ErrorKind("UnsupportedUpstreamRegistryException", 400),
+        ErrorKind("SecretNotFoundException", 400),
+        ErrorKind("UnableToAccessSecretException", 400),
         ErrorKind("ServerException", 500, sender_fault=False),
         # EC2 (the lab's VPC endpoints)
         ErrorKind("InvalidVpcEndpointId.NotFound", 400),

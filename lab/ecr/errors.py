@@ -240,3 +240,14 @@ CONTINUOUS_SCAN_NEEDS_ENHANCED = partial(
     member="scanFrequency",
     constraint="CONTINUOUS_SCAN is supported only for the ENHANCED scan type",
 )
+# (lab) repository creation templates, worded as ECR's other registry-level errors.
+TEMPLATE_ALREADY_EXISTS = EcrError(
+    "TemplateAlreadyExistsException",
+    "The repository creation template with prefix '{prefix}' already exists in the registry "
+    "with id '{registry_id}'",
+)
+TEMPLATE_NOT_FOUND = EcrError(
+    "TemplateNotFoundException",
+    "The repository creation template with prefix '{prefix}' does not exist in the registry "
+    "with id '{registry_id}'",
+)

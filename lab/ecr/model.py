@@ -116,6 +116,8 @@ class Registry:
     )
     signing_configuration: dict[str, Any] | None = None
     pull_time_exclusions: dict[str, float] = field(default_factory=dict)  # ARN -> createdAt
+    creation_templates: dict[str, dict[str, Any]] = field(default_factory=dict)  # by prefix
+    pull_through_cache_rules: dict[str, dict[str, Any]] = field(default_factory=dict)  # by prefix
 
     def signing_profiles(self, repository: str) -> list[str]:
         """The signing profiles of the signing rules that match `repository`: a rule with no

@@ -31,6 +31,7 @@ from lab.ecr import (
     scanning,
     signing,
     storage,
+    templates,
 )
 from lab.ecr.actions import target
 from lab.ecr.blobs import BlobStore, digest_of
@@ -81,6 +82,7 @@ OPERATIONS: dict[str, Operation] = {
     **storage.OPERATIONS,
     **pulls.OPERATIONS,
     **signing.OPERATIONS,
+    **templates.OPERATIONS,
 }
 
 

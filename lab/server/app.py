@@ -33,7 +33,7 @@ from lab.registry.errors import (
 from lab.registry.routes import match as registry_match
 from lab.server import protocols, query_form, vpc_endpoints
 from lab.server.access_keys import follow_access_keys
-from lab.server.authorize import Call, target_call
+from lab.server.authorize import Call, pass_role_call, target_call
 from lab.server.config import MAX_API_BODY
 from lab.server.guardrails import check_policy_content
 from lab.server.routing import Route, route
@@ -105,6 +105,11 @@ class Lab(LabState):
         for name in goal.named[1:]:  # the first is ecr_call's; every named one must pass
             call = self.repository_call(caller, goal.action, account, name, request.client_ip)
             self.require(call, "AccessDeniedException")
+        if isinstance(params.get("customRoleArn"), str):  # ECR will act as it: the caller passes it
+            self.require(
+                pass_role_call(caller, params["customRoleArn"], request.client_ip, region),
+                "AccessDeniedException",
+            )
         if where.operation == "GetAuthorizationToken":
             result = self.authorization_token(credential)
         else:
