@@ -200,6 +200,25 @@ class Ecr:
             repository = self._registry(account, region).repositories.get(name)
             return dict(repository.tags) if repository else {}
 
+    def creation_template(
+        self, account: str, region: str, name: str, applied_for: str
+    ) -> dict[str, Any] | None:
+        """The repository creation template ECR would apply to `name` (lab.ecr.templates)."""
+        with self._lock:
+            registry = self._registry(account, region)
+            return templates.creation_template(registry, name, applied_for)
+
+    def create_on_behalf(self, account: str, region: str, name: str, applied_for: str) -> bool:
+        """Create repository `name` as ECR does on your behalf for `applied_for`, from its
+        creation template (lab.ecr.templates); False when it exists already."""
+        with self._lock:
+            ctx = self._context(account, region)
+            if name in ctx.registry.repositories:
+                return False
+            with self._change(ctx.registry):
+                templates.apply_creation_template(ctx, name, applied_for)
+            return True
+
     # For the registry API: the same state and rules, addressed by name
 
     def start_upload(self, account: str, region: str, name: str) -> str:

@@ -36,6 +36,7 @@ from lab.server.access_keys import follow_access_keys
 from lab.server.authorize import Call, pass_role_call, target_call
 from lab.server.config import MAX_API_BODY
 from lab.server.guardrails import check_policy_content
+from lab.server.on_behalf import create_on_push
 from lab.server.routing import Route, route
 from lab.server.state import LabState
 from lab.server.targets import iam_resources, iam_writes
@@ -269,6 +270,9 @@ class Lab(LabState):
                 decision = await asyncio.to_thread(self.authorizer.decide, call)
                 if not decision.allowed:
                     raise RegistryError("DENIED", decision.message)
+                await asyncio.to_thread(
+                    create_on_push, self, caller, goal, account, region, request.client_ip
+                )
             ctx = self.registry_context(account, region, caller.principal_arn)
             source = goal.query.get("from") if goal.name == "upload_start" else None
             if source and "mount" in goal.query:  # mounting reads the source's layer
