@@ -16,7 +16,7 @@ import subprocess
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.ecr_ops_support import aws, lab_fixture, registry, role_keys
+from tests.ecr_ops_support import aws, lab_fixture, missing, registry, role_keys
 from tests.ecr_support import error_of
 
 lab = lab_fixture("lab")
@@ -71,14 +71,6 @@ def templates(lab, pusher):
     return ecr
 
 
-def _missing(ecr, name: str) -> bool:
-    try:
-        ecr.describe_repositories(repositoryNames=[name])
-    except ClientError as caught:
-        return caught.response["Error"]["Code"] == "RepositoryNotFoundException"
-    return False
-
-
 def test_without_a_matching_template_a_push_is_name_unknown(lab, templates):
     account = lab.lab.config.account
     for name in ("elsewhere/app", "cached/app"):  # a PULL_THROUGH_CACHE template is no help
@@ -88,7 +80,7 @@ def test_without_a_matching_template_a_push_is_name_unknown(lab, templates):
         assert error["code"] == "NAME_UNKNOWN"
         message = f"The repository with name '{name}' does not exist in the registry with id"
         assert error["message"] == f"{message} '{account}'"
-        assert _missing(templates, name)
+        assert missing(templates, name)
 
 
 def test_a_push_creates_the_repository_from_the_template(lab, templates, pusher):
@@ -115,7 +107,7 @@ def test_a_pusher_without_create_repository_is_denied_and_nothing_is_created(lab
         f"authorized to perform: ecr:CreateRepository on resource: {arn} because no "
         "identity-based policy allows the ecr:CreateRepository action"
     )
-    assert _missing(templates, "team/denied")
+    assert missing(templates, "team/denied")
 
 
 def test_the_registry_policy_may_grant_create_repository(lab, templates):
@@ -138,7 +130,7 @@ def test_the_registry_policy_may_grant_create_repository(lab, templates):
         for scope, name in (("V1", "team/v1"), ("V2", "team/v2")):
             templates.put_account_setting(name="REGISTRY_POLICY_SCOPE", value=scope)
             assert registry(lab, "POST", UPLOAD.format(name), **keys).status == 202
-            assert not _missing(templates, name)
+            assert not missing(templates, name)
     finally:
         templates.delete_registry_policy()
         templates.put_account_setting(name="REGISTRY_POLICY_SCOPE", value="V2")

@@ -18,6 +18,9 @@ from lab.ecr.validation import operation_model, validate_input
 # Operations IAM authorizes as another action. ListImageReferrers: "The IAM principal invoking
 # this operation must have the ecr:BatchGetImage permission" (API reference, ListImageReferrers).
 IAM_ACTION_OF = {"ListImageReferrers": "ecr:BatchGetImage"}
+# IAM actions no API operation carries, each acting on one repository (Service Authorization
+# Reference for Amazon ECR: resource type "repository").
+REPOSITORY_ACTIONS = {"ecr:BatchImportUpstreamImage", "ecr:ReplicateImage"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ def target(operation: str, params: dict[str, Any], *, account: str, region: str)
 def action_target(action: str, account: str, region: str, name: str) -> Target:
     """The target of IAM `action` asked of repository `name`, scoped as `target` scopes the
     operation: the repository when its API names one, else "*" (GetAuthorizationToken)."""
+    if action in REPOSITORY_ACTIONS:
+        return Target(action, repository_arn(account, region, name), (account, region, name))
     params = {
         "repositoryName": name,
         "registryId": account,

@@ -251,3 +251,23 @@ TEMPLATE_NOT_FOUND = EcrError(
     "The repository creation template with prefix '{prefix}' does not exist in the registry "
     "with id '{registry_id}'",
 )
+# (lab) pull through cache rules, worded as ECR's other registry-level errors.
+PULL_THROUGH_CACHE_RULE_ALREADY_EXISTS = EcrError(
+    "PullThroughCacheRuleAlreadyExistsException",
+    "A pull through cache rule with the prefix '{prefix}' already exists in the registry with "
+    "id '{registry_id}'",
+)
+PULL_THROUGH_CACHE_RULE_NOT_FOUND = EcrError(
+    "PullThroughCacheRuleNotFoundException",
+    "The pull through cache rule with the prefix '{prefix}' does not exist in the registry with "
+    "id '{registry_id}'",
+)
+# (lab) the API reference's description of the exception, naming the URL.
+UNSUPPORTED_UPSTREAM_REGISTRY = EcrError(
+    "UnsupportedUpstreamRegistryException",
+    "The specified upstream registry '{url}' isn't supported.",
+)
+SECRET_NOT_FOUND = EcrError(
+    "SecretNotFoundException",
+    "The ARN '{arn}' does not name a secret in Secrets Manager for this account and Region",
+)

@@ -24,6 +24,7 @@ from lab.ecr import (
     layers,
     lifecycle_ops,
     policies,
+    pull_through,
     pulls,
     referrers,
     registry_policy,
@@ -83,6 +84,7 @@ OPERATIONS: dict[str, Operation] = {
     **pulls.OPERATIONS,
     **signing.OPERATIONS,
     **templates.OPERATIONS,
+    **pull_through.OPERATIONS,
 }
 
 
@@ -114,6 +116,8 @@ class Ecr:
         # Each registry's document as last written: what a change that fails to save reverts to.
         self._saved: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.RLock()
+        # Upstream registry URL -> the loopback address serving it (pull through cache).
+        self.upstreams: dict[str, str] = {}
 
     def handle(
         self,
@@ -218,6 +222,48 @@ class Ecr:
             with self._change(ctx.registry):
                 templates.apply_creation_template(ctx, name, applied_for)
             return True
+
+    def pull_through_rule(self, account: str, region: str, name: str) -> dict[str, Any] | None:
+        """The pull through cache rule whose prefix covers repository `name`, or None."""
+        with self._lock:
+            return pull_through.rule_for(self._registry(account, region), name)
+
+    def holds_image(self, account: str, region: str, name: str, reference: str) -> bool:
+        """Whether the repository exists and a tag or digest names a pullable image in it."""
+        with self._lock:
+            repository = self._registry(account, region).repositories.get(name)
+            found = repository and (
+                repository.images.get(reference)
+                if ":" in reference
+                else repository.image_by_tag(reference)
+            )
+            return bool(found and found.status == "ACTIVE")
+
+    def import_image(
+        self,
+        account: str,
+        region: str,
+        name: str,
+        reference: str,
+        manifests: list[tuple[bytes, str]],
+        blobs: dict[str, bytes],
+    ) -> None:
+        """Store an image fetched from upstream (BatchImportUpstreamImage's work) in one change:
+        the repository is created first if missing (a PULL_THROUGH_CACHE template applies);
+        the last manifest is the one `reference` names."""
+        with self._lock:
+            ctx = self._context(account, region)
+            with self._change(ctx.registry):
+                if name not in ctx.registry.repositories:
+                    templates.apply_creation_template(ctx, name, "PULL_THROUGH_CACHE")
+                repository = ctx.registry.repositories[name]
+                for data in blobs.values():
+                    repository.layers[ctx.blobs.put(data)] = len(data)
+                for index, (manifest, media_type) in enumerate(manifests, start=1):
+                    tag = reference if index == len(manifests) and ":" not in reference else None
+                    images.put_manifest(
+                        ctx, repository, manifest, media_type, tag, repeat_is_error=False
+                    )
 
     # For the registry API: the same state and rules, addressed by name
 
@@ -328,6 +374,7 @@ class Ecr:
             host=self._host_of(account),
             now=self._clock(),
             validate_policy=self._validate_policy,
+            upstreams=self.upstreams,
         )
 
     def _registry(self, account: str, region: str) -> Registry:

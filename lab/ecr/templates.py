@@ -11,7 +11,8 @@ mutability and encryption a repository created under it gets.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from lab.ecr.context import Context
 from lab.ecr.errors import TEMPLATE_ALREADY_EXISTS, TEMPLATE_NOT_FOUND
@@ -22,6 +23,7 @@ from lab.ecr.policies import check_lifecycle_policy
 from lab.ecr.repositories import encryption, resource_tags
 
 ROOT = "ROOT"
+T = TypeVar("T")
 # The members a template keeps as given (after validation).
 _SETTINGS = (
     "description",
@@ -41,17 +43,21 @@ def covers(prefix: str, name: str) -> bool:
     return prefix == ROOT or name.startswith(prefix.rstrip("/") + "/")
 
 
-def creation_template(registry: Registry, name: str, applied_for: str) -> dict[str, Any] | None:
-    """The template ECR applies to a repository `name` it creates for `applied_for`: the one
-    with the longest matching prefix among those applied for it; `ROOT` only when none other."""
-    matching = [
-        template
-        for prefix, template in registry.creation_templates.items()
-        if applied_for in template["appliedFor"] and covers(prefix, name)
-    ]
-    if not matching:
+def longest_match(by_prefix: Mapping[str, T], name: str) -> T | None:
+    """The item whose prefix covers repository `name` with the longest prefix; `ROOT`'s only
+    when no other covers it (templates and pull through cache rules match alike)."""
+    prefixes = [prefix for prefix in by_prefix if covers(prefix, name)]
+    if not prefixes:
         return None
-    return max(matching, key=lambda t: -1 if t["prefix"] == ROOT else len(t["prefix"]))
+    return by_prefix[max(prefixes, key=lambda prefix: -1 if prefix == ROOT else len(prefix))]
+
+
+def creation_template(registry: Registry, name: str, applied_for: str) -> dict[str, Any] | None:
+    """The template ECR applies to a repository `name` it creates for `applied_for`: of those
+    applied for it, the one with the longest matching prefix."""
+    templates = registry.creation_templates
+    applied = {prefix: t for prefix, t in templates.items() if applied_for in t["appliedFor"]}
+    return longest_match(applied, name)
 
 
 def apply_creation_template(ctx: Context, name: str, applied_for: str) -> dict[str, Any] | None:

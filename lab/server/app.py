@@ -36,7 +36,7 @@ from lab.server.access_keys import follow_access_keys
 from lab.server.authorize import Call, pass_role_call, target_call
 from lab.server.config import MAX_API_BODY
 from lab.server.guardrails import check_policy_content
-from lab.server.on_behalf import create_on_push
+from lab.server.on_behalf import check_rule_secret, create_on_push, pull_through_cache
 from lab.server.routing import Route, route
 from lab.server.state import LabState
 from lab.server.targets import iam_resources, iam_writes
@@ -111,6 +111,7 @@ class Lab(LabState):
                 pass_role_call(caller, params["customRoleArn"], request.client_ip, region),
                 "AccessDeniedException",
             )
+        check_rule_secret(self, account, where.operation, params)
         if where.operation == "GetAuthorizationToken":
             result = self.authorization_token(credential)
         else:
@@ -263,7 +264,10 @@ class Lab(LabState):
         try:
             goal = registry_match(request.method, request.path, request.query)
             account, region = self.registry_account(request.header("host")), self.config.region
-            if goal.action:
+            if goal.action:  # a pull under a pull through cache rule first imports the image
+                await asyncio.to_thread(
+                    pull_through_cache, self, caller, goal, account, region, request.client_ip
+                )
                 call = self.repository_call(
                     caller, goal.action, account, goal.repository or "", request.client_ip
                 )

@@ -1,0 +1,271 @@
+"""Pull through cache through real HTTP: the rule operations (boto3, aws CLI) and pulls that
+import from an upstream registry (distribution's `registry serve` on the loopback).
+
+Pages: ECR User Guide "Sync an upstream registry with an Amazon ECR private registry"
+(pull-through-cache.html), "Creating a pull through cache rule" (secret name starts with
+`ecr-pullthroughcache/`), "IAM permissions required to sync an upstream registry"
+(pull-through-cache-iam.html: ecr:CreatePullThroughCacheRule from an identity policy;
+ecr:BatchImportUpstreamImage from identity, registry or repository policy; ecr:CreateRepository
+from identity or registry policy); "Private registry permissions" (V1 covers both); API Reference
+CreatePullThroughCacheRule (upstreamRegistryUrl per upstream), DescribePullThroughCacheRules,
+UpdatePullThroughCacheRule, DeletePullThroughCacheRule, ValidatePullThroughCacheRule.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from botocore.exceptions import ClientError
+
+from lab.server.config import LabConfig
+from lab.server.run import RunningLab
+from tests.ecr_ops_support import aws, cli, denial, missing, registry, role_keys, user_keys
+from tests.ecr_support import error_of
+from tests.upstream_registry import distribution, push
+
+PULL = ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+IMPORT = ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with distribution(tmp_path_factory.mktemp("upstream")) as address:
+        push(address, "library/alpine", "3.20", b"alpine")
+        push(address, "coreos/etcd", "v3", b"etcd")
+        yield address
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, upstream: str) -> Iterator[RunningLab]:
+    mapping = (("registry-1.docker.io", upstream), ("quay.io", upstream))
+    config = LabConfig(
+        state_dir=tmp_path_factory.mktemp("ptc") / "state", upstream_registries=mapping
+    )
+    with RunningLab(config) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def rules(lab):
+    """A quay rule and a Docker Hub rule (whose secret the account's Secrets Manager holds)."""
+    ecr = aws(lab)
+    secrets = lab.lab.account_of(lab.lab.config.account).upstream.client("secretsmanager")
+    secret = secrets.create_secret(
+        Name="ecr-pullthroughcache/docker-hub",
+        SecretString=json.dumps({"username": "lab", "accessToken": "token"}),
+    )["ARN"]
+    ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="quay", upstreamRegistryUrl="quay.io")
+    ecr.create_pull_through_cache_rule(
+        ecrRepositoryPrefix="docker-hub",
+        upstreamRegistryUrl="registry-1.docker.io",
+        credentialArn=secret,
+    )
+    return ecr
+
+
+def test_rules_are_created_described_updated_and_deleted(lab, rules):
+    account = lab.lab.config.account
+    described = rules.describe_pull_through_cache_rules()["pullThroughCacheRules"]
+    by_prefix = {rule["ecrRepositoryPrefix"]: rule for rule in described}
+    assert by_prefix["quay"]["upstreamRegistryUrl"] == "quay.io"
+    assert by_prefix["quay"]["upstreamRegistry"] == "quay"
+    assert by_prefix["docker-hub"]["upstreamRegistry"] == "docker-hub"
+    assert by_prefix["quay"]["registryId"] == account
+    made = rules.create_pull_through_cache_rule(
+        ecrRepositoryPrefix="k8s", upstreamRegistryUrl="registry.k8s.io"
+    )
+    assert made["upstreamRegistry"] == "k8s"
+    with pytest.raises(ClientError) as caught:
+        rules.create_pull_through_cache_rule(
+            ecrRepositoryPrefix="k8s", upstreamRegistryUrl="registry.k8s.io"
+        )
+    assert error_of(caught)[0] == "PullThroughCacheRuleAlreadyExistsException"
+    deleted = rules.delete_pull_through_cache_rule(ecrRepositoryPrefix="k8s")
+    assert deleted["upstreamRegistryUrl"] == "registry.k8s.io"
+    for call in (
+        lambda: rules.delete_pull_through_cache_rule(ecrRepositoryPrefix="k8s"),
+        lambda: rules.describe_pull_through_cache_rules(ecrRepositoryPrefixes=["k8s"]),
+        lambda: rules.update_pull_through_cache_rule(ecrRepositoryPrefix="k8s"),
+        lambda: rules.validate_pull_through_cache_rule(ecrRepositoryPrefix="k8s"),
+    ):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert error_of(caught)[0] == "PullThroughCacheRuleNotFoundException"
+
+
+def _secret_arn(lab, name: str) -> str:
+    region, account = lab.lab.config.region, lab.lab.config.account
+    return f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-AbCdEf"
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"upstreamRegistryUrl": "registry.example.com"}, "UnsupportedUpstreamRegistryException"),
+        (
+            {"upstreamRegistryUrl": "ghcr.io", "upstreamRegistry": "quay"},
+            "UnsupportedUpstreamRegistryException",
+        ),
+        ({"upstreamRegistryUrl": "registry-1.docker.io"}, "InvalidParameterException"),
+        (
+            {"upstreamRegistryUrl": "quay.io", "upstreamRegistry": "nope"},
+            "InvalidParameterException",
+        ),
+        (
+            {"upstreamRegistryUrl": "123456789012.dkr.ecr.us-west-2.amazonaws.com"},
+            "InvalidParameterException",  # an ECR upstream needs a customRoleArn
+        ),
+    ],
+)
+def test_bad_rules_are_refused_and_change_nothing(lab, rules, params, code):
+    with pytest.raises(ClientError) as caught:
+        rules.create_pull_through_cache_rule(ecrRepositoryPrefix="refused", **params)
+    assert error_of(caught)[0] == code
+    prefixes = [r["ecrRepositoryPrefix"] for r in rules.describe_pull_through_cache_rules()[
+        "pullThroughCacheRules"
+    ]]  # fmt: skip
+    assert "refused" not in prefixes
+
+
+def test_the_credential_must_be_an_ecr_pullthroughcache_secret_that_exists(lab, rules):
+    for arn, code in (
+        (_secret_arn(lab, "other-prefix/docker-hub"), "InvalidParameterException"),
+        (_secret_arn(lab, "ecr-pullthroughcache/absent"), "SecretNotFoundException"),
+    ):
+        with pytest.raises(ClientError) as caught:
+            rules.create_pull_through_cache_rule(
+                ecrRepositoryPrefix="hub2",
+                upstreamRegistryUrl="registry-1.docker.io",
+                credentialArn=arn,
+            )
+        assert error_of(caught)[0] == code
+
+
+def test_creating_a_rule_needs_an_identity_policy(lab, rules):
+    keys = user_keys(lab, "rule-reader", ["ecr:DescribePullThroughCacheRules"])
+    reader = aws(lab, **keys)
+    assert reader.describe_pull_through_cache_rules()["pullThroughCacheRules"]
+    with pytest.raises(ClientError) as caught:
+        reader.create_pull_through_cache_rule(
+            ecrRepositoryPrefix="mine", upstreamRegistryUrl="quay.io"
+        )
+    action = "ecr:CreatePullThroughCacheRule"
+    assert error_of(caught) == ("AccessDeniedException", denial(lab, "rule-reader", action))
+
+
+def test_validate_reaches_the_mapped_upstream_only(lab, rules):
+    valid = rules.validate_pull_through_cache_rule(ecrRepositoryPrefix="quay")
+    assert valid["isValid"] is True and "failure" not in valid
+    rules.create_pull_through_cache_rule(
+        ecrRepositoryPrefix="ecr-public", upstreamRegistryUrl="public.ecr.aws"
+    )
+    unmapped = rules.validate_pull_through_cache_rule(ecrRepositoryPrefix="ecr-public")
+    assert unmapped["isValid"] is False and "public.ecr.aws" in unmapped["failure"]
+    rules.delete_pull_through_cache_rule(ecrRepositoryPrefix="ecr-public")
+
+
+def test_a_pull_imports_the_image_and_creates_the_repository(lab, rules, upstream):
+    rules.create_repository_creation_template(
+        prefix="quay",
+        appliedFor=["PULL_THROUGH_CACHE"],
+        resourceTags=[{"Key": "cache", "Value": "quay"}],
+    )
+    keys = role_keys(lab, "importer", [*PULL, *IMPORT])
+    answer = registry(lab, "GET", "/v2/quay/coreos/etcd/manifests/v3", **keys)
+    assert answer.status == 200
+    assert answer.headers["docker-content-digest"] == push(upstream, "coreos/etcd", "v3", b"etcd")
+    repository = rules.describe_repositories(repositoryNames=["quay/coreos/etcd"])["repositories"]
+    tags = rules.list_tags_for_resource(resourceArn=repository[0]["repositoryArn"])["tags"]
+    assert tags == [{"Key": "cache", "Value": "quay"}]  # the PULL_THROUGH_CACHE template's
+    images = rules.describe_images(repositoryName="quay/coreos/etcd")["imageDetails"]
+    assert [image["imageTags"] for image in images] == [["v3"]]
+    layer = json.loads(answer.body)["layers"][0]["digest"]
+    blob = registry(lab, "GET", f"/v2/quay/coreos/etcd/blobs/{layer}", **keys)
+    assert blob.status == 200 and blob.body == b"layer:etcd"
+
+
+def test_a_role_without_batch_import_upstream_image_is_denied(lab, rules):
+    account, region = lab.lab.config.account, lab.lab.config.region
+    keys = role_keys(lab, "puller-only", [*PULL, "ecr:CreateRepository"])
+    answer = registry(lab, "GET", "/v2/docker-hub/library/alpine/manifests/3.20", **keys)
+    assert answer.status == 403
+    error = answer.json()["errors"][0]
+    arn = f"arn:aws:ecr:{region}:{account}:repository/docker-hub/library/alpine"
+    assert error["code"] == "DENIED"
+    assert error["message"] == (
+        f"User: arn:aws:sts::{account}:assumed-role/puller-only/i-0a1b2c3d4e5f60718 is not "
+        f"authorized to perform: ecr:BatchImportUpstreamImage on resource: {arn} because no "
+        "identity-based policy allows the ecr:BatchImportUpstreamImage action"
+    )
+    assert missing(rules, "docker-hub/library/alpine")
+
+
+def test_the_registry_policy_grants_the_import_under_v1(lab, rules):
+    account, region = lab.lab.config.account, lab.lab.config.region
+    keys = role_keys(lab, "registry-importer", PULL)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:role/registry-importer"},
+                "Action": IMPORT,
+                "Resource": f"arn:aws:ecr:{region}:{account}:repository/docker-hub/*",
+            }
+        ],
+    }
+    rules.put_registry_policy(policyText=json.dumps(policy))
+    rules.put_account_setting(name="REGISTRY_POLICY_SCOPE", value="V1")
+    try:
+        answer = registry(lab, "GET", "/v2/docker-hub/library/alpine/manifests/3.20", **keys)
+        assert answer.status == 200
+        assert not missing(rules, "docker-hub/library/alpine")
+    finally:
+        rules.delete_registry_policy()
+        rules.put_account_setting(name="REGISTRY_POLICY_SCOPE", value="V2")
+
+
+def test_an_image_the_upstream_lacks_is_manifest_unknown_and_creates_nothing(lab, rules):
+    keys = role_keys(lab, "hopeful", [*PULL, *IMPORT])
+    answer = registry(lab, "GET", "/v2/quay/nobody/nothing/manifests/latest", **keys)
+    assert answer.status == 404
+    assert answer.json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
+    assert missing(rules, "quay/nobody/nothing")
+
+
+def test_the_cli_manages_rules(lab, rules):
+    made = cli(
+        lab,
+        "create-pull-through-cache-rule",
+        "--ecr-repository-prefix",
+        "cli-quay",
+        "--upstream-registry-url",
+        "quay.io",
+    )
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["upstreamRegistryUrl"] == "quay.io"
+    checked = cli(lab, "validate-pull-through-cache-rule", "--ecr-repository-prefix", "cli-quay")
+    assert json.loads(checked.stdout)["isValid"] is True
+    gone = cli(lab, "delete-pull-through-cache-rule", "--ecr-repository-prefix", "cli-quay")
+    assert gone.returncode == 0, gone.stderr
+
+
+@pytest.mark.slow
+def test_skopeo_pulls_through_the_cache(lab, rules, tmp_path):
+    keys = role_keys(lab, "skopeo-importer", [*PULL, *IMPORT])
+    token = aws(lab, **keys).get_authorization_token()["authorizationData"][0]
+    creds = base64.b64decode(token["authorizationToken"]).decode()
+    host = lab.url.removeprefix("http://")
+    pulled = subprocess.run(
+        ["skopeo", "copy", "--src-tls-verify=false", "--src-creds", creds,
+         f"docker://{host}/quay/coreos/etcd:v3", f"dir:{tmp_path / 'out'}"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert pulled.returncode == 0, pulled.stderr
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    layer = manifest["layers"][0]["digest"].split(":")[1]
+    assert (tmp_path / "out" / layer).read_bytes() == b"layer:etcd"
