@@ -13,29 +13,35 @@ UpdatePullThroughCacheRule, DeletePullThroughCacheRule, ValidatePullThroughCache
 
 from __future__ import annotations
 
+import argparse
 import base64
+import http.server
 import json
 import subprocess
+import threading
 from collections.abc import Iterator
 
 import pytest
 from botocore.exceptions import ClientError
 
+from lab.scenario.image import build_image
+from lab.scenario.serve import upstream_registry
+from lab.scenario.upstream import distribution, push
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
 from tests.ecr_ops_support import aws, cli, denial, missing, registry, role_keys, user_keys
 from tests.ecr_support import error_of
-from tests.upstream_registry import distribution, push
 
 PULL = ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 IMPORT = ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
+ETCD = build_image("etcd")
 
 
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with distribution(tmp_path_factory.mktemp("upstream")) as address:
-        push(address, "library/alpine", "3.20", b"alpine")
-        push(address, "coreos/etcd", "v3", b"etcd")
+        push(address, "library/alpine", "3.20", build_image("alpine"))
+        push(address, "coreos/etcd", "v3", ETCD)
         yield address
 
 
@@ -177,7 +183,7 @@ def test_a_pull_imports_the_image_and_creates_the_repository(lab, rules, upstrea
     keys = role_keys(lab, "importer", [*PULL, *IMPORT])
     answer = registry(lab, "GET", "/v2/quay/coreos/etcd/manifests/v3", **keys)
     assert answer.status == 200
-    assert answer.headers["docker-content-digest"] == push(upstream, "coreos/etcd", "v3", b"etcd")
+    assert answer.headers["docker-content-digest"] == ETCD.digest
     repository = rules.describe_repositories(repositoryNames=["quay/coreos/etcd"])["repositories"]
     tags = rules.list_tags_for_resource(resourceArn=repository[0]["repositoryArn"])["tags"]
     assert tags == [{"Key": "cache", "Value": "quay"}]  # the PULL_THROUGH_CACHE template's
@@ -185,7 +191,7 @@ def test_a_pull_imports_the_image_and_creates_the_repository(lab, rules, upstrea
     assert [image["imageTags"] for image in images] == [["v3"]]
     layer = json.loads(answer.body)["layers"][0]["digest"]
     blob = registry(lab, "GET", f"/v2/quay/coreos/etcd/blobs/{layer}", **keys)
-    assert blob.status == 200 and blob.body == b"layer:etcd"
+    assert blob.status == 200 and blob.body == ETCD.layers[0].data
 
 
 def test_a_role_without_batch_import_upstream_image_is_denied(lab, rules):
@@ -268,4 +274,61 @@ def test_skopeo_pulls_through_the_cache(lab, rules, tmp_path):
     assert pulled.returncode == 0, pulled.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     layer = manifest["layers"][0]["digest"].split(":")[1]
-    assert (tmp_path / "out" / layer).read_bytes() == b"layer:etcd"
+    assert (tmp_path / "out" / layer).read_bytes() == ETCD.layers[0].data
+
+
+class _LyingRegistry(http.server.BaseHTTPRequestHandler):
+    """An upstream whose layer's bytes are not the ones its manifest's digest names."""
+
+    image = build_image("honest")
+
+    def do_GET(self) -> None:
+        image = self.image
+        if self.path.endswith("/manifests/v1"):
+            body, kind = image.manifest, "application/vnd.docker.distribution.manifest.v2+json"
+        elif self.path.endswith(image.config.digest):
+            body, kind = image.config.data, "application/octet-stream"
+        elif self.path.startswith("/v2/"):
+            body, kind = b"tampered layer", "application/octet-stream"
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        return
+
+
+def test_bytes_that_do_not_match_their_digest_are_not_imported(tmp_path):
+    """A hostile upstream cannot plant a layer: every blob is checked against its digest."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _LyingRegistry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = f"http://127.0.0.1:{server.server_address[1]}"
+    config = LabConfig(state_dir=tmp_path / "state", upstream_registries=(("quay.io", address),))
+    try:
+        with RunningLab(config) as running:
+            ecr = aws(running)
+            ecr.create_pull_through_cache_rule(
+                ecrRepositoryPrefix="quay", upstreamRegistryUrl="quay.io"
+            )
+            answer = registry(running, "GET", "/v2/quay/evil/image/manifests/v1")
+            assert answer.status == 404
+            error = answer.json()["errors"][0]
+            assert error["code"] == "MANIFEST_UNKNOWN" and "does not match" in error["message"]
+            assert missing(ecr, "quay/evil/image")
+    finally:
+        server.shutdown()
+
+
+def test_serve_maps_upstream_registries_on_the_loopback_only():
+    assert upstream_registry("quay.io=http://127.0.0.1:5000/") == (
+        "quay.io",
+        "http://127.0.0.1:5000",
+    )
+    for spec in ("quay.io=http://10.0.0.8:5000", "quay.io", "quay.io=ftp://127.0.0.1:21"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            upstream_registry(spec)

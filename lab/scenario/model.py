@@ -105,6 +105,39 @@ class Repository:
 
 
 @dataclass(frozen=True)
+class CreationTemplateSpec:
+    """A repository creation template: the features it applies to and the repository policy
+    (role references allowed) the repositories it creates get."""
+
+    prefix: str
+    applied_for: tuple[str, ...]
+    repository_policy: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PullThroughCacheRuleSpec:
+    """A pull through cache rule, and the images its upstream holds for a demo (tag latest)."""
+
+    prefix: str
+    upstream_registry_url: str
+    upstream_images: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RegistrySpec:
+    """Registry-wide settings: the registry policy and its scope, templates, cache rules."""
+
+    policy: Mapping[str, Any] | None = None
+    policy_scope: str = "V2"
+    creation_templates: Mapping[str, CreationTemplateSpec] = field(default_factory=dict)
+    pull_through_cache_rules: Mapping[str, PullThroughCacheRuleSpec] = field(default_factory=dict)
+
+    def prefixes(self) -> tuple[str, ...]:
+        """The prefixes under which ECR creates repositories on its own."""
+        return (*self.creation_templates, *self.pull_through_cache_rules)
+
+
+@dataclass(frozen=True)
 class Expectation:
     """What one principal should be able to do: `login`, `push`, `pull` or an `ecr:` action."""
 
@@ -129,6 +162,7 @@ class Scenario:
     organization: OrganizationSpec | None = None
     vpc_endpoints: Mapping[str, VpcEndpointSpec] = field(default_factory=dict)
     clock: str | None = None  # the instant policies see as aws:CurrentTime (ISO 8601, UTC)
+    registry: RegistrySpec = RegistrySpec()
 
     def role_arns(self, account: str) -> dict[str, str]:
         """Role key -> ARN, the values `${Key.Arn}` stands for."""
