@@ -24,7 +24,9 @@ from collections.abc import Iterator
 import pytest
 from botocore.exceptions import ClientError
 
+from lab.scenario.deploy import deploy, scenario_config
 from lab.scenario.image import build_image
+from lab.scenario.parse import ScenarioError, parse
 from lab.scenario.serve import upstream_registry
 from lab.scenario.upstream import distribution, push
 from lab.server.config import LabConfig
@@ -332,3 +334,30 @@ def test_serve_maps_upstream_registries_on_the_loopback_only():
     for spec in ("quay.io=http://10.0.0.8:5000", "quay.io", "quay.io=ftp://127.0.0.1:21"):
         with pytest.raises(argparse.ArgumentTypeError):
             upstream_registry(spec)
+
+
+SCENARIO = """
+schema: 1
+region: us-east-1
+registry:
+  pull_through_cache_rules:
+    quay:
+      upstream_registry_url: quay.io
+      upstream_address: {address}
+"""
+
+
+def test_a_scenario_maps_its_rules_upstream_address(tmp_path, upstream):
+    scenario = parse(SCENARIO.format(address=upstream))
+    config = scenario_config(LabConfig(state_dir=tmp_path / "state"), scenario)
+    with RunningLab(config) as running:
+        deploy(running.lab, scenario)
+        ecr = aws(running)
+        assert ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="quay")["isValid"] is True
+        answer = registry(running, "GET", "/v2/quay/coreos/etcd/manifests/v3")
+        assert answer.status == 200 and answer.headers["docker-content-digest"] == ETCD.digest
+
+
+def test_a_scenarios_upstream_address_must_be_on_the_loopback():
+    with pytest.raises(ScenarioError, match="upstream_address"):
+        parse(SCENARIO.format(address="http://192.0.2.7:5000"))

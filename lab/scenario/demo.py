@@ -209,9 +209,8 @@ def run_demo(
         scratch_dir("ecr-lab-demo-") as state,
         upstream_registries(scenario, Path(state) / "upstream") as mapping,
     ):
-        config = replace(
-            lab_config(scenario, Path(state) / "state", upstream), upstream_registries=mapping
-        )
+        config = lab_config(scenario, Path(state) / "state", upstream)
+        config = replace(config, upstream_registries=(*config.upstream_registries, *mapping))
         progress(f"starting a lab ({upstream}) in {config.region}")
         with RunningLab(config) as running:
             progress(f"deploying scenario {scenario.name}")

@@ -129,8 +129,15 @@ def _same_policy(current: str | None, wanted: str | None) -> bool:
 
 
 def scenario_config(config: LabConfig, scenario: Scenario) -> LabConfig:
-    """The lab settings with the scenario's region (and account, if it names one)."""
-    return replace(config, region=scenario.region, account=scenario.account or config.account)
+    """The lab settings with the scenario's region (and account, if it names one) and its
+    pull through cache rules' upstream addresses."""
+    return replace(
+        config,
+        region=scenario.region,
+        account=scenario.account or config.account,
+        # serve's --upstream-registry mappings win over the scenario's upstream_address
+        upstream_registries=(*scenario.registry.upstream_addresses(), *config.upstream_registries),
+    )
 
 
 def check_fits(lab: Lab, scenario: Scenario) -> None:

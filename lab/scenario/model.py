@@ -121,6 +121,7 @@ class PullThroughCacheRuleSpec:
     prefix: str
     upstream_registry_url: str
     upstream_images: tuple[str, ...] = ()
+    upstream_address: str | None = None  # the loopback registry serving the URL (serve)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,14 @@ class RegistrySpec:
     policy_scope: str = "V2"
     creation_templates: Mapping[str, CreationTemplateSpec] = field(default_factory=dict)
     pull_through_cache_rules: Mapping[str, PullThroughCacheRuleSpec] = field(default_factory=dict)
+
+    def upstream_addresses(self) -> tuple[tuple[str, str], ...]:
+        """(upstream registry URL, loopback address) of each rule that names its address."""
+        return tuple(
+            (rule.upstream_registry_url, rule.upstream_address)
+            for rule in self.pull_through_cache_rules.values()
+            if rule.upstream_address
+        )
 
     def prefixes(self) -> tuple[str, ...]:
         """The prefixes under which ECR creates repositories on its own."""

@@ -8,6 +8,7 @@ creation templates and pull through cache rules, read with parse.py's reader.
         team: {applied_for: [CREATE_ON_PUSH], repository_policy: {...}}
       pull_through_cache_rules:
         ecr-public: {upstream_registry_url: public.ecr.aws, upstream_images: [library/hello]}
+        quay: {upstream_registry_url: quay.io, upstream_address: "http://127.0.0.1:5000"}
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 _REGISTRY_KEYS = {"policy", "policy_scope", "creation_templates", "pull_through_cache_rules"}
 _TEMPLATE_KEYS = {"applied_for", "repository_policy"}
-_RULE_KEYS = {"upstream_registry_url", "upstream_images"}
+_RULE_KEYS = {"upstream_registry_url", "upstream_images", "upstream_address"}
 SCOPE = re.compile(r"V1|V2")
 APPLIED_FOR = re.compile(r"REPLICATION|PULL_THROUGH_CACHE|CREATE_ON_PUSH")
 # botocore's Prefix and PullThroughCacheRuleRepositoryPrefix patterns (ROOT or a name).
@@ -30,6 +31,8 @@ PREFIX = re.compile(
     r"ROOT|[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*"
 )
 UPSTREAM_URL = re.compile(r"[a-z0-9.-]+(?::\d+)?")
+# serve's --upstream-registry: a registry on the loopback (the lab never calls the internet).
+UPSTREAM_ADDRESS = re.compile(r"https?://(?:127\.0\.0\.1|localhost|\[::1\])(?::\d+)?/?")
 IMAGE_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*")
 
 
@@ -80,4 +83,7 @@ def _rule(read: _Reader, prefix: str, node: Any) -> PullThroughCacheRuleSpec:
         prefix,
         read.text(node["upstream_registry_url"], "upstream_registry_url", UPSTREAM_URL),
         () if images is None else read.texts(images, "upstream_images", IMAGE_NAME),
+        read.text(node["upstream_address"], "upstream_address", UPSTREAM_ADDRESS).rstrip("/")
+        if "upstream_address" in node
+        else None,
     )
