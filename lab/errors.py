@@ -89,6 +89,7 @@ ERROR_KINDS: dict[str, ErrorKind] = {
         ErrorKind("SecretNotFoundException", 400),
         ErrorKind("UnableToAccessSecretException", 400),
         ErrorKind("ServerException", 500, sender_fault=False),
+        ErrorKind("InternalServiceError", 500, sender_fault=False),  # Secrets Manager's
         # EC2 (the lab's VPC endpoints)
         ErrorKind("InvalidVpcEndpointId.NotFound", 400),
         ErrorKind("InvalidPolicyDocument", 400),

@@ -59,10 +59,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory, upstream: str) -> Iterator[Run
 
 @pytest.fixture(scope="module")
 def rules(lab):
-    """A quay rule and a Docker Hub rule (whose secret the account's Secrets Manager holds)."""
+    """A quay rule and a Docker Hub rule, whose secret is created through the lab's Secrets
+    Manager (forwarded to the account's IAM home, where the lab reads it)."""
     ecr = aws(lab)
-    secrets = lab.lab.account_of(lab.lab.config.account).upstream.client("secretsmanager")
-    secret = secrets.create_secret(
+    secret = aws(lab, "secretsmanager").create_secret(
         Name="ecr-pullthroughcache/docker-hub",
         SecretString=json.dumps({"username": "lab", "accessToken": "token"}),
     )["ARN"]
@@ -361,3 +361,14 @@ def test_a_scenario_maps_its_rules_upstream_address(tmp_path, upstream):
 def test_a_scenarios_upstream_address_must_be_on_the_loopback():
     with pytest.raises(ScenarioError, match="upstream_address"):
         parse(SCENARIO.format(address="http://192.0.2.7:5000"))
+
+
+def test_secrets_manager_calls_are_authorized_as_their_actions(lab, rules):
+    keys = user_keys(lab, "secret-reader", ["secretsmanager:ListSecrets"])
+    reader = aws(lab, "secretsmanager", **keys)
+    names = [secret["Name"] for secret in reader.list_secrets()["SecretList"]]
+    assert "ecr-pullthroughcache/docker-hub" in names
+    with pytest.raises(ClientError) as caught:
+        reader.create_secret(Name="ecr-pullthroughcache/mine", SecretString="{}")
+    action = "secretsmanager:CreateSecret"
+    assert error_of(caught) == ("AccessDeniedException", denial(lab, "secret-reader", action))

@@ -31,7 +31,7 @@ from lab.registry.errors import (
     unauthorized_response,
 )
 from lab.registry.routes import match as registry_match
-from lab.server import protocols, query_form, vpc_endpoints
+from lab.server import protocols, query_form, secrets_manager, vpc_endpoints
 from lab.server.access_keys import follow_access_keys
 from lab.server.authorize import Call, pass_role_call, target_call
 from lab.server.config import MAX_API_BODY
@@ -60,7 +60,7 @@ class Lab(LabState):
         rid = protocols.request_id()
         as_error = (
             protocols.json_error
-            if where.face in ("ecr", "lab", "organizations")
+            if where.face in ("ecr", "lab", "organizations", "secretsmanager")
             else vpc_endpoints.error_response
             if where.service == "ec2"
             else functools.partial(protocols.xml_error, service=where.service)
@@ -76,12 +76,21 @@ class Lab(LabState):
                 return await asyncio.to_thread(self.handle_ecr, request, where, body, rid)
             if where.face == "organizations":
                 return await asyncio.to_thread(self.handle_organizations, request, where, body, rid)
+            if where.face == "secretsmanager":
+                region = self.config.region
+                return await asyncio.to_thread(
+                    secrets_manager.handle, self, request, where, body, rid, region
+                )
             return await asyncio.to_thread(self.handle_query, request, where, body, rid)
         except AwsError as error:
             return as_error(error, rid)
         except Exception:
             log.exception("internal error on %s %s", request.method, request.path)
-            code = {"ecr": "ServerException", "organizations": "ServiceException"}.get(
+            code = {
+                "ecr": "ServerException",
+                "organizations": "ServiceException",
+                "secretsmanager": "InternalServiceError",
+            }.get(
                 where.face, "InternalFailure"
             )
             return as_error(AwsError(code, _INTERNAL), rid)
