@@ -20,6 +20,7 @@ import json
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from botocore.exceptions import ClientError
@@ -37,6 +38,7 @@ from tests.ecr_support import error_of
 PULL = ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 IMPORT = ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
 ETCD = build_image("etcd")
+OTHER = "111122223333"
 
 
 @pytest.fixture(scope="module")
@@ -279,24 +281,46 @@ def test_skopeo_pulls_through_the_cache(lab, rules, tmp_path):
     assert (tmp_path / "out" / layer).read_bytes() == ETCD.layers[0].data
 
 
-class _LyingRegistry(http.server.BaseHTTPRequestHandler):
-    """An upstream whose layer's bytes are not the ones its manifest's digest names."""
+class _FakeUpstream(http.server.BaseHTTPRequestHandler):
+    """An upstream serving one image as `evil/image:v1`; `tamper` swaps its layer's bytes,
+    `token` puts it behind distribution's token protocol (Basic lab:secret at /token)."""
 
     image = build_image("honest")
+    tamper = False
+    token: str | None = None
 
     def do_GET(self) -> None:
-        image = self.image
-        if self.path.endswith("/manifests/v1"):
-            body, kind = image.manifest, "application/vnd.docker.distribution.manifest.v2+json"
-        elif self.path.endswith(image.config.digest):
-            body, kind = image.config.data, "application/octet-stream"
-        elif self.path.startswith("/v2/"):
-            body, kind = b"tampered layer", "application/octet-stream"
-        else:
-            self.send_error(404)
+        realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        if self.path.startswith("/token"):
+            expected = "Basic " + base64.b64encode(b"lab:secret").decode()
+            if self.headers.get("Authorization") != expected:
+                self._answer(401, b"{}", "application/json")
+                return
+            self._answer(200, json.dumps({"token": self.token}).encode(), "application/json")
             return
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
+        if self.token and self.headers.get("Authorization") != f"Bearer {self.token}":
+            challenge = f'Bearer realm="{realm}",service="fake",scope="repository:evil/image:pull"'
+            self._answer(401, b"{}", "application/json", {"WWW-Authenticate": challenge})
+            return
+        image = self.image
+        if self.path == "/v2/":
+            self._answer(200, b"{}", "application/json")
+        elif self.path.endswith("/manifests/v1"):
+            self._answer(
+                200, image.manifest, "application/vnd.docker.distribution.manifest.v2+json"
+            )
+        elif self.path.endswith(image.config.digest):
+            self._answer(200, image.config.data, "application/octet-stream")
+        elif self.path.endswith(image.layers[0].digest):
+            layer = b"tampered layer" if self.tamper else image.layers[0].data
+            self._answer(200, layer, "application/octet-stream")
+        else:
+            self._answer(404, b"{}", "application/json")
+
+    def _answer(self, status: int, body: bytes, kind: str, extra: dict | None = None) -> None:
+        self.send_response(status)
+        for name, value in {"Content-Type": kind, **(extra or {})}.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -305,25 +329,54 @@ class _LyingRegistry(http.server.BaseHTTPRequestHandler):
         return
 
 
-def test_bytes_that_do_not_match_their_digest_are_not_imported(tmp_path):
-    """A hostile upstream cannot plant a layer: every blob is checked against its digest."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _LyingRegistry)
+@contextmanager
+def _lab_over(tmp_path, **behaviour: object) -> Iterator[RunningLab]:
+    """A lab whose quay.io and registry-1.docker.io are a _FakeUpstream behaving so."""
+    handler = type("Upstream", (_FakeUpstream,), behaviour)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     address = f"http://127.0.0.1:{server.server_address[1]}"
-    config = LabConfig(state_dir=tmp_path / "state", upstream_registries=(("quay.io", address),))
+    mapping = (("quay.io", address), ("registry-1.docker.io", address))
     try:
-        with RunningLab(config) as running:
-            ecr = aws(running)
-            ecr.create_pull_through_cache_rule(
-                ecrRepositoryPrefix="quay", upstreamRegistryUrl="quay.io"
-            )
-            answer = registry(running, "GET", "/v2/quay/evil/image/manifests/v1")
-            assert answer.status == 404
-            error = answer.json()["errors"][0]
-            assert error["code"] == "MANIFEST_UNKNOWN" and "does not match" in error["message"]
-            assert missing(ecr, "quay/evil/image")
+        with RunningLab(
+            # another account: moto's Secrets Manager is one per account for the whole process
+            LabConfig(state_dir=tmp_path / "state", account=OTHER, upstream_registries=mapping)
+        ) as running:
+            yield running
     finally:
         server.shutdown()
+
+
+def test_bytes_that_do_not_match_their_digest_are_not_imported(tmp_path):
+    """A hostile upstream cannot plant a layer: every blob is checked against its digest."""
+    with _lab_over(tmp_path, tamper=True) as running:
+        ecr = aws(running)
+        ecr.create_pull_through_cache_rule(
+            ecrRepositoryPrefix="quay", upstreamRegistryUrl="quay.io"
+        )
+        answer = registry(running, "GET", "/v2/quay/evil/image/manifests/v1")
+        assert answer.status == 404
+        error = answer.json()["errors"][0]
+        assert error["code"] == "MANIFEST_UNKNOWN" and "does not match" in error["message"]
+        assert missing(ecr, "quay/evil/image")
+
+
+@pytest.mark.parametrize(("secret", "imported"), [("secret", True), ("wrong", False)])
+def test_the_rules_secret_answers_the_upstreams_token_challenge(tmp_path, secret, imported):
+    """Docker Hub's rule carries a secret ({"username", "accessToken"}); the lab sends it to
+    the upstream's token realm and pulls with the bearer token it gets."""
+    with _lab_over(tmp_path, token="t0k3n") as running:
+        arn = aws(running, "secretsmanager").create_secret(
+            Name="ecr-pullthroughcache/hub",
+            SecretString=json.dumps({"username": "lab", "accessToken": secret}),
+        )["ARN"]
+        ecr = aws(running)
+        ecr.create_pull_through_cache_rule(
+            ecrRepositoryPrefix="hub", upstreamRegistryUrl="registry-1.docker.io", credentialArn=arn
+        )
+        answer = registry(running, "GET", "/v2/hub/evil/image/manifests/v1")
+        assert (answer.status == 200) is imported
+        assert missing(ecr, "hub/evil/image") is not imported
 
 
 def test_serve_maps_upstream_registries_on_the_loopback_only():
@@ -338,6 +391,7 @@ def test_serve_maps_upstream_registries_on_the_loopback_only():
 
 SCENARIO = """
 schema: 1
+account: "111122223333"
 region: us-east-1
 registry:
   pull_through_cache_rules:

@@ -28,6 +28,9 @@ ACCEPT = ", ".join(
     )
 )
 TIMEOUT = 10.0
+PROBE_TIMEOUT = 3.0  # ValidatePullThroughCacheRule answers within the service's lock
+# The most the lab reads of one upstream manifest or blob: a hostile upstream cannot fill memory.
+MAX_BODY = 1 << 30
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _CHALLENGE_FIELD = re.compile(r'(\w+)="([^"]*)"')
 
@@ -42,6 +45,7 @@ class UpstreamSession:
 
     address: str
     credentials: tuple[str, str] | None = None
+    timeout: float = TIMEOUT
     _authorization: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -81,8 +85,11 @@ class UpstreamSession:
         if self._authorization:
             headers["Authorization"] = self._authorization
         request = urllib.request.Request(self.address.rstrip("/") + path, headers=headers)
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
-            return answer.read(), answer.headers.get("Content-Type", "")
+        with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+            body = answer.read(MAX_BODY + 1)
+            if len(body) > MAX_BODY:
+                raise UpstreamFailure(f"the upstream's answer to {path} exceeds {MAX_BODY} bytes")
+            return body, answer.headers.get("Content-Type", "")
 
     def _answer(self, challenge: str) -> str:
         basic = self._basic()
@@ -94,7 +101,7 @@ class UpstreamSession:
         if not challenge.lower().startswith("bearer") or "realm" not in fields:
             raise UpstreamFailure("the upstream asked for an authentication the lab cannot give")
         query = urllib.parse.urlencode({k: v for k, v in fields.items() if k != "realm"})
-        realm = UpstreamSession(fields["realm"], self.credentials, basic)
+        realm = UpstreamSession(fields["realm"], self.credentials, self.timeout, basic)
         body, _ = realm._get("?" + query if query else "", "application/json")
         token = json.loads(body)
         return "Bearer " + (token.get("token") or token.get("access_token") or "")
@@ -110,7 +117,7 @@ def probe(address: str | None, url: str, credentials: tuple[str, str] | None = N
     if address is None:
         return f"The lab maps no address to the upstream registry {url} (serve --upstream-registry)"
     try:
-        UpstreamSession(address, credentials).get("/v2/")
+        UpstreamSession(address, credentials, PROBE_TIMEOUT).get("/v2/")
     except (UpstreamFailure, OSError) as failure:
         return f"Unable to reach the upstream registry {url}: {failure}"
     return None
