@@ -239,6 +239,38 @@ def test_the_registry_policy_grants_the_import_under_v1(lab, rules):
         rules.put_account_setting(name="REGISTRY_POLICY_SCOPE", value="V2")
 
 
+def test_the_repository_policy_grants_the_import_of_a_new_tag(lab, rules, upstream):
+    """Once the cached repository exists, its policy may grant ecr:BatchImportUpstreamImage
+    (pull-through-cache-iam.html); ecr:CreateRepository is no longer asked."""
+    account = lab.lab.config.account
+    keys = role_keys(lab, "repo-granted", PULL)
+    first = role_keys(lab, "seeder", [*PULL, *IMPORT])
+    assert registry(lab, "GET", "/v2/quay/coreos/etcd/manifests/v3", **first).status == 200
+    push(upstream, "coreos/etcd", "v4", build_image("etcd v4"))
+    denied = registry(lab, "GET", "/v2/quay/coreos/etcd/manifests/v4", **keys)
+    assert (
+        denied.status == 403
+        and "ecr:BatchImportUpstreamImage" in denied.json()["errors"][0]["message"]
+    )
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:role/repo-granted"},
+                "Action": "ecr:BatchImportUpstreamImage",
+            }
+        ],
+    }
+    rules.set_repository_policy(repositoryName="quay/coreos/etcd", policyText=json.dumps(policy))
+    try:
+        answer = registry(lab, "GET", "/v2/quay/coreos/etcd/manifests/v4", **keys)
+        assert answer.status == 200
+        assert answer.headers["docker-content-digest"] == build_image("etcd v4").digest
+    finally:
+        rules.delete_repository_policy(repositoryName="quay/coreos/etcd")
+
+
 def test_an_image_the_upstream_lacks_is_manifest_unknown_and_creates_nothing(lab, rules):
     keys = role_keys(lab, "hopeful", [*PULL, *IMPORT])
     answer = registry(lab, "GET", "/v2/quay/nobody/nothing/manifests/latest", **keys)
