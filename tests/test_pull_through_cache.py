@@ -458,3 +458,17 @@ def test_secrets_manager_calls_are_authorized_as_their_actions(lab, rules):
         reader.create_secret(Name="ecr-pullthroughcache/mine", SecretString="{}")
     action = "secretsmanager:CreateSecret"
     assert error_of(caught) == ("AccessDeniedException", denial(lab, "secret-reader", action))
+
+
+def test_a_rule_cannot_be_created_in_another_accounts_registry(lab, rules):
+    """registryId names the registry; an identity policy grants nothing in another account."""
+    keys = user_keys(lab, "rule-maker", ["ecr:CreatePullThroughCacheRule"])
+    with pytest.raises(ClientError) as caught:
+        aws(lab, **keys).create_pull_through_cache_rule(
+            ecrRepositoryPrefix="planted", upstreamRegistryUrl="quay.io", registryId=OTHER
+        )
+    code, message = error_of(caught)
+    assert code == "AccessDeniedException"
+    assert "because no resource-based policy allows the ecr:CreatePullThroughCacheRule" in message
+    mine = aws(lab).describe_pull_through_cache_rules()["pullThroughCacheRules"]
+    assert "planted" not in [rule["ecrRepositoryPrefix"] for rule in mine]

@@ -36,7 +36,12 @@ from lab.server.access_keys import follow_access_keys
 from lab.server.authorize import Call, pass_role_call, target_call
 from lab.server.config import MAX_API_BODY
 from lab.server.guardrails import check_policy_content
-from lab.server.on_behalf import check_rule_secret, create_on_push, pull_through_cache
+from lab.server.on_behalf import (
+    check_foreign_registry,
+    check_rule_secret,
+    create_on_push,
+    pull_through_cache,
+)
 from lab.server.routing import Route, route
 from lab.server.state import LabState
 from lab.server.targets import iam_resources, iam_writes
@@ -120,6 +125,7 @@ class Lab(LabState):
                 pass_role_call(caller, params["customRoleArn"], request.client_ip, region),
                 "AccessDeniedException",
             )
+        check_foreign_registry(caller, goal, params.get("registryId"))
         check_rule_secret(self, account, where.operation, params)
         if where.operation == "GetAuthorizationToken":
             result = self.authorization_token(credential)

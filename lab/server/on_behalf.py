@@ -21,10 +21,12 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from lab.ecr.actions import Target
 from lab.ecr.errors import SECRET_NOT_FOUND
 from lab.ecr.pull_through import upstream_repository
 from lab.ecr.service import Ecr
 from lab.ecr.upstream_client import UpstreamFailure
+from lab.errors import AwsError
 from lab.identity.credentials import Identity
 from lab.jobs.pull_through import fetch_image
 from lab.registry.errors import RegistryError
@@ -118,3 +120,19 @@ def check_rule_secret(lab: _Lab, account: str, operation: str, params: dict[str,
         secrets.describe_secret(SecretId=arn)
     except ClientError:
         raise SECRET_NOT_FOUND(arn=arn) from None
+
+
+def check_foreign_registry(caller: Identity, goal: Target, registry_id: object) -> None:
+    """A registry-wide operation (pull through cache rules) naming another account's registry
+    is refused: only identity policies grant these actions, and an identity policy grants
+    nothing in another account (IAM User Guide, cross-account policy evaluation). (lab) The
+    refusal is worded as AWS's cross-account denial."""
+    if goal.repository is not None or goal.lists_repositories:
+        return
+    if registry_id is None or registry_id == caller.account:
+        return
+    raise AwsError(
+        "AccessDeniedException",
+        f"User: {caller.arn} is not authorized to perform: {goal.action} on resource: "
+        f"{goal.resource} because no resource-based policy allows the {goal.action} action",
+    )
