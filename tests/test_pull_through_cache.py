@@ -25,6 +25,7 @@ from contextlib import contextmanager
 import pytest
 from botocore.exceptions import ClientError
 
+from lab.ecr.blobs import digest_of
 from lab.scenario.deploy import deploy, scenario_config
 from lab.scenario.image import build_image
 from lab.scenario.parse import ScenarioError, parse
@@ -33,7 +34,7 @@ from lab.scenario.upstream import distribution, push
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
 from tests.ecr_ops_support import aws, cli, denial, missing, registry, role_keys, user_keys
-from tests.ecr_support import error_of
+from tests.ecr_support import error_of, push_image
 
 PULL = ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 IMPORT = ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
@@ -472,3 +473,32 @@ def test_a_rule_cannot_be_created_in_another_accounts_registry(lab, rules):
     assert "because no resource-based policy allows the ecr:CreatePullThroughCacheRule" in message
     mine = aws(lab).describe_pull_through_cache_rules()["pullThroughCacheRules"]
     assert "planted" not in [rule["ecrRepositoryPrefix"] for rule in mine]
+
+
+def test_another_lab_serves_as_the_upstream(tmp_path):
+    """An ecr-lab of another account is an upstream like any: its Basic challenge is answered
+    with the rule's secret, holding that registry's `AWS` user and authorization token."""
+    with RunningLab(LabConfig(state_dir=tmp_path / "up", account=OTHER)) as upstream_lab:
+        source = aws(upstream_lab)
+        source.create_repository(repositoryName="library/hello")
+        manifest = push_image(source, "library/hello", "latest")
+        token = source.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+        user, password = base64.b64decode(token).decode().split(":", 1)
+        mapping = (("public.ecr.aws", upstream_lab.url),)
+        config = LabConfig(
+            state_dir=tmp_path / "down", account="222233334444", upstream_registries=mapping
+        )
+        with RunningLab(config) as running:
+            arn = aws(running, "secretsmanager").create_secret(
+                Name="ecr-pullthroughcache/upstream-lab",
+                SecretString=json.dumps({"username": user, "accessToken": password}),
+            )["ARN"]
+            ecr = aws(running)
+            ecr.create_pull_through_cache_rule(
+                ecrRepositoryPrefix="ecr-public",
+                upstreamRegistryUrl="public.ecr.aws",
+                credentialArn=arn,
+            )
+            answer = registry(running, "GET", "/v2/ecr-public/library/hello/manifests/latest")
+            assert answer.status == 200
+            assert answer.headers["docker-content-digest"] == digest_of(manifest.encode())
