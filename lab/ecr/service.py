@@ -39,6 +39,7 @@ from lab.ecr.blobs import BlobStore, digest_of
 from lab.ecr.context import Context
 from lab.ecr.errors import IMAGE_DIGEST_DOES_NOT_MATCH, NOT_EMULATED
 from lab.ecr.model import Registry
+from lab.ecr.on_behalf import OnBehalf
 from lab.ecr.operation import Operation
 from lab.ecr.validation import operation_model
 from lab.errors import AwsError
@@ -95,7 +96,7 @@ def _named_registry(operation: str, params: dict[str, Any]) -> str | None:
     return params.get("registryId") if shape and "registryId" in shape.members else None
 
 
-class Ecr:
+class Ecr(OnBehalf):
     """ECR's repositories, images and layers for every account and region, on disk."""
 
     def __init__(
@@ -203,67 +204,6 @@ class Ecr:
         with self._lock:
             repository = self._registry(account, region).repositories.get(name)
             return dict(repository.tags) if repository else {}
-
-    def creation_template(
-        self, account: str, region: str, name: str, applied_for: str
-    ) -> dict[str, Any] | None:
-        """The repository creation template ECR would apply to `name` (lab.ecr.templates)."""
-        with self._lock:
-            registry = self._registry(account, region)
-            return templates.creation_template(registry, name, applied_for)
-
-    def create_on_behalf(self, account: str, region: str, name: str, applied_for: str) -> bool:
-        """Create repository `name` as ECR does on your behalf for `applied_for`, from its
-        creation template (lab.ecr.templates); False when it exists already."""
-        with self._lock:
-            ctx = self._context(account, region)
-            if name in ctx.registry.repositories:
-                return False
-            with self._change(ctx.registry):
-                templates.apply_creation_template(ctx, name, applied_for)
-            return True
-
-    def pull_through_rule(self, account: str, region: str, name: str) -> dict[str, Any] | None:
-        """The pull through cache rule whose prefix covers repository `name`, or None."""
-        with self._lock:
-            return pull_through.rule_for(self._registry(account, region), name)
-
-    def holds_image(self, account: str, region: str, name: str, reference: str) -> bool:
-        """Whether the repository exists and a tag or digest names a pullable image in it."""
-        with self._lock:
-            repository = self._registry(account, region).repositories.get(name)
-            found = repository and (
-                repository.images.get(reference)
-                if ":" in reference
-                else repository.image_by_tag(reference)
-            )
-            return bool(found and found.status == "ACTIVE")
-
-    def import_image(
-        self,
-        account: str,
-        region: str,
-        name: str,
-        reference: str,
-        manifests: list[tuple[bytes, str]],
-        blobs: dict[str, bytes],
-    ) -> None:
-        """Store an image fetched from upstream (BatchImportUpstreamImage's work) in one change:
-        the repository is created first if missing (a PULL_THROUGH_CACHE template applies);
-        the last manifest is the one `reference` names."""
-        with self._lock:
-            ctx = self._context(account, region)
-            with self._change(ctx.registry):
-                if name not in ctx.registry.repositories:
-                    templates.apply_creation_template(ctx, name, "PULL_THROUGH_CACHE")
-                repository = ctx.registry.repositories[name]
-                for data in blobs.values():
-                    repository.layers[ctx.blobs.put(data)] = len(data)
-                for index, (manifest, media_type) in enumerate(manifests, start=1):
-                    tag = reference if index == len(manifests) and ":" not in reference else None
-                    images.put_manifest(
-                        ctx, repository, manifest, media_type, tag, repeat_is_error=False
-                    )
 
     # For the registry API: the same state and rules, addressed by name
 
