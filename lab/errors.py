@@ -84,7 +84,15 @@ ERROR_KINDS: dict[str, ErrorKind] = {
         ErrorKind("ReplicationBackfillInProgressException", 400),
         ErrorKind("ReplicationBackfillNotFoundException", 400),
         ErrorKind("ReplicationBackfillInvalidStatusException", 400),
+        ErrorKind("TemplateAlreadyExistsException", 400),
+        ErrorKind("TemplateNotFoundException", 400),
+        ErrorKind("PullThroughCacheRuleAlreadyExistsException", 400),
+        ErrorKind("PullThroughCacheRuleNotFoundException", 400),
+        ErrorKind("UnsupportedUpstreamRegistryException", 400),
+        ErrorKind("SecretNotFoundException", 400),
+        ErrorKind("UnableToAccessSecretException", 400),
         ErrorKind("ServerException", 500, sender_fault=False),
+        ErrorKind("InternalServiceError", 500, sender_fault=False),  # Secrets Manager's
         # EC2 (the lab's VPC endpoints)
         ErrorKind("InvalidVpcEndpointId.NotFound", 400),
         ErrorKind("InvalidPolicyDocument", 400),

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
@@ -113,3 +114,12 @@ def registry(lab: RunningLab, method: str, path: str, **keys: str) -> Answer:
     )
     headers = {"Authorization": f"Basic {data['authorizationToken']}", "Accept": accept}
     return send(lab.url, method, path, headers)
+
+
+def missing(ecr: Any, name: str) -> bool:
+    """Whether DescribeRepositories answers that repository `name` does not exist."""
+    try:
+        ecr.describe_repositories(repositoryNames=[name])
+    except ClientError as caught:
+        return caught.response["Error"]["Code"] == "RepositoryNotFoundException"
+    return False

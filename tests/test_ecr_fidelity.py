@@ -119,10 +119,18 @@ def test_an_operation_the_lab_does_not_emulate_is_named_in_its_error(lab):
             "message": f"The lab does not emulate the ECR operation {bare[0]}",
         },
     )
-    result = cli(lab, _cli_name(bare[0]))
+    # The aws CLI may predate the newest operations of botocore's model: the first it knows.
+    known = (
+        (operation, result)
+        for operation in bare
+        if "usage:" not in (result := cli(lab, _cli_name(operation))).stderr
+    )
+    operation, result = next(known, (None, None))
+    if result is None:
+        return  # the CLI knows none of them; the API's answer is checked above
     assert result.returncode != 0
-    assert f"(UnknownOperationException) when calling the {bare[0]} operation" in result.stderr
-    assert f"does not emulate the ECR operation {bare[0]}" in result.stderr
+    assert f"(UnknownOperationException) when calling the {operation} operation" in result.stderr
+    assert f"does not emulate the ECR operation {operation}" in result.stderr
 
 
 def _cli_name(operation: str) -> str:

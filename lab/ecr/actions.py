@@ -18,8 +18,6 @@ from lab.ecr.validation import operation_model, validate_input
 # Operations IAM authorizes as another action. ListImageReferrers: "The IAM principal invoking
 # this operation must have the ecr:BatchGetImage permission" (API reference, ListImageReferrers).
 IAM_ACTION_OF = {"ListImageReferrers": "ecr:BatchGetImage"}
-
-
 @dataclass(frozen=True)
 class Target:
     """The IAM action, the resource it applies to, and the repository if there is one."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 
 from lab.ecr.blobs import BlobStore
 from lab.ecr.model import Registry
@@ -23,3 +23,5 @@ class Context:
     # The caller's IAM principal (a session's role), for pull-time update exclusions.
     principal: str | None = None
     replica: bool = False  # ECR's replication writes this image: it is not replicated again
+    # Upstream registry URL -> the loopback address that serves it (`serve --upstream-registry`).
+    upstreams: Mapping[str, str] = field(default_factory=dict)

@@ -258,3 +258,34 @@ CONTINUOUS_SCAN_NEEDS_ENHANCED = partial(
     member="scanFrequency",
     constraint="CONTINUOUS_SCAN is supported only for the ENHANCED scan type",
 )
+# (lab) repository creation templates, worded as ECR's other registry-level errors.
+TEMPLATE_ALREADY_EXISTS = EcrError(
+    "TemplateAlreadyExistsException",
+    "The repository creation template with prefix '{prefix}' already exists in the registry "
+    "with id '{registry_id}'",
+)
+TEMPLATE_NOT_FOUND = EcrError(
+    "TemplateNotFoundException",
+    "The repository creation template with prefix '{prefix}' does not exist in the registry "
+    "with id '{registry_id}'",
+)
+# (lab) pull through cache rules, worded as ECR's other registry-level errors.
+PULL_THROUGH_CACHE_RULE_ALREADY_EXISTS = EcrError(
+    "PullThroughCacheRuleAlreadyExistsException",
+    "A pull through cache rule with the prefix '{prefix}' already exists in the registry with "
+    "id '{registry_id}'",
+)
+PULL_THROUGH_CACHE_RULE_NOT_FOUND = EcrError(
+    "PullThroughCacheRuleNotFoundException",
+    "The pull through cache rule with the prefix '{prefix}' does not exist in the registry with "
+    "id '{registry_id}'",
+)
+# (lab) the API reference's description of the exception, naming the URL.
+UNSUPPORTED_UPSTREAM_REGISTRY = EcrError(
+    "UnsupportedUpstreamRegistryException",
+    "The specified upstream registry '{url}' isn't supported.",
+)
+SECRET_NOT_FOUND = EcrError(
+    "SecretNotFoundException",
+    "The ARN '{arn}' does not name a secret in Secrets Manager for this account and Region",
+)

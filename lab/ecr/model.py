@@ -120,6 +120,8 @@ class Registry:
     # One status per (repository, image digest, destination region, registry): replication.py
     replication_statuses: list[dict[str, Any]] = field(default_factory=list)
     replication_backfills: list[dict[str, Any]] = field(default_factory=list)  # backfills.py
+    creation_templates: dict[str, dict[str, Any]] = field(default_factory=dict)  # by prefix
+    pull_through_cache_rules: dict[str, dict[str, Any]] = field(default_factory=dict)  # by prefix
 
     def signing_profiles(self, repository: str) -> list[str]:
         """The signing profiles of the signing rules that match `repository`: a rule with no

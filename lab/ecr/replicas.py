@@ -6,7 +6,7 @@ from __future__ import annotations
 from lab.ecr.context import Context
 from lab.ecr.errors import IMAGE_NOT_FOUND
 from lab.ecr.images import put_manifest
-from lab.ecr.model import Repository
+from lab.ecr.templates import apply_creation_template
 
 
 def copy_image(
@@ -23,10 +23,8 @@ def copy_image(
             name=name, registry_id=source.registry.account, digest=digest, tag=None
         )
     target = destination.registry.repositories.get(name)
-    if target is None and create:
-        target = Repository(name=name, created_at=destination.now)
-        destination.registry.repositories[name] = target
-        apply_creation_template(destination, target, applied_for="REPLICATION")
+    if target is None and create:  # from the destination's REPLICATION template, if one matches
+        apply_creation_template(destination, name, "REPLICATION")
     target = destination.registry.repository(name)  # absent and not created: not found
     for child in image.manifests:
         copy_image(source, destination, name, child, create=False)
@@ -34,8 +32,3 @@ def copy_image(
     manifest = source.blobs.read(digest)
     for tag in image.tags or [None]:
         put_manifest(destination, target, manifest, image.media_type, tag, repeat_is_error=False)
-
-
-def apply_creation_template(ctx: Context, repository: Repository, *, applied_for: str) -> None:
-    """Where a repository that ECR creates (here for REPLICATION) takes the settings of the
-    registry's matching repository creation template; no templates, nothing to apply."""

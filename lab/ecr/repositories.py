@@ -39,7 +39,7 @@ def create_repository(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             "scanOnPush": bool(params["imageScanningConfiguration"].get("scanOnPush", False))
         }
     if "encryptionConfiguration" in params:
-        repository.encryption_configuration = _encryption(ctx, params["encryptionConfiguration"])
+        repository.encryption_configuration = encryption(ctx, params["encryptionConfiguration"])
     repository.tags = resource_tags(params.get("tags", []))
     registry.repositories[name] = repository
     return {"repository": repository_view(registry, repository, ctx.host)}
@@ -146,7 +146,7 @@ def _tagged_repository(ctx: Context, params: dict[str, Any]) -> Repository:
     return ctx.registry.repositories[match["name"]]
 
 
-def _encryption(ctx: Context, given: dict[str, Any]) -> dict[str, Any]:
+def encryption(ctx: Context, given: dict[str, Any]) -> dict[str, Any]:
     """KMS without a key is "the default AWS managed KMS key for Amazon ECR" (API Reference,
     EncryptionConfiguration), which ECR names by its key ARN; the lab's is stable per registry."""
     configuration = dict(given)

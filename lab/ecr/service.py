@@ -25,6 +25,7 @@ from lab.ecr import (
     layers,
     lifecycle_ops,
     policies,
+    pull_through,
     pulls,
     referrers,
     registry_policy,
@@ -34,12 +35,14 @@ from lab.ecr import (
     scanning,
     signing,
     storage,
+    templates,
 )
 from lab.ecr.actions import target
 from lab.ecr.blobs import BlobStore, digest_of
 from lab.ecr.context import Context
 from lab.ecr.errors import IMAGE_DIGEST_DOES_NOT_MATCH, NOT_EMULATED
 from lab.ecr.model import Registry
+from lab.ecr.on_behalf import OnBehalf
 from lab.ecr.operation import Operation
 from lab.ecr.validation import operation_model
 from lab.errors import AwsError
@@ -94,6 +97,8 @@ OPERATIONS: dict[str, Operation] = {
     **storage.OPERATIONS,
     **pulls.OPERATIONS,
     **signing.OPERATIONS,
+    **templates.OPERATIONS,
+    **pull_through.OPERATIONS,
 }
 
 
@@ -104,7 +109,7 @@ def _named_registry(operation: str, params: dict[str, Any]) -> str | None:
     return params.get("registryId") if shape and "registryId" in shape.members else None
 
 
-class Ecr:
+class Ecr(OnBehalf):
     """ECR's repositories, images and layers for every account and region, on disk."""
 
     def __init__(
@@ -125,6 +130,8 @@ class Ecr:
         # Each registry's document as last written: what a change that fails to save reverts to.
         self._saved: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.RLock()
+        # Upstream registry URL -> the loopback address serving it (pull through cache).
+        self.upstreams: dict[str, str] = {}
 
     def handle(
         self,
@@ -352,6 +359,7 @@ class Ecr:
             host=self._host_of(account, region),
             now=self._clock(),
             validate_policy=self._validate_policy,
+            upstreams=self.upstreams,
         )
 
     def _registry(self, account: str, region: str) -> Registry:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from lab.errors import CommandError
 from lab.identity.credentials import Identity
+from lab.policy.model import Decision
 from lab.scenario.clients import (
     Failed,
     ProtocolDriver,
@@ -25,14 +28,17 @@ from lab.scenario.clients import (
 )
 from lab.scenario.deploy import deploy, scenario_config
 from lab.scenario.explain import action_of, decided_by, explain
+from lab.scenario.image import build_image
 from lab.scenario.model import Expectation, Scenario, is_replication_check
 from lab.scenario.replication import replication_check
 from lab.scenario.report import Check, Report
+from lab.scenario.upstream import distribution, push
 from lab.server.app import Lab
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
 
 TAG = "latest"
+IMPORT = "ecr:BatchImportUpstreamImage"
 Progress = Callable[[str], None]
 
 
@@ -62,6 +68,21 @@ def choose_driver(client: str, label: str) -> RegistryDriver:
     if client == "docker":
         raise CommandError("no Docker engine answers (is dockerd running? or --client protocol)")
     return ProtocolDriver(label)
+
+
+@contextmanager
+def upstream_registries(scenario: Scenario, root: Path) -> Iterator[tuple[tuple[str, str], ...]]:
+    """A local distribution registry serving the upstream of every pull through cache rule
+    that lists `upstream_images` (each pushed as TAG), mapped from the rule's URL; none
+    without such a rule."""
+    rules = [r for r in scenario.registry.pull_through_cache_rules.values() if r.upstream_images]
+    if not rules:
+        yield ()
+        return
+    with distribution(root) as address:
+        for image in dict.fromkeys(name for rule in rules for name in rule.upstream_images):
+            push(address, image, TAG, build_image(image))
+        yield tuple((rule.upstream_registry_url, address) for rule in rules)
 
 
 class _Instance:
@@ -131,6 +152,8 @@ class DemoRun:
         action = action_of(expectation.operation)
         if isinstance(error, Refused):
             action = refused_action(error.message) or action
+        elif error is None and self.imported(expectation):
+            action = IMPORT  # the pull went through the cache: the import's grant decided
         _, decision = explain(self.lab, who.identity, action, expectation.repository)
         actual = "allowed" if error is None else "denied" if isinstance(error, Refused) else "error"
         return Check(
@@ -141,8 +164,26 @@ class DemoRun:
             actual,
             message=error.message if isinstance(error, Refused) else "",
             shown=str(error) if error is not None else "",
-            decided_by=decided_by(decision),
+            decided_by=decided_by(decision) + self.template_of(expectation.repository, decision),
         )
+
+    def imported(self, expectation: Expectation) -> bool:
+        """Whether a pull of the expectation's repository goes through a pull through cache."""
+        account, region = self.lab.config.account, self.lab.config.region
+        rule = self.lab.ecr.pull_through_rule(account, region, expectation.repository)
+        return expectation.operation == "pull" and rule is not None
+
+    def template_of(self, repository: str, decision: Decision) -> str:
+        """` (from creation template 'P')` when the repository policy that decided is the one
+        a CREATE_ON_PUSH template gave the repository."""
+        if not any(ref.policy == "resource" for ref in decision.matched):
+            return ""
+        account, region = self.lab.config.account, self.lab.config.region
+        template = self.lab.ecr.creation_template(account, region, repository, "CREATE_ON_PUSH")
+        policy = self.lab.ecr.repository_policy(account, region, repository)
+        if template is None or policy is None or template.get("repositoryPolicy") != policy:
+            return ""
+        return f" (from creation template '{template['prefix']}')"
 
     def decision_check(self, expectation: Expectation, who: _Instance) -> Check:
         self.progress(f"{expectation.principal}: may it {expectation.operation}?")
@@ -167,8 +208,12 @@ def run_demo(
     progress: Progress = lambda _: None,
 ) -> Report:
     """Start a lab on a temporary state dir, deploy, run every check; the lab stops after."""
-    with scratch_dir("ecr-lab-demo-") as state:
+    with (
+        scratch_dir("ecr-lab-demo-") as state,
+        upstream_registries(scenario, Path(state) / "upstream") as mapping,
+    ):
         config = lab_config(scenario, Path(state) / "state", upstream)
+        config = replace(config, upstream_registries=(*config.upstream_registries, *mapping))
         progress(f"starting a lab ({upstream}) in {config.region}")
         with RunningLab(config) as running:
             progress(f"deploying scenario {scenario.name}")

@@ -21,6 +21,7 @@ from lab.scenario.model import (
     GuardrailPolicy,
     OrganizationalUnit,
     OrganizationSpec,
+    RegistrySpec,
     Scenario,
     VpcEndpointSpec,
     policy_text,
@@ -94,6 +95,34 @@ def deploy_repositories(lab: Lab, ecr: Any, scenario: Scenario, arns: dict[str, 
             ecr.delete_repository_policy(repositoryName=name)
 
 
+def deploy_registry(ecr: Any, spec: RegistrySpec, arns: dict[str, str]) -> None:
+    """The registry policy (its scope first: a V1 policy names V1's actions only), repository
+    creation templates (updated where they exist) and pull through cache rules (kept)."""
+    ecr.put_account_setting(name="REGISTRY_POLICY_SCOPE", value=spec.policy_scope)
+    if spec.policy is not None:
+        ecr.put_registry_policy(policyText=policy_text(spec.policy, arns))
+    answer = ecr.describe_repository_creation_templates()["repositoryCreationTemplates"]
+    templates = {template["prefix"] for template in answer}
+    for template in spec.creation_templates.values():
+        policy = template.repository_policy
+        params = {
+            "prefix": template.prefix,
+            "appliedFor": list(template.applied_for),
+            **({"repositoryPolicy": policy_text(policy, arns)} if policy is not None else {}),
+        }
+        if template.prefix in templates:
+            ecr.update_repository_creation_template(**params)
+        else:
+            ecr.create_repository_creation_template(**params)
+    rules = ecr.describe_pull_through_cache_rules()["pullThroughCacheRules"]
+    existing = {rule["ecrRepositoryPrefix"] for rule in rules}
+    for rule in spec.pull_through_cache_rules.values():
+        if rule.prefix not in existing:
+            ecr.create_pull_through_cache_rule(
+                ecrRepositoryPrefix=rule.prefix, upstreamRegistryUrl=rule.upstream_registry_url
+            )
+
+
 def _same_policy(current: str | None, wanted: str | None) -> bool:
     if current is None or wanted is None:
         return current == wanted
@@ -101,8 +130,15 @@ def _same_policy(current: str | None, wanted: str | None) -> bool:
 
 
 def scenario_config(config: LabConfig, scenario: Scenario) -> LabConfig:
-    """The lab settings with the scenario's region (and account, if it names one)."""
-    return replace(config, region=scenario.region, account=scenario.account or config.account)
+    """The lab settings with the scenario's region (and account, if it names one) and its
+    pull through cache rules' upstream addresses."""
+    return replace(
+        config,
+        region=scenario.region,
+        account=scenario.account or config.account,
+        # serve's --upstream-registry mappings win over the scenario's upstream_address
+        upstream_registries=(*scenario.registry.upstream_addresses(), *config.upstream_registries),
+    )
 
 
 def check_fits(lab: Lab, scenario: Scenario) -> None:
@@ -123,6 +159,8 @@ def deploy(lab: Lab, scenario: Scenario) -> dict[str, str]:
     deploy_roles(admin_client(lab, "iam"), scenario, arns)
     deploy_repositories(lab, admin_client(lab, "ecr"), scenario, arns)
     deploy_replication(lab, scenario, arns)
+    if scenario.registry != RegistrySpec():
+        deploy_registry(admin_client(lab, "ecr"), scenario.registry, arns)
     endpoints = {key: _endpoint(spec, arns) for key, spec in scenario.vpc_endpoints.items()}
     lab.vpc_endpoints = {endpoint.endpoint_id: endpoint for endpoint in endpoints.values()}
     lab.organizations.pop("scenario", None)

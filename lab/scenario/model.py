@@ -109,6 +109,48 @@ class Repository:
 
 
 @dataclass(frozen=True)
+class CreationTemplateSpec:
+    """A repository creation template: the features it applies to and the repository policy
+    (role references allowed) the repositories it creates get."""
+
+    prefix: str
+    applied_for: tuple[str, ...]
+    repository_policy: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PullThroughCacheRuleSpec:
+    """A pull through cache rule, and the images its upstream holds for a demo (tag latest)."""
+
+    prefix: str
+    upstream_registry_url: str
+    upstream_images: tuple[str, ...] = ()
+    upstream_address: str | None = None  # the loopback registry serving the URL (serve)
+
+
+@dataclass(frozen=True)
+class RegistrySpec:
+    """Registry-wide settings: the registry policy and its scope, templates, cache rules."""
+
+    policy: Mapping[str, Any] | None = None
+    policy_scope: str = "V2"
+    creation_templates: Mapping[str, CreationTemplateSpec] = field(default_factory=dict)
+    pull_through_cache_rules: Mapping[str, PullThroughCacheRuleSpec] = field(default_factory=dict)
+
+    def upstream_addresses(self) -> tuple[tuple[str, str], ...]:
+        """(upstream registry URL, loopback address) of each rule that names its address."""
+        return tuple(
+            (rule.upstream_registry_url, rule.upstream_address)
+            for rule in self.pull_through_cache_rules.values()
+            if rule.upstream_address
+        )
+
+    def prefixes(self) -> tuple[str, ...]:
+        """The prefixes under which ECR creates repositories on its own."""
+        return (*self.creation_templates, *self.pull_through_cache_rules)
+
+
+@dataclass(frozen=True)
 class Expectation:
     """What one principal should be able to do: `login`, `push`, `pull` or an `ecr:` action."""
 
@@ -136,6 +178,7 @@ class Scenario:
     # Other accounts: account -> region -> registry policy (lab/scenario/replication.py)
     accounts: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     replication: Mapping[str, Any] | None = None  # the account's replicationConfiguration
+    registry: RegistrySpec = RegistrySpec()
 
     def role_arns(self, account: str) -> dict[str, str]:
         """Role key -> ARN, the values `${Key.Arn}` stands for."""

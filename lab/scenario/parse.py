@@ -40,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lab.ecr.templates import covers
 from lab.ecr.validation import service_model
 from lab.policy.document import PolicyError, parse_policy
 from lab.policy.model import DocumentKind
@@ -58,11 +59,12 @@ from lab.scenario.model import (
     resolve,
 )
 from lab.scenario.parse_guardrails import ACCOUNT, endpoint, organization
+from lab.scenario.parse_registry import registry
 
 SCHEMA = "1"
 _TOP_KEYS = {
     "schema", "name", "description", "account", "region", "roles", "instances", "repositories",
-    "expected", "organization", "vpc_endpoints", "clock", "accounts", "replication",
+    "expected", "organization", "vpc_endpoints", "clock", "accounts", "replication", "registry",
 }  # fmt: skip
 _ROLE_KEYS = {"name", "path", "trust_policy", "managed_policies", "inline_policies"}
 _INSTANCE_KEYS = {"instance_id", "role", "vpc_endpoint", "private_ip"}
@@ -212,7 +214,9 @@ def parse(text: str, source: str = "<scenario>", default_name: str = "scenario")
     repositories = read.entries(
         root, "repositories", lambda name, node: _repository(read, name, node, role_keys)
     )
-    expectations = _expectations(read, root, instances, repositories)
+    settings = registry(read, root["registry"], role_keys) if "registry" in root else None
+    prefixes = settings.prefixes() if settings else ()
+    expectations = _expectations(read, root, instances, repositories, prefixes)
     return Scenario(
         name=read.text(root["name"], "name") if "name" in root else default_name,
         description=read.text(root["description"], "description") if "description" in root else "",
@@ -233,6 +237,7 @@ def parse(text: str, source: str = "<scenario>", default_name: str = "scenario")
         replication=plain(read.mapping(root["replication"], "replication", {"rules"}))
         if "replication" in root
         else None,
+        **({"registry": settings} if settings else {}),
     )
 
 
@@ -309,7 +314,11 @@ def _repository(read: _Reader, name: str, node: Any, role_keys: set[str]) -> Rep
 
 
 def _expectations(
-    read: _Reader, root: yamlfile.Mapping, instances: dict[str, Instance], repositories: dict
+    read: _Reader,
+    root: yamlfile.Mapping,
+    instances: dict[str, Instance],
+    repositories: dict,
+    prefixes: tuple[str, ...] = (),
 ) -> tuple[Expectation, ...]:
     if "expected" not in root:
         return ()
@@ -320,7 +329,7 @@ def _expectations(
                 key_node(root["expected"], principal), f"unknown instance {principal!r}"
             )
         node = read.mapping(node, f"expected for {principal}")
-        repository = _expected_repository(read, node, principal, repositories)
+        repository = _expected_repository(read, node, principal, repositories, prefixes)
         for operation, outcome in node.items():
             if operation == "repository":
                 continue
@@ -333,11 +342,16 @@ def _expectations(
 
 
 def _expected_repository(
-    read: _Reader, node: yamlfile.Mapping, principal: str, repositories: dict
+    read: _Reader,
+    node: yamlfile.Mapping,
+    principal: str,
+    repositories: dict,
+    prefixes: tuple[str, ...] = (),
 ) -> str:
     if "repository" in node:
         name = read.text(node["repository"], "repository")
-        if name not in repositories:
+        # A repository ECR creates itself (create on push, pull through cache) needs no entry.
+        if name not in repositories and not any(covers(prefix, name) for prefix in prefixes):
             raise read.fail(node["repository"], f"unknown repository {name!r}")
         return name
     if len(repositories) != 1:

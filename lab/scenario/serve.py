@@ -69,7 +69,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="evaluate lifecycle policies every SECONDS (default 3600; 0: only on demand)",
     )
+    serve.add_argument(
+        "--upstream-registry",
+        action="append",
+        default=[],
+        type=upstream_registry,
+        metavar="URL=ADDRESS",
+        help="pull through cache: serve the upstream registry URL a rule names (such as "
+        "registry-1.docker.io) from a registry on the loopback (such as http://127.0.0.1:5000); "
+        "repeatable",
+    )
     serve.set_defaults(func=run_serve)
+
+
+def upstream_registry(spec: str) -> tuple[str, str]:
+    """`URL=ADDRESS` as a pair; the address must be an http(s) URL on the loopback."""
+    from urllib.parse import urlsplit
+
+    url, _, address = spec.partition("=")
+    where = urlsplit(address)
+    if not url or where.scheme not in ("http", "https") or exposure_warning(where.hostname or ""):
+        raise argparse.ArgumentTypeError(
+            f"expected URL=http://127.0.0.1:PORT (a registry on the loopback), not {spec!r}"
+        )
+    return url, address.rstrip("/")
 
 
 def check_upstream(spec: str) -> None:
@@ -126,6 +149,7 @@ def lab_settings(args: argparse.Namespace, record: dict) -> LabConfig:
         account=setting("account", DEFAULT_ACCOUNT),
         region=setting("region", DEFAULT_REGION),
         lifecycle_interval=args.lifecycle_interval,
+        upstream_registries=tuple(getattr(args, "upstream_registry", None) or ()),
     )
 
 

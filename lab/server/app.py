@@ -34,11 +34,17 @@ from lab.registry.errors import (
     unauthorized_response,
 )
 from lab.registry.routes import match as registry_match
-from lab.server import protocols, query_form, vpc_endpoints
+from lab.server import protocols, query_form, secrets_manager, vpc_endpoints
 from lab.server.access_keys import follow_access_keys
-from lab.server.authorize import Call, target_call
+from lab.server.authorize import Call, pass_role_call, target_call
 from lab.server.config import MAX_API_BODY
 from lab.server.guardrails import check_policy_content
+from lab.server.on_behalf import (
+    check_foreign_registry,
+    check_rule_secret,
+    create_on_push,
+    pull_through_cache,
+)
 from lab.server.routing import Route, route
 from lab.server.state import LabState
 from lab.server.targets import iam_resources, iam_writes
@@ -62,7 +68,7 @@ class Lab(LabState):
         rid = protocols.request_id()
         as_error = (
             protocols.json_error
-            if where.face in ("ecr", "lab", "organizations")
+            if where.face in ("ecr", "lab", "organizations", "secretsmanager")
             else vpc_endpoints.error_response
             if where.service == "ec2"
             else functools.partial(protocols.xml_error, service=where.service)
@@ -78,12 +84,21 @@ class Lab(LabState):
                 return await asyncio.to_thread(self.handle_ecr, request, where, body, rid)
             if where.face == "organizations":
                 return await asyncio.to_thread(self.handle_organizations, request, where, body, rid)
+            if where.face == "secretsmanager":
+                region = self.config.region
+                return await asyncio.to_thread(
+                    secrets_manager.handle, self, request, where, body, rid, region
+                )
             return await asyncio.to_thread(self.handle_query, request, where, body, rid)
         except AwsError as error:
             return as_error(error, rid)
         except Exception:
             log.exception("internal error on %s %s", request.method, request.path)
-            code = {"ecr": "ServerException", "organizations": "ServiceException"}.get(
+            code = {
+                "ecr": "ServerException",
+                "organizations": "ServiceException",
+                "secretsmanager": "InternalServiceError",
+            }.get(
                 where.face, "InternalFailure"
             )
             return as_error(AwsError(code, _INTERNAL), rid)
@@ -111,6 +126,13 @@ class Lab(LabState):
                 caller, goal.action, account, name, request.client_ip, region
             )
             self.require(call, "AccessDeniedException")
+        if isinstance(params.get("customRoleArn"), str):  # ECR will act as it: the caller passes it
+            self.require(
+                pass_role_call(caller, params["customRoleArn"], request.client_ip, region),
+                "AccessDeniedException",
+            )
+        check_foreign_registry(caller, goal, params.get("registryId"))
+        check_rule_secret(self, account, where.operation, params)
         if where.operation == "GetAuthorizationToken":
             result = self.authorization_token(credential, region)
         else:
@@ -265,13 +287,19 @@ class Lab(LabState):
             account, region = self.registry_of(request.header("host"))
             if goal.repository and not is_ecr_region(region):  # a host naming no ECR Region
                 raise name_unknown(goal.repository, account)
-            if goal.action:
+            if goal.action:  # a pull under a pull through cache rule first imports the image
+                await asyncio.to_thread(
+                    pull_through_cache, self, caller, goal, account, region, request.client_ip
+                )
                 call = self.repository_call(
                     caller, goal.action, account, goal.repository or "", request.client_ip, region
                 )
                 decision = await asyncio.to_thread(self.authorizer.decide, call)
                 if not decision.allowed:
                     raise RegistryError("DENIED", decision.message)
+                await asyncio.to_thread(
+                    create_on_push, self, caller, goal, account, region, request.client_ip
+                )
             ctx = self.registry_context(account, region, caller.principal_arn)
             source = goal.query.get("from") if goal.name == "upload_start" else None
             if source and "mount" in goal.query:  # mounting reads the source's layer

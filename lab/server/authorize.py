@@ -176,3 +176,11 @@ class Authorizer:
                 raise  # the IAM directory is unreachable: tell the caller so (still no allow)
             log.exception("authorization failed for %s %s", call.action, call.resource)
             return request, deny_on_error(call, type(exc).__name__)
+
+
+def pass_role_call(identity: Identity, role_arn: str, client_ip: str, region: str) -> Call:
+    """The iam:PassRole question a template's or rule's customRoleArn asks: ECR will assume
+    the role, so the caller must be allowed to pass it to ecr.amazonaws.com (ECR User Guide,
+    "Creating a repository creation template": identity-based permissions)."""
+    context = {"iam:PassedToService": "ecr.amazonaws.com"}
+    return Call(identity, "iam:PassRole", role_arn, client_ip, region, context=context)

@@ -26,6 +26,8 @@ class LabConfig:
     admin_secret_key: str = "test"
     lifecycle_interval: float = 3600.0  # seconds between lifecycle policy runs; 0: none
     replication_interval: float = 0.5  # seconds between looks for images to replicate; 0: none
+    # Pull through cache: (upstream registry URL, the loopback address that serves it).
+    upstream_registries: tuple[tuple[str, str], ...] = ()
 
 
 def endpoint_from_env() -> str:

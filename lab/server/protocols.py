@@ -23,6 +23,7 @@ from lab.http import HttpResponse
 
 ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
 ORGANIZATIONS_TARGET_PREFIX = "AWSOrganizationsV20161128."
+SECRETSMANAGER_TARGET_PREFIX = "secretsmanager."
 
 
 def operation_model(service: str, operation: str) -> OperationModel | None:

@@ -8,9 +8,13 @@ from typing import Literal
 from urllib.parse import parse_qs
 
 from lab.http import HttpRequest
-from lab.server.protocols import ECR_TARGET_PREFIX, ORGANIZATIONS_TARGET_PREFIX
+from lab.server.protocols import (
+    ECR_TARGET_PREFIX,
+    ORGANIZATIONS_TARGET_PREFIX,
+    SECRETSMANAGER_TARGET_PREFIX,
+)
 
-Face = Literal["lab", "registry", "ecr", "organizations", "query"]
+Face = Literal["lab", "registry", "ecr", "organizations", "secretsmanager", "query"]
 
 # `Credential=AKID/20250101/us-east-1/sts/aws4_request` in a header or X-Amz-Credential.
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
@@ -35,6 +39,9 @@ def route(request: HttpRequest) -> Route:
     if target is not None and target.startswith(ORGANIZATIONS_TARGET_PREFIX):
         operation = target.removeprefix(ORGANIZATIONS_TARGET_PREFIX)
         return Route("organizations", operation=operation, region=region)
+    if target is not None and target.startswith(SECRETSMANAGER_TARGET_PREFIX):
+        operation = target.removeprefix(SECRETSMANAGER_TARGET_PREFIX)
+        return Route("secretsmanager", operation=operation, region=region)
     if target is not None:  # a JSON-protocol call; another service's target is unknown here
         operation = (
             target.removeprefix(ECR_TARGET_PREFIX) if target.startswith(ECR_TARGET_PREFIX) else ""

@@ -100,6 +100,7 @@ class LabState:
         self.tokens = TokenIssuer.load(state / "identity")
         self.sts = Sts(self.directory, self.credentials, self.config.account, self.sts_guardrails)
         self.ecr = Ecr(state / "ecr", self.registry_address, self.validate_repository_policy)
+        self.ecr.upstreams.update(self.config.upstream_registries)
         home = Account(self.upstream, self.directory, self.sts, self.config.admin_access_key)
         self.accounts: dict[str, Account] = {self.config.account: home}
         self.authorizer = Authorizer(self.identity_policies, self.guardrails, self.now)

@@ -66,7 +66,7 @@ def _services(entries: Iterable[JournalEntry]) -> set[str]:
 
 # Services whose state another lab of this process may have left for the same account: moto
 # keeps one backend per account for the whole process. Cleared only once loaded (none before).
-_PROCESS_WIDE = ("organizations",)
+_PROCESS_WIDE = ("organizations", "secretsmanager")
 
 
 def _loaded(services: Iterable[str]) -> set[str]:
