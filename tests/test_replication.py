@@ -382,3 +382,27 @@ def test_a_registry_policy_for_one_source_admits_no_other(lab: RunningLab) -> No
     assert [s["status"] for s in status] == ["FAILED"]
     assert status[0]["failureCode"].startswith(f"User: arn:aws:iam::{REFUSED}:root is not")
     assert "prod/app" not in lab.lab.ecr.repository_names(ALLOWED, WEST)
+
+
+def test_a_replica_repository_takes_the_destinations_replication_template(
+    lab: RunningLab,
+) -> None:
+    """ECR User Guide, "Repository creation templates": a repository ECR creates for
+    replication takes the settings of the destination registry's template applied for
+    REPLICATION (longest matching prefix); here its tag mutability and tags."""
+    west = _ecr(lab, region=WEST)
+    west.create_repository_creation_template(
+        prefix="prod",
+        appliedFor=["REPLICATION"],
+        imageTagMutability="IMMUTABLE",
+        resourceTags=[{"Key": "copied-by", "Value": "replication"}],
+    )
+    ecr = _ecr(lab)
+    ecr.put_replication_configuration(replicationConfiguration=_rules((WEST, SOURCE)))
+    push_image(ecr, "prod/app", "v1")
+    lab.lab.replication.run_pending()
+    assert _statuses(lab) == [{"region": WEST, "registryId": SOURCE, "status": "COMPLETE"}]
+    [replica] = west.describe_repositories(repositoryNames=["prod/app"])["repositories"]
+    assert replica["imageTagMutability"] == "IMMUTABLE"
+    tags = west.list_tags_for_resource(resourceArn=replica["repositoryArn"])["tags"]
+    assert tags == [{"Key": "copied-by", "Value": "replication"}]
