@@ -56,3 +56,21 @@ def test_the_demo_json_documents_every_key() -> None:
     for key in ("scenario", "ok", "client", "checks", "logins", "actions"):
         assert f"`{key}`" in section or f'"{key}"' in section
     assert "`logins`" in section
+
+
+def test_the_operations_table_names_each_of_ecrs_operations_once() -> None:
+    """Every operation of botocore's ECR model has its row (the first cell names it), and
+    every one of them is served: by the ECR service's table, or the front door's own token."""
+    from lab.botocore_session import service_model
+    from lab.ecr.service import OPERATIONS
+
+    section = README.split("## ECR operations", 1)[1].split("\n## ", 1)[0]
+    named = [
+        name
+        for line in section.splitlines()
+        if line.startswith("| `")
+        for name in re.findall(r"`([A-Za-z]+)`", line.split("|")[1])
+    ]
+    model = service_model("ecr").operation_names
+    assert sorted(named) == sorted(model)
+    assert set(model) - set(OPERATIONS) == {"GetAuthorizationToken"}
