@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ from lab.server.client import session
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
 from tests.ecr_ops_support import aws as lab_client
-from tests.server_support import Answer, send, signed_headers
+from tests.server_support import Answer, cli, one_line_failure, send, signed_headers
 
 AWS_CLI = str(Path(sys.executable).with_name("aws"))
 ACCOUNT = "123456789012"
@@ -82,7 +83,7 @@ def lab(tmp_path: Path) -> Iterator[RunningLab]:
         yield running
 
 
-def aws(running: RunningLab, *args: str, keys: tuple[str, str] = ("test", "test")) -> Any:
+def aws_cli(running: RunningLab, *args: str, keys: tuple[str, str] = ("test", "test")) -> Any:
     """The aws CLI against the lab; its JSON answer, or the failed process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {
         "AWS_ACCESS_KEY_ID": keys[0],
@@ -96,12 +97,12 @@ def aws(running: RunningLab, *args: str, keys: tuple[str, str] = ("test", "test"
 
 def ecr_endpoint(running: RunningLab, policy: dict | None = None) -> str:
     """`aws ec2 create-vpc` and `create-vpc-endpoint` for ecr.api; the endpoint's id."""
-    vpc = aws(running, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16")["Vpc"]["VpcId"]
+    vpc = aws_cli(running, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16")["Vpc"]["VpcId"]
     args = ["--vpc-id", vpc, "--service-name", f"com.amazonaws.{REGION}.ecr.api"]
     args += ["--vpc-endpoint-type", "Interface"]
     if policy is not None:
         args += ["--policy-document", json.dumps(policy)]
-    created = aws(running, "ec2", "create-vpc-endpoint", *args)
+    created = aws_cli(running, "ec2", "create-vpc-endpoint", *args)
     assert not isinstance(created, subprocess.CompletedProcess), created.stderr
     return created["VpcEndpoint"]["VpcEndpointId"]
 
@@ -133,7 +134,7 @@ def denied_by_endpoint(message: str | None, repository: str) -> bool:
 
 def test_an_endpoint_made_with_the_aws_cli_limits_a_session_bound_to_it(lab: RunningLab) -> None:
     endpoint = ecr_endpoint(lab, ONLY_FA_085)
-    listed = aws(lab, "ec2", "describe-vpc-endpoints", "--vpc-endpoint-ids", endpoint)
+    listed = aws_cli(lab, "ec2", "describe-vpc-endpoints", "--vpc-endpoint-ids", endpoint)
     assert json.loads(listed["VpcEndpoints"][0]["PolicyDocument"]) == ONLY_FA_085
     bound = ecr_through(lab, "instance2", endpoint)
     assert pull(bound, "fa-085") is None
@@ -173,7 +174,7 @@ def test_an_endpoint_and_its_policy_survive_a_restart(tmp_path: Path) -> None:
         deploy(running.lab, load("fa-085"))
         endpoint = ecr_endpoint(running)  # AWS's default policy: full access
         assert pull(ecr_through(running, "instance2", endpoint), "other") is None
-        aws(
+        aws_cli(
             running,
             "ec2",
             "modify-vpc-endpoint",
@@ -192,11 +193,11 @@ def test_an_endpoint_and_its_policy_survive_a_restart(tmp_path: Path) -> None:
 def test_a_caller_without_ec2_permission_gets_ec2s_unauthorized_operation(
     lab: RunningLab,
 ) -> None:
-    vpc = aws(lab, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16")["Vpc"]["VpcId"]
+    vpc = aws_cli(lab, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16")["Vpc"]["VpcId"]
     iam = client(lab, "iam")
     iam.create_user(UserName="dev")
     key = iam.create_access_key(UserName="dev")["AccessKey"]
-    done = aws(
+    done = aws_cli(
         lab,
         "ec2",
         "create-vpc-endpoint",
@@ -214,13 +215,13 @@ def test_a_caller_without_ec2_permission_gets_ec2s_unauthorized_operation(
         f"resource: arn:aws:ec2:{REGION}:{ACCOUNT}:vpc-endpoint/* because no identity-based "
         "policy allows the ec2:CreateVpcEndpoint action"
     ) in done.stderr
-    assert aws(lab, "ec2", "describe-vpc-endpoints")["VpcEndpoints"] == []  # nothing was made
+    assert aws_cli(lab, "ec2", "describe-vpc-endpoints")["VpcEndpoints"] == []  # nothing was made
 
 
 def test_a_policy_document_that_is_no_policy_is_refused_before_anything_is_made(
     lab: RunningLab,
 ) -> None:
-    vpc = aws(lab, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16")["Vpc"]["VpcId"]
+    vpc = aws_cli(lab, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16")["Vpc"]["VpcId"]
     ec2 = client(lab, "ec2")
     with pytest.raises(ClientError) as refused:
         ec2.create_vpc_endpoint(
@@ -304,3 +305,29 @@ def test_a_bound_session_cannot_leave_its_endpoint(lab: RunningLab) -> None:
 
     bound.meta.events.register_first("before-sign.ecr.BatchGetImage", claim_no_endpoint)
     assert denied_by_endpoint(pull(bound, "other"), "other")
+
+
+def test_ecr_lab_env_through_hands_out_a_bound_session(lab: RunningLab) -> None:
+    endpoint = ecr_endpoint(lab, ONLY_FA_085)
+    done = cli("env", "instance2", "--endpoint", lab.url, "--through", endpoint)
+    assert done.returncode == 0, done.stderr
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in done.stdout.splitlines())
+    keys = [
+        shlex.split(exports[name])[0]
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    ]
+    assert denied_by_endpoint(pull(client(lab, "ecr", *keys), "other"), "other")
+    refused = cli("env", "instance2", "--endpoint", lab.url, "--through", "vpce-0123456789abcdef0")
+    assert "The Vpc Endpoint Id 'vpce-0123456789abcdef0' does not exist" in one_line_failure(
+        refused
+    )
+
+
+def test_describe_lists_a_scenarios_endpoints_and_those_made_with_the_api(tmp_path: Path) -> None:
+    with RunningLab(config(tmp_path / "state")) as running:
+        deploy(running.lab, load("fa-085-guardrails"))
+        made = ecr_endpoint(running, ONLY_FA_085)
+        listed = aws_cli(running, "ec2", "describe-vpc-endpoints")["VpcEndpoints"]
+        assert {e["VpcEndpointId"] for e in listed} == {made, "vpce-0a1b2c3d4e5f60718"}
+        one = client(running, "ec2").describe_vpc_endpoints(VpcEndpointIds=[made])
+        assert json.loads(one["VpcEndpoints"][0]["PolicyDocument"]) == ONLY_FA_085

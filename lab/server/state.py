@@ -31,11 +31,11 @@ from lab.server.vpc_endpoints import not_found, read_endpoints
 from lab.store import remove_leftovers
 from lab.upstream import Upstream, make_upstream
 
-# Another account's registry: `ACCT.dkr.ecr.REGION.localhost:PORT`, ECR's own host name with
-# `localhost` (RFC 6761: resolves to loopback) for `amazonaws.com`.
 # The private address of a session bound to an endpoint when no instance gives one (a
 # scenario instance's default, lab.scenario.model.Instance).
 _PRIVATE_IP = "10.0.1.10"
+# Another account's registry: `ACCT.dkr.ecr.REGION.localhost:PORT`, ECR's own host name with
+# `localhost` (RFC 6761: resolves to loopback) for `amazonaws.com`.
 _REGISTRY_ALIAS = re.compile(r"(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.localhost(?::\d+)?")
 
 

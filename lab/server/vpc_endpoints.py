@@ -41,8 +41,8 @@ def endpoint_arn(region: str, account: str, endpoint_id: str) -> str:
     return f"arn:aws:ec2:{region}:{account}:vpc-endpoint/{endpoint_id}"
 
 
-# Each forwarded call's resources: (parameter, resource type, list?), in the Service
-# Authorization Reference's terms (list_amazonec2.html); a create also asks for "TYPE/*".
+# Each forwarded call's resources: (parameter naming them, resource type) in the Service
+# Authorization Reference's terms (list_amazonec2.html); no parameter: the new one, "TYPE/*".
 _RESOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "CreateVpc": (("", "vpc"),),
     "DeleteVpc": (("VpcId", "vpc"),),
@@ -94,7 +94,8 @@ def read_endpoints(client: Any) -> dict[str, VpcEndpoint]:
             service = item.get("ServiceName", "").rsplit(".", 2)
             if ".".join(service[-2:]) not in ECR_SERVICES or item.get("State") != "available":
                 continue  # only an available endpoint carries requests (a deleted one is listed)
-            endpoint_id, document = item["VpcEndpointId"], item.get("PolicyDocument") or "{}"
+            endpoint_id = item["VpcEndpointId"]
+            document = item.get("PolicyDocument") or json.dumps(FULL_ENDPOINT_DOCUMENT)
             try:
                 policy = rcp(document, endpoint_id)
             except (PolicyError, ValueError, TypeError):
