@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from botocore.credentials import Credentials
@@ -31,7 +32,14 @@ from lab.server.client import session
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
 from tests.ecr_ops_support import aws as lab_client
-from tests.server_support import Answer, cli, one_line_failure, send, signed_headers
+from tests.server_support import (
+    Answer,
+    cli,
+    one_line_failure,
+    query_call,
+    send,
+    signed_headers,
+)
 
 AWS_CLI = str(Path(sys.executable).with_name("aws"))
 ACCOUNT = "123456789012"
@@ -331,3 +339,50 @@ def test_describe_lists_a_scenarios_endpoints_and_those_made_with_the_api(tmp_pa
         assert {e["VpcEndpointId"] for e in listed} == {made, "vpce-0a1b2c3d4e5f60718"}
         one = client(running, "ec2").describe_vpc_endpoints(VpcEndpointIds=[made])
         assert json.loads(one["VpcEndpoints"][0]["PolicyDocument"]) == ONLY_FA_085
+
+
+def test_what_is_modified_is_the_endpoint_that_was_authorized(lab: RunningLab) -> None:
+    # A user allowed ec2:ModifyVpcEndpoint on one endpoint only: fields the model does not read
+    # for the call, or a second value, never reach EC2 (the canonical form is forwarded).
+    mine, theirs = ecr_endpoint(lab, ONLY_FA_085), ecr_endpoint(lab, ONLY_FA_085)
+    arn = f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc-endpoint/{mine}"
+    iam = client(lab, "iam")
+    iam.create_user(UserName="net")
+    allow = {"Effect": "Allow", "Action": "ec2:ModifyVpcEndpoint", "Resource": arn}
+    document = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+    iam.put_user_policy(UserName="net", PolicyName="one", PolicyDocument=document)
+    key = iam.create_access_key(UserName="net")["AccessKey"]
+    keys = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+    wide = quote(json.dumps({**ONLY_FA_085, "Statement": [{**allow, "Principal": "*"}]}))
+    form = f"Action=ModifyVpcEndpoint&Version=2016-11-15&PolicyDocument={wide}"
+    statuses = [
+        query_call(
+            lab.url, form + extra, query=query, service="ec2", region=REGION, credentials=keys
+        ).status
+        for extra, query in (
+            (
+                f"&VpcEndpointId={mine}&VpcEndpointId.1={theirs}&VpcEndpointIds.member.1={theirs}",
+                "",
+            ),
+            (f"&VpcEndpointId={mine}", f"VpcEndpointId={theirs}"),  # read two ways: refused
+        )
+    ]
+    assert statuses == [200, 400]
+    changed = client(lab, "ec2").describe_vpc_endpoints(VpcEndpointIds=[mine])["VpcEndpoints"]
+    assert json.loads(changed[0]["PolicyDocument"])["Statement"][0]["Resource"] == arn
+    listed = client(lab, "ec2").describe_vpc_endpoints(VpcEndpointIds=[theirs])["VpcEndpoints"]
+    assert json.loads(listed[0]["PolicyDocument"]) == ONLY_FA_085
+    # On the other endpoint itself: EC2's refusal, in EC2's error body (errors-overview.html).
+    answer = query_call(
+        lab.url,
+        form + f"&VpcEndpointId={theirs}",
+        service="ec2",
+        region=REGION,
+        credentials=keys,
+    )
+    assert answer.status == 403
+    assert answer.body.startswith(
+        b"<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not "
+        b"authorized to perform this operation. User: "
+    )
+    assert b"</Message></Error></Errors><RequestID>" in answer.body
