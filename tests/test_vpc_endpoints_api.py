@@ -26,8 +26,10 @@ import pytest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from lab.errors import AwsError
 from lab.scenario.deploy import deploy
-from lab.scenario.locate import load
+from lab.scenario.locate import find, load
+from lab.scenario.parse import parse
 from lab.server.client import session
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
@@ -386,3 +388,19 @@ def test_what_is_modified_is_the_endpoint_that_was_authorized(lab: RunningLab) -
         b"authorized to perform this operation. User: "
     )
     assert b"</Message></Error></Errors><RequestID>" in answer.body
+
+
+def test_a_scenario_instance_can_sit_behind_an_endpoint_made_with_the_api(lab: RunningLab) -> None:
+    endpoint = ecr_endpoint(lab, ONLY_FA_085)
+    text = find("fa-085").read_text()
+    plain = "instance2: {instance_id: i-0296e9a1b5f70b522, role: InstanceRole2}"
+    behind = plain.replace("}", f", vpc_endpoint: {endpoint}}}")
+    assert plain in text
+    deploy(lab.lab, parse(text.replace(plain, behind), "behind"))
+    assert denied_by_endpoint(pull(ecr_through(lab, "instance2", None), "other"), "other")
+    missing = text.replace(plain, plain.replace("}", ", vpc_endpoint: vpce-0123456789abcdef0}"))
+    with pytest.raises(AwsError) as refused:
+        deploy(lab.lab, parse(missing, "missing"))
+    assert refused.value.code == "InvalidVpcEndpointId.NotFound"
+    # Nothing changed: instance 2 still sits behind the endpoint.
+    assert denied_by_endpoint(pull(ecr_through(lab, "instance2", None), "other"), "other")
