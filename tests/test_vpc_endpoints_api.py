@@ -183,8 +183,9 @@ def test_an_endpoint_and_its_policy_survive_a_restart(tmp_path: Path) -> None:
     with RunningLab(config(tmp_path / "state")) as running:
         deploy(running.lab, load("fa-085"))
         endpoint = ecr_endpoint(running)  # AWS's default policy: full access
+        issued = session(running.url, "instance2", REGION, endpoint)
         assert pull(ecr_through(running, "instance2", endpoint), "other") is None
-        aws_cli(
+        modified = aws_cli(
             running,
             "ec2",
             "modify-vpc-endpoint",
@@ -193,11 +194,15 @@ def test_an_endpoint_and_its_policy_survive_a_restart(tmp_path: Path) -> None:
             "--policy-document",
             json.dumps(ONLY_FA_085),
         )
+        assert modified == {"Return": True}
     with RunningLab(config(tmp_path / "state")) as running:
         deploy(running.lab, load("fa-085"))
         bound = ecr_through(running, "instance2", endpoint)
         assert pull(bound, "fa-085") is None
         assert denied_by_endpoint(pull(bound, "other"), "other")
+        # A session issued before the restart still comes through the endpoint.
+        keys = issued["accessKeyId"], issued["secretAccessKey"], issued["sessionToken"]
+        assert denied_by_endpoint(pull(client(running, "ecr", *keys), "other"), "other")
 
 
 def test_a_caller_without_ec2_permission_gets_ec2s_unauthorized_operation(
