@@ -254,9 +254,10 @@ class Sts:
             role_arn, EC2_SERVICE, instance_id, INSTANCE_PROFILE_DURATION, network
         )
 
-    def role_session(self, role_arn: str) -> Credential:
+    def role_session(self, role_arn: str, network: Mapping[str, str] | None = None) -> Credential:
         """A session of the role as issued to the first service its trust policy allows
-        (EC2, then Lambda, then ECS tasks), named as that service names its sessions.
+        (EC2, then Lambda, then ECS tasks), named as that service names its sessions; `network`
+        as service_session's.
 
         A role that trusts none of them is refused as EC2 would be refused.
         """
@@ -265,7 +266,7 @@ class Sts:
             raise _denied(EC2_SERVICE, "sts:AssumeRole", role_arn)
         service = next((s for s in SERVICE_SESSIONS if self._trusts(role, s)), EC2_SERVICE)
         name, duration = SERVICE_SESSIONS[service]
-        return self.service_session(role_arn, service, name(role), duration)
+        return self.service_session(role_arn, service, name(role), duration, network)
 
     def _trusts(self, role: RoleInfo, service_principal: str) -> bool:
         request = Request(service_principal, "sts:AssumeRole", role.arn, derive(service_principal))

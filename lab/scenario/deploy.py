@@ -156,6 +156,12 @@ def deploy(lab: Lab, scenario: Scenario) -> dict[str, str]:
     """Deploy `scenario` into the running `lab` and register its instances; returns role ARNs."""
     check_fits(lab, scenario)
     arns = scenario.role_arns(lab.config.account)
+    # Endpoints made with EC2's API, found first: one that is missing changes nothing.
+    made = {
+        i.name: lab.vpc_endpoint(arns[i.role].split(":")[4], i.vpc_endpoint)
+        for i in scenario.instances.values()
+        if i.vpc_endpoint and i.vpc_endpoint not in scenario.vpc_endpoints
+    }
     deploy_roles(admin_client(lab, "iam"), scenario, arns)
     deploy_repositories(lab, admin_client(lab, "ecr"), scenario, arns)
     deploy_replication(lab, scenario, arns)
@@ -168,7 +174,7 @@ def deploy(lab: Lab, scenario: Scenario) -> dict[str, str]:
         lab.organizations["scenario"] = organization(scenario.organization, arns)
     lab.clock = None if scenario.clock is None else dt.datetime.fromisoformat(scenario.clock)
     for instance in scenario.instances.values():
-        endpoint = endpoints.get(instance.vpc_endpoint or "")
+        endpoint = endpoints.get(instance.vpc_endpoint or "") or made.get(instance.name)
         network = endpoint.context(instance.private_ip) if endpoint else {}
         lab.instances[instance.name] = Instance(instance.instance_id, arns[instance.role], network)
     return arns

@@ -46,7 +46,8 @@ class Role:
 @dataclass(frozen=True)
 class Instance:
     """An emulated EC2 instance: its id, the role of its instance profile (a role key), and the
-    VPC endpoint (a key of `vpc_endpoints`) through which it reaches ECR, if any."""
+    VPC endpoint (a key of `vpc_endpoints`, or the vpce- id of one made with EC2's API in the
+    role's account) through which it reaches ECR, if any."""
 
     name: str
     instance_id: str

@@ -69,6 +69,7 @@ _TOP_KEYS = {
 _ROLE_KEYS = {"name", "path", "trust_policy", "managed_policies", "inline_policies"}
 _INSTANCE_KEYS = {"instance_id", "role", "vpc_endpoint", "private_ip"}
 CLOCK = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")  # as aws:CurrentTime reads
+VPCE_ID = re.compile(r"vpce-[0-9a-f]{8,17}")
 PRIVATE_IP = re.compile(r"(?:10|172|192)\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 _REPOSITORY_KEYS = {"policy", "tags"}
 # AWS's patterns: IAM RoleName and Path, ECR repositoryName, EC2 instance ids, regions.
@@ -290,7 +291,8 @@ def _instance(
         raise read.fail(node["role"], f"instance {name}: unknown role {role!r}")
     instance_id = read.text(node["instance_id"], "instance_id", INSTANCE_ID)
     endpoint = read.text(node["vpc_endpoint"], "vpc_endpoint") if "vpc_endpoint" in node else None
-    if endpoint is not None and endpoint not in endpoints:
+    # A key of vpc_endpoints, or the id of an endpoint made with EC2's API (found at deploy).
+    if endpoint is not None and endpoint not in endpoints and not VPCE_ID.fullmatch(endpoint):
         raise read.fail(node["vpc_endpoint"], f"instance {name}: unknown vpc_endpoint {endpoint!r}")
     private_ip = (
         read.text(node["private_ip"], "private_ip", PRIVATE_IP) if "private_ip" in node else None

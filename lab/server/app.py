@@ -230,30 +230,41 @@ class Lab(LabState):
     def handle_ec2(
         self, caller: Identity, fields: dict[str, str], client_ip: str, region: str, rid: str
     ) -> HttpResponse:
-        """EC2's calls on the lab's own VPC endpoints (vpc_endpoints.py), authorized as their
-        IAM actions; the endpoints are the lab's account's, so another account finds none."""
+        """EC2's query API, authorized as its IAM actions: calls on a scenario's endpoints are the
+        lab's own (vpc_endpoints.py), the rest of FORWARDED goes to the caller's IAM home, whose
+        ECR endpoints the lab reads back after a change, as it reads an organization."""
         action = fields.get("Action", "")
-        if action not in vpc_endpoints.OPERATIONS:
+        region = region or self.config.region
+        known = self.vpc_endpoints if caller.account == self.config.account else {}
+        if action == "DescribeVpcEndpoints" and known:
+            self.require_ec2(Call(caller, f"ec2:{action}", "*", client_ip, region))
+            listed = {**self.endpoints_of(caller.account), **known}
+            wanted = vpc_endpoints.requested_ids(fields)
+            missing = [endpoint_id for endpoint_id in wanted if endpoint_id not in listed]
+            if missing:
+                raise vpc_endpoints.not_found(missing[0])
+            found = [listed[i] for i in wanted] if wanted else list(listed.values())
+            return vpc_endpoints.describe_response(found, region, caller.account, rid)
+        endpoint_id = fields.get("VpcEndpointId", "")
+        if action == "ModifyVpcEndpoint" and endpoint_id in known:
+            arn = vpc_endpoints.endpoint_arn(region, caller.account, endpoint_id)
+            self.require_ec2(Call(caller, f"ec2:{action}", arn, client_ip, region))
+            self.vpc_endpoints[endpoint_id] = vpc_endpoints.modified(known[endpoint_id], fields)
+            return vpc_endpoints.modify_response(rid)
+        op = protocols.operation_model("ec2", action) if action in vpc_endpoints.FORWARDED else None
+        if op is None:
             raise AwsError(
                 "InvalidAction", f"The action {action} is not valid for this web service."
             )
-        region = region or self.config.region
-        known = self.vpc_endpoints if caller.account == self.config.account else {}
-        if action == "DescribeVpcEndpoints":
-            self.require_ec2(Call(caller, f"ec2:{action}", "*", client_ip, region))
-            wanted = vpc_endpoints.requested_ids(fields)
-            missing = [endpoint_id for endpoint_id in wanted if endpoint_id not in known]
-            if missing:
-                raise vpc_endpoints.not_found(missing[0])
-            found = [known[i] for i in wanted] if wanted else list(known.values())
-            return vpc_endpoints.describe_response(found, region, caller.account, rid)
-        endpoint_id = fields.get("VpcEndpointId", "")
-        arn = vpc_endpoints.endpoint_arn(region, caller.account, endpoint_id)
-        self.require_ec2(Call(caller, f"ec2:{action}", arn, client_ip, region))
-        if endpoint_id not in known:
-            raise vpc_endpoints.not_found(endpoint_id)
-        self.vpc_endpoints[endpoint_id] = vpc_endpoints.modified(known[endpoint_id], fields)
-        return vpc_endpoints.modify_response(rid)
+        params = query_form.read_params(op, fields)
+        for resource in vpc_endpoints.resources(action, params, region, caller.account):
+            self.require_ec2(Call(caller, f"ec2:{action}", resource, client_ip, region))
+        params = vpc_endpoints.checked(action, params)
+        home = self.account_of(caller.account)
+        answer = home.upstream.forward("ec2", query_form.encode(op, params))
+        if answer.status < 300 and is_write("POST", action):
+            self.read_vpc_endpoints(caller.account)
+        return HttpResponse(answer.status, list(answer.headers), answer.body)
 
     def require_ec2(self, call: Call) -> None:
         """EC2's refusal: UnauthorizedOperation, with the engine's message after EC2's words."""
@@ -330,12 +341,15 @@ class Lab(LabState):
             return answer if self.ready else HttpResponse(503, answer.headers, answer.body)
         if request.path == "/_lab/session" and request.method == "POST":
             caller = self.authenticate(request, body, "json", "lab").identity
-            principal = str(protocols.parse_json_body(body).get("principal", ""))
+            document = protocols.parse_json_body(body)
+            principal = str(document.get("principal", ""))
+            through = document.get("vpcEndpoint")  # fixed at issue: the session cannot leave it
             # A root speaks for its own account only; an unknown principal is session_for's error.
             owner = self.principal_account(principal)
             if not caller.is_root or owner not in (None, caller.account):
                 raise AwsError("AccessDeniedException", "Only the account root may issue sessions")
-            return protocols.json_response(self.session_for(principal), rid)
+            bound = None if through is None else str(through)
+            return protocols.json_response(self.session_for(principal, bound), rid)
         if request.path == "/_lab/lifecycle" and request.method == "POST":
             # The lifecycle job, now, on the caller's account: an account root's call only.
             caller = self.authenticate(request, body, "json", "lab").identity

@@ -43,6 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         'ARN. Use as: eval "$(ecr-lab env instance1)"',
     )
     env.add_argument("principal")
+    env.add_argument(
+        "--through",
+        metavar="VPCE_ID",
+        help="bind the role session to this VPC endpoint of its account (e.g. one made with "
+        "`aws ec2 create-vpc-endpoint`): its ECR requests carry aws:SourceVpce and meet the "
+        "endpoint's policy",
+    )
     add_endpoint_option(env)
     env.set_defaults(func=run_env)
 
@@ -89,7 +96,8 @@ def export_lines(answer: dict) -> list[str]:
 def run_env(args: argparse.Namespace) -> int:
     from lab.server.client import principal_session
 
-    print("\n".join(export_lines(principal_session(args.endpoint, args.principal))))
+    answer = principal_session(args.endpoint, args.principal, args.through)
+    print("\n".join(export_lines(answer)))
     return 0
 
 

@@ -62,9 +62,13 @@ def running_lab(endpoint: str) -> dict[str, Any]:
         ) from None
 
 
-def session(endpoint: str, principal: str, region: str) -> dict[str, Any]:
-    """Credentials for a principal of the lab, asked for as the admin."""
-    return admin_post(endpoint, "/_lab/session", {"principal": principal}, region)
+def session(
+    endpoint: str, principal: str, region: str, through: str | None = None
+) -> dict[str, Any]:
+    """Credentials for a principal of the lab, asked for as the admin; `through` binds the
+    session to one of the account's VPC endpoints."""
+    document = {"principal": principal, **({"vpcEndpoint": through} if through else {})}
+    return admin_post(endpoint, "/_lab/session", document, region)
 
 
 def admin_post(endpoint: str, path: str, document: dict[str, Any], region: str) -> dict[str, Any]:
@@ -90,6 +94,6 @@ def admin_post(endpoint: str, path: str, document: dict[str, Any], region: str) 
         raise CommandError(f"the lab at {endpoint} stopped answering: {error}") from None
 
 
-def principal_session(endpoint: str, principal: str) -> dict[str, Any]:
+def principal_session(endpoint: str, principal: str, through: str | None = None) -> dict[str, Any]:
     """Credentials for a principal of the running lab at `endpoint` (CommandError if none)."""
-    return session(endpoint, principal, running_lab(endpoint)["region"])
+    return session(endpoint, principal, running_lab(endpoint)["region"], through)

@@ -148,7 +148,7 @@ def read_organization(client: Any) -> Organization | None:
     return Organization(management, paths, types)
 
 
-_DENY_ALL = {
+DENY_ALL = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}],
 }
@@ -161,12 +161,12 @@ def _content(client: Any, read: Any, listed: Mapping[str, Any], cache: dict[str,
         return read(cache[listed["Id"]], listed["Name"])
     except (PolicyError, ValueError):
         deny = (
-            _DENY_ALL
+            DENY_ALL
             if read is rcp
             else {
-                **_DENY_ALL,
+                **DENY_ALL,
                 "Statement": [
-                    {k: v for k, v in _DENY_ALL["Statement"][0].items() if k != "Principal"}
+                    {k: v for k, v in DENY_ALL["Statement"][0].items() if k != "Principal"}
                 ],
             }
         )

@@ -1,4 +1,5 @@
-"""The query protocol's form (IAM, STS): read once into typed parameters, written back one way.
+"""The query protocol's form (IAM, STS; EC2's dialect): read once into typed parameters,
+written back one way.
 
 What executes is exactly what was authorized. The front door reads a request's fields once,
 authorizes the typed parameters, and hands the upstream `encode(op, params)` (botocore's own
@@ -21,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from botocore.model import OperationModel, Shape
-from botocore.serialize import QuerySerializer
+from botocore.serialize import EC2Serializer, QuerySerializer
 
 from lab.errors import AwsError
 
@@ -59,23 +60,26 @@ class _Node:
         self.children: dict[str, _Node] = {}
 
 
-def _tree(shape: Shape, fields: Mapping[str, str]) -> _Node:
+def _tree(shape: Shape, fields: Mapping[str, str], ec2: bool) -> _Node:
     """The fields filed under their dotted names, only where the model has a place for them."""
     root = _Node()
     for name, value in fields.items():
-        node = _place(root, shape, name)
+        node = _place(root, shape, name, ec2)
         if node is not None:
             node.value = value
     return root
 
 
-def _place(node: _Node, shape: Shape, name: str) -> _Node | None:
-    """The node for `name` (`Tags.member.1.Key`), made as needed; None where the model has none."""
+def _place(node: _Node, shape: Shape, name: str, ec2: bool) -> _Node | None:
+    """The node for `name` (`Tags.member.1.Key`; EC2's `TagSpecification.1.Tag.1.Key`), made as
+    needed; None where the model has none. EC2's fields are filed as the query protocol's."""
     parts = iter(name.split(".", _MAX_PARTS))
     for part in parts:
         kind = shape.type_name
-        if kind == "structure" and part in shape.members:
-            shape, steps = shape.members[part], [part]
+        if kind == "structure" and part in (members := _members(shape, ec2)):
+            shape, steps = shape.members[members[part]], [members[part]]
+        elif kind == "list" and ec2:  # EC2's lists are flat: `Name.1`, no `member`
+            shape, steps = shape.member, ["member", part]
         elif kind == "list" and part == "member":
             shape, steps = shape.member, [part, next(parts, "")]
         elif kind == "map" and part == "entry":
@@ -103,7 +107,8 @@ def read_params(op: OperationModel, fields: Mapping[str, str]) -> dict[str, Any]
     shape = op.input_shape
     if shape is None:
         return {}
-    params = _read_structure(shape, _tree(shape, fields), ()) or {}
+    ec2 = op.metadata.get("protocol") == "ec2"
+    params = _read_structure(shape, _tree(shape, fields, ec2), ()) or {}
     violations = list(_list_violations(shape, params, ()))
     if violations:
         plural = "s" if len(violations) > 1 else ""
@@ -116,8 +121,22 @@ def read_params(op: OperationModel, fields: Mapping[str, str]) -> dict[str, Any]
 
 def encode(op: OperationModel, params: Mapping[str, Any]) -> bytes:
     """The one form these parameters are sent upstream as: botocore's query serialisation."""
-    serialized = QuerySerializer().serialize_to_request(dict(params), op)
+    serializer = EC2Serializer() if op.metadata.get("protocol") == "ec2" else QuerySerializer()
+    serialized = serializer.serialize_to_request(dict(params), op)
     return urlencode(serialized["body"]).encode("ascii")
+
+
+@cache
+def _members(shape: Shape, ec2: bool) -> dict[str, str]:
+    """A structure's members by the name its fields carry on the wire: the member's own name, or
+    EC2's queryName (else its capitalised locationName), as botocore's EC2Serializer writes."""
+    if not ec2:
+        return {name: name for name in shape.members}
+    found = {}
+    for name, member in shape.members.items():
+        wire = member.serialization.get("queryName") or member.serialization.get("name") or name
+        found[wire[:1].upper() + wire[1:]] = name
+    return found
 
 
 Path = tuple[str, ...]

@@ -28,9 +28,13 @@ from lab.server.authorize import Authorizer, Call, through_endpoint
 from lab.server.config import LabConfig
 from lab.server.guardrails import Organization, VpcEndpoint, read_organization
 from lab.server.state_lock import StateLock
+from lab.server.vpc_endpoints import not_found, read_endpoints
 from lab.store import remove_leftovers
 from lab.upstream import Upstream, make_upstream
 
+# The private address of a session bound to an endpoint when no instance gives one (a
+# scenario instance's default, lab.scenario.model.Instance).
+_PRIVATE_IP = "10.0.1.10"
 # Any account's registry in any region: `ACCT.dkr.ecr.REGION.localhost:PORT`, ECR's own host
 # name with `localhost` (RFC 6761: resolves to loopback) for `amazonaws.com`.
 _REGISTRY_ALIAS = re.compile(r"(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.localhost(?::\d+)?")
@@ -69,6 +73,9 @@ class LabState:
     # account belongs to one, and one organization's change never touches another's.
     organizations: dict[str, Organization] = field(default_factory=dict)
     vpc_endpoints: dict[str, VpcEndpoint] = field(default_factory=dict)  # by endpoint id
+    # ECR endpoints created with EC2's API, by account then id, as read from the account's IAM
+    # home (on first need, and after every EC2 change made through the lab).
+    api_endpoints: dict[str, dict[str, VpcEndpoint]] = field(default_factory=dict)
     clock: dt.datetime | None = None  # a scenario's fixed aws:CurrentTime; None: the real time
 
     def __post_init__(self) -> None:
@@ -193,9 +200,32 @@ class LabState:
         for organization in self.organizations.values():
             found |= organization.guardrails(identity.account, owner or identity.account)
         endpoint_id = identity.network.get("aws:SourceVpce") if through_endpoint(call) else None
-        if endpoint_id is not None:
-            found["endpoint"] = self.vpc_endpoints[endpoint_id].policy
+        if endpoint_id is not None:  # a scenario's endpoints carry its instances of any account
+            endpoint = self.vpc_endpoints.get(endpoint_id)
+            endpoint = endpoint or self.vpc_endpoint(identity.account, endpoint_id)
+            found["endpoint"] = endpoint.policy
         return found
+
+    def read_vpc_endpoints(self, account: str) -> dict[str, VpcEndpoint]:
+        """Take `account`'s ECR endpoints from its IAM home's EC2 (after an EC2 change)."""
+        found = read_endpoints(self.account_of(account).upstream.client("ec2"))
+        self.api_endpoints[account] = found
+        return found
+
+    def endpoints_of(self, account: str) -> dict[str, VpcEndpoint]:
+        """`account`'s ECR endpoints created with EC2's API, read on first need."""
+        held = self.api_endpoints.get(account)
+        return held if held is not None else self.read_vpc_endpoints(account)
+
+    def vpc_endpoint(self, account: str, endpoint_id: str) -> VpcEndpoint:
+        """One of `account`'s ECR endpoints: a scenario's (the lab's account's) or one created
+        with EC2's API; AWS's InvalidVpcEndpointId.NotFound when it has none such."""
+        if account == self.config.account and endpoint_id in self.vpc_endpoints:
+            return self.vpc_endpoints[endpoint_id]
+        held = self.endpoints_of(account) if account in self.accounts else {}
+        if endpoint_id not in held:
+            raise not_found(endpoint_id)
+        return held[endpoint_id]
 
     def sts_guardrails(self, caller: Identity, action: str, resource: str) -> dict[str, Any]:
         """The SCPs and RCPs of an STS call (sts is on AWS's RCP list; no VPC endpoint)."""
@@ -236,6 +266,7 @@ class LabState:
         self.instances.clear()
         self.organizations.clear()
         self.vpc_endpoints.clear()
+        self.api_endpoints.clear()
         self.clock = None
 
     def validate_repository_policy(self, text: str) -> None:
@@ -267,22 +298,26 @@ class LabState:
             return principal.split(":")[4]
         return None
 
-    def credential_for(self, principal: str) -> Credential:
+    def credential_for(self, principal: str, network: dict[str, str] | None = None) -> Credential:
         """The one resolver of principal names every command accepts: `admin`, an emulated
-        instance by name, another account's admin by account id, or a role ARN."""
+        instance by name, another account's admin by account id, or a role ARN. `network`, when
+        given, fixes the VPC endpoint a role session's ECR requests come through."""
         credential: Credential | None
+        is_role = principal in self.instances or principal.startswith("arn:aws:iam::")
+        if network is not None and not is_role:
+            raise AwsError("ValidationException", "Only a role session can use a VPC endpoint")
         if principal == "admin":
             credential = self.credentials.lookup(self.config.admin_access_key)
         elif principal in self.instances:
             instance = self.instances[principal]
-            credential = self.sts.instance_session(
-                instance.role_arn, instance.instance_id, instance.network
-            )
+            path = instance.network if network is None else network
+            credential = self.sts.instance_session(instance.role_arn, instance.instance_id, path)
         elif principal in self.accounts:  # another account's admin, by account id
             credential = self.credentials.lookup(self.accounts[principal].admin_access_key)
         elif principal.startswith("arn:aws:iam::") and ":role/" in principal:
             # as issued to the service the role's trust policy names (EC2, Lambda, ECS tasks)
-            credential = self.account_of(principal.split(":")[4]).sts.role_session(principal)
+            sts = self.account_of(principal.split(":")[4]).sts
+            credential = sts.role_session(principal, network)
         else:
             known = ", ".join(["admin", *sorted(self.instances)])
             raise AwsError(
@@ -292,9 +327,12 @@ class LabState:
         assert credential is not None
         return credential
 
-    def session_for(self, principal: str) -> dict:
-        """Credentials for a principal (see `credential_for`), with the lab's addresses."""
-        credential = self.credential_for(principal)
+    def session_for(self, principal: str, through: str | None = None) -> dict:
+        """Credentials for a principal (see `credential_for`), with the lab's addresses; with
+        `through`, a role session bound for good to that VPC endpoint of the principal's own
+        account (the lab's stand-in for where the instance sits on the network)."""
+        network = None if through is None else self.bound_network(principal, through)
+        credential = self.credential_for(principal, network)
         return {
             "principal": principal,
             "arn": credential.identity.arn,
@@ -305,6 +343,14 @@ class LabState:
             "endpointUrl": self.endpoint_url,
             "registry": self.registry_host,
         }
+
+    def bound_network(self, principal: str, endpoint_id: str) -> dict[str, str]:
+        """The endpoint keys of a session of `principal` through `endpoint_id`: its instance's
+        private address (else the scenario default), the endpoint of the principal's account."""
+        endpoint = self.vpc_endpoint(self.principal_account(principal) or "", endpoint_id)
+        instance = self.instances.get(principal)
+        known = instance.network.get("aws:VpcSourceIp") if instance else None
+        return endpoint.context(known or _PRIVATE_IP)
 
     def health(self) -> dict:
         return {

@@ -66,7 +66,7 @@ def _services(entries: Iterable[JournalEntry]) -> set[str]:
 
 # Services whose state another lab of this process may have left for the same account: moto
 # keeps one backend per account for the whole process. Cleared only once loaded (none before).
-_PROCESS_WIDE = ("organizations", "secretsmanager")
+_PROCESS_WIDE = ("organizations", "secretsmanager", "ec2")
 
 
 def _loaded(services: Iterable[str]) -> set[str]:
@@ -216,9 +216,10 @@ class EmbeddedMoto(SigningUpstream):
         return UpstreamResponse(int(status), pairs, raw)
 
     def _ensure_backend(self, service: str) -> None:
-        """Create the backends outside the seeded section: their set-up draws random numbers too."""
+        """Create the backends outside the seeded section: their set-up draws random numbers too.
+        IAM for every service: moto's dispatch of any call (EC2's too) builds it when missing."""
+        self._ensure_iam()
         if service == "iam":
-            self._ensure_iam()
             return
         backends = get_backend(service)[self.account]  # type: ignore[call-overload]
         backends[self.region if self.region in backends else "global"]
