@@ -18,6 +18,8 @@ from botocore.exceptions import ClientError
 from tests.ecr_ops_support import aws, cli, denial, lab_fixture, user_keys
 from tests.ecr_support import error_of, push_image
 
+pytestmark = pytest.mark.slow  # real servers and subprocesses: seconds per test
+
 lab = lab_fixture("lab")
 REPO = "authz-ops"
 PROFILE = "arn:aws:signer:us-east-1:000000000000:/signing-profiles/ops_signer"

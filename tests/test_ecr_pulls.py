@@ -18,6 +18,8 @@ from lab.server.run import RunningLab
 from tests.ecr_ops_support import aws, cli, denial, lab_fixture, registry, role_keys, user_keys
 from tests.ecr_support import error_of, push_image
 
+pytestmark = pytest.mark.slow  # real servers and subprocesses: seconds per test
+
 lab = lab_fixture("lab")
 PULL = ["ecr:BatchGetImage", "ecr:GetAuthorizationToken"]
 

@@ -21,6 +21,8 @@ from tests.ecr_ops_support import aws, cli, denial, lab_fixture, user_keys
 from tests.ecr_support import error_of, push_image, push_layer, sha256
 from tests.server_support import ecr_call
 
+pytestmark = pytest.mark.slow  # real servers and subprocesses: seconds per test
+
 lab = lab_fixture("lab")
 
 

@@ -17,6 +17,8 @@ from lab.server.run import RunningLab
 from tests.ecr_ops_support import aws, cli, denial, lab_fixture, user_keys
 from tests.ecr_support import error_of, push_image, sha256
 
+pytestmark = pytest.mark.slow  # real servers and subprocesses: seconds per test
+
 lab = lab_fixture("lab")
 PROFILE = "arn:aws:signer:us-east-1:000000000000:/signing-profiles/release_signer"
 OTHER = "arn:aws:signer:us-east-1:000000000000:/signing-profiles/audit_signer"

@@ -29,6 +29,8 @@ from lab.server.client import session
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
 
+pytestmark = pytest.mark.slow  # real servers and subprocesses: seconds per test
+
 SCENARIO = find("fa-085-guardrails").read_text()
 ACCOUNT = "123456789012"
 ENDPOINT = "vpce-0a1b2c3d4e5f60718"

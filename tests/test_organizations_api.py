@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
 
+pytestmark = pytest.mark.slow  # real servers and subprocesses: seconds per test
+
 DENY_CREATE = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Deny", "Action": "ecr:CreateRepository", "Resource": "*"}],

@@ -36,6 +36,8 @@ from lab.server.run import RunningLab
 from tests.ecr_ops_support import aws, cli, denial, missing, registry, role_keys, user_keys
 from tests.ecr_support import error_of, push_image
 
+pytestmark = pytest.mark.slow  # real servers and subprocesses: seconds per test
+
 PULL = ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 IMPORT = ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
 ETCD = build_image("etcd")

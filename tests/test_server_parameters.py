@@ -27,6 +27,8 @@ from botocore.exceptions import ClientError
 from lab.server.protocols import ECR_TARGET_PREFIX
 from tests.server_support import JSON_1_1, Answer, query_call, send, serve, signed_headers
 
+pytestmark = pytest.mark.slow  # real servers and subprocesses: seconds per test
+
 REGION = "ap-northeast-1"  # the scenario's
 ACCOUNT = "000000000000"
 ROLE_2 = "fa-085-EC2Stack-16BBODB5DWYO1-InstanceRole2-1T9FJ5QGMV2EG"

@@ -18,6 +18,8 @@ from lab.upstream.journal import JournalEntry
 from tests.server_support import ROOT, serve, serve_command
 from tests.tutorial import EC2_TRUST
 
+pytestmark = pytest.mark.slow  # real servers and subprocesses: seconds per test
+
 
 def _client(url: str, service: str):
     return boto3.client(

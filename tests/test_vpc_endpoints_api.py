@@ -16,7 +16,6 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from lab.server.config import LabConfig
 from lab.server.run import RunningLab
 from tests.ecr_ops_support import aws as lab_client
 from tests.server_support import (
+    AWS_CLI,
     Answer,
     cli,
     one_line_failure,
@@ -43,7 +43,8 @@ from tests.server_support import (
     signed_headers,
 )
 
-AWS_CLI = str(Path(sys.executable).with_name("aws"))
+pytestmark = pytest.mark.slow  # real servers and subprocesses: seconds per test
+
 ACCOUNT = "123456789012"
 REGION = "ap-northeast-1"
 ONLY_FA_085 = {
