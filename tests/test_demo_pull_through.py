@@ -8,14 +8,13 @@ Pages: ECR User Guide "IAM permissions required to sync an upstream registry"
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from lab.scenario.demo import run_demo
 from lab.scenario.locate import load
+from tests.server_support import cli
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,11 +53,8 @@ def test_the_demo_through_docker() -> None:
 
 
 def test_the_cli_demo_exits_zero_with_its_json() -> None:
-    done = subprocess.run(
-        [str(ROOT / ".venv/bin/ecr-lab"), "demo", "--scenario", "pull-through-cache",
-         "--client", "protocol", "--format", "json"],
-        capture_output=True, text=True, timeout=300, env={**os.environ},
-    )  # fmt: skip
+    args = ("--scenario", "pull-through-cache", "--client", "protocol", "--format", "json")
+    done = cli("demo", *args)
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert document["ok"] is True and len(document["checks"]) == 5  # logins aside
