@@ -406,3 +406,45 @@ def test_a_replica_repository_takes_the_destinations_replication_template(
     assert replica["imageTagMutability"] == "IMMUTABLE"
     tags = west.list_tags_for_resource(resourceArn=replica["repositoryArn"])["tags"]
     assert tags == [{"Key": "copied-by", "Value": "replication"}]
+
+
+def test_no_scp_or_rcp_restricts_replication(lab: RunningLab) -> None:
+    """ECR replicates through its service-linked role (AWSServiceRoleForECRReplication), and
+    neither SCPs nor RCPs restrict service-linked roles (Organizations User Guide, "Service
+    control policies" and "Resource control policies": tasks and entities not restricted).
+    The same SCP still denies the source account's own calls."""
+    from lab.policy.document import parse_policy
+    from lab.server.guardrails import Level, Organization
+
+    deny_scp = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Deny", "Action": "ecr:*", "Resource": "*"}],
+        },
+        "identity",
+    )
+    deny_rcp = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "ecr:*", "Resource": "*"}],
+        },
+        "resource",
+    )
+    level = Level("Root", (deny_scp,), (deny_rcp,))
+    _ecr(lab, ALLOWED, WEST).put_registry_policy(
+        policyText=_replication_grant(["ecr:CreateRepository", "ecr:ReplicateImage"])
+    )
+    ecr = _ecr(lab)
+    ecr.put_replication_configuration(replicationConfiguration=_rules((WEST, ALLOWED)))
+    push_image(ecr, "prod/app", "v1")
+    # Both accounts join an organization whose SCP and RCP deny every ECR action.
+    members = {SOURCE: (level,), ALLOWED: (level,)}
+    lab.lab.organizations["test"] = Organization(management_account=REFUSED, paths=members)
+    with pytest.raises(ClientError) as denied:
+        ecr.describe_repositories()
+    assert denied.value.response["Error"]["Message"].endswith(
+        "with an explicit deny in a resource control policy"  # RCPs come first in AWS's order
+    )
+    lab.lab.replication.run_pending()
+    lab.lab.organizations.clear()  # to read the outcome as the accounts' roots
+    assert _statuses(lab) == [{"region": WEST, "registryId": ALLOWED, "status": "COMPLETE"}]

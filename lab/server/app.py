@@ -433,9 +433,11 @@ class Lab(LabState):
     ) -> Decision:
         """May ECR's replication for registry `source` do `action` on repository `name` of
         `account`'s registry in `region`? Asked as the source account's root, as the
-        destination's registry policy names it (registry-permissions-create-replication.html)."""
+        destination's registry policy names it (registry-permissions-create-replication.html);
+        ECR does the work through its service-linked role, which no SCP or RCP restricts."""
         root = Identity(f"arn:aws:iam::{source}:root", source, source, role_arn=None)
-        return self.authorizer.decide(self.repository_call(root, action, account, name, "", region))
+        call = self.repository_call(root, action, account, name, "", region)
+        return self.authorizer.decide(replace(call, service_linked=True))
 
     def repository_facts(self, account: str, region: str, name: str) -> tuple[str | None, dict]:
         """The repository's policy and tags, for the authorization question."""

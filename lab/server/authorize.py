@@ -46,6 +46,10 @@ class Call:
     request_tags: Mapping[str, str] | None = None
     context: Mapping[str, str | list[str]] = field(default_factory=dict)  # e.g. aws:SourceVpce
     registry_policy: str | None = None  # the owning registry's, where its scope covers the action
+    # ECR's own work through its service-linked role (replication): no SCP or RCP restricts a
+    # service-linked role (Organizations User Guide, SCP and RCP "Tasks and entities not
+    # restricted").
+    service_linked: bool = False
 
 
 def target_call(

@@ -197,7 +197,7 @@ class LabState:
         identity = call.identity
         found: dict[str, Any] = {}
         owner = call.resource.split(":")[4] if call.resource.count(":") >= 5 else ""
-        for organization in self.organizations.values():
+        for organization in () if call.service_linked else self.organizations.values():
             found |= organization.guardrails(identity.account, owner or identity.account)
         endpoint_id = identity.network.get("aws:SourceVpce") if through_endpoint(call) else None
         if endpoint_id is not None:  # a scenario's endpoints carry its instances of any account
