@@ -85,9 +85,8 @@ class Lab(LabState):
             if where.face == "organizations":
                 return await asyncio.to_thread(self.handle_organizations, request, where, body, rid)
             if where.face == "secretsmanager":
-                region = self.config.region
                 return await asyncio.to_thread(
-                    secrets_manager.handle, self, request, where, body, rid, region
+                    secrets_manager.handle, self, request, where, body, rid
                 )
             return await asyncio.to_thread(self.handle_query, request, where, body, rid)
         except AwsError as error:
@@ -197,6 +196,23 @@ class Lab(LabState):
             follow_access_keys(action, params, answer.body, self.credentials, home.directory)
         return HttpResponse(answer.status, list(answer.headers), answer.body)
 
+    def admit_json_call(
+        self, request: HttpRequest, where: Route, body: bytes, service: str
+    ) -> tuple[Identity, dict[str, Any]] | None:
+        """A JSON 1.1 call the lab forwards to the caller's IAM home (Organizations, Secrets
+        Manager), checked as the ECR front end checks one: envelope, operation, caller, then
+        `service:Operation` on "*". None when the envelope is not JSON 1.1 (answered 404)."""
+        if not protocols.is_json_call(request.method, request.header("content-type"), body):
+            return None
+        params = protocols.parse_json_body(body)
+        if protocols.operation_model(service, where.operation) is None:
+            raise AwsError("UnknownOperationException", "")
+        caller = self.authenticate(request, body, "json", service).identity
+        region = where.region or self.config.region
+        call = Call(caller, f"{service}:{where.operation}", "*", request.client_ip, region)
+        self.require(call, "AccessDeniedException")
+        return caller, params
+
     def handle_organizations(
         self, request: HttpRequest, where: Route, body: bytes, rid: str
     ) -> HttpResponse:
@@ -208,16 +224,11 @@ class Lab(LabState):
         actions to the organization's ARNs). Policy content is checked first, as Organizations
         checks it (MalformedPolicyDocumentException).
         """
-        if not protocols.is_json_call(request.method, request.header("content-type"), body):
+        admitted = self.admit_json_call(request, where, body, "organizations")
+        if admitted is None:
             return protocols.json_not_found(rid)
-        params = protocols.parse_json_body(body)
-        if protocols.operation_model("organizations", where.operation) is None:
-            raise AwsError("UnknownOperationException", "")
-        caller = self.authenticate(request, body, "json", "organizations").identity
+        caller, params = admitted
         home = self.account_of(caller.account)
-        action = f"organizations:{where.operation}"
-        region = where.region or self.config.region
-        self.require(Call(caller, action, "*", request.client_ip, region), "AccessDeniedException")
         if where.operation in ("CreatePolicy", "UpdatePolicy") and "Content" in params:
             kind = params.get("Type") or self.policy_type(home, params.get("PolicyId"))
             check_policy_content(kind, params["Content"])

@@ -13,39 +13,26 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from lab.errors import AwsError
 from lab.http import HttpRequest, HttpResponse
-from lab.identity.credentials import Credential
+from lab.identity.credentials import Identity
 from lab.server import protocols
-from lab.server.authorize import Call
 from lab.server.routing import Route
 
 
 class _Lab(Protocol):
-    def authenticate(
-        self, request: HttpRequest, body: bytes, protocol: str, service: str
-    ) -> Credential: ...
+    def admit_json_call(
+        self, request: HttpRequest, where: Route, body: bytes, service: str
+    ) -> tuple[Identity, dict[str, Any]] | None: ...
 
     def account_of(self, account: str) -> Any: ...
 
-    def require(self, call: Call, code: str) -> None: ...
 
-
-def handle(
-    lab: _Lab, request: HttpRequest, where: Route, body: bytes, rid: str, region: str
-) -> HttpResponse:
+def handle(lab: _Lab, request: HttpRequest, where: Route, body: bytes, rid: str) -> HttpResponse:
     """Check the envelope, authenticate, authorize, forward: as the ECR front end does."""
-    if not protocols.is_json_call(request.method, request.header("content-type"), body):
+    admitted = lab.admit_json_call(request, where, body, "secretsmanager")
+    if admitted is None:
         return protocols.json_not_found(rid)
-    params = protocols.parse_json_body(body)
-    if protocols.operation_model("secretsmanager", where.operation) is None:
-        raise AwsError("UnknownOperationException", "")
-    caller = lab.authenticate(request, body, "json", "secretsmanager").identity
-    action = f"secretsmanager:{where.operation}"
-    lab.require(
-        Call(caller, action, "*", request.client_ip, where.region or region),
-        "AccessDeniedException",
-    )
+    caller, params = admitted
     home = lab.account_of(caller.account)
     target = protocols.SECRETSMANAGER_TARGET_PREFIX + where.operation
     answer = home.upstream.forward_json("secretsmanager", target, json.dumps(params).encode())
