@@ -130,6 +130,30 @@ ROOT = Path(__file__).resolve().parents[1]
 TRACEBACK = "Traceback (most recent call last)"
 
 
+def boto_client(
+    running: RunningLab,
+    service: str,
+    key: str,
+    secret: str = "test",
+    token: str | None = None,
+    *,
+    region: str,
+    **extra: Any,
+) -> Any:
+    """A boto3 client of the lab for the access key `key` ("test": the first account's admin)."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=running.url,
+        region_name=region,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+        **extra,
+    )
+
+
 def cli(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
     """`ecr-lab ARGS...` as a user runs it: a real process, its output captured."""
     return subprocess.run(

@@ -9,18 +9,19 @@ serves as `ACCT.dkr.ecr.REGION.localhost:PORT` on its one port.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
+from tests.server_support import boto_client
 from tests.tutorial import EC2_TRUST
 
 pytestmark = pytest.mark.slow
@@ -33,15 +34,7 @@ REPOSITORY_ARN = f"arn:aws:ecr:{REGION}:{ACCOUNT_B}:repository/{REPOSITORY}"
 PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
 
 
-def _client(running: RunningLab, service: str, key: str, secret: str, token: str | None = None):
-    return boto3.client(
-        service,
-        endpoint_url=running.url,
-        region_name=REGION,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
-    )
+_client = functools.partial(boto_client, region=REGION)
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
+from tests.server_support import boto_client
 
 pytestmark = pytest.mark.slow  # real servers and subprocesses: seconds per test
 
@@ -30,13 +30,7 @@ DENY_CREATE = {
 
 def client(running: RunningLab, service: str, key: str = "test", secret: str = "test") -> Any:
     region = "us-east-1" if service == "organizations" else running.lab.config.region
-    return boto3.client(
-        service,
-        endpoint_url=running.url,
-        region_name=region,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-    )
+    return boto_client(running, service, key, secret, region=region)
 
 
 def organization_with_a_member(running: RunningLab) -> tuple[Any, str, str]:

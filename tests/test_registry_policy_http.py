@@ -13,6 +13,7 @@ CROSS    = IAM User Guide, reference_policies_evaluation-logic-cross-account.htm
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import os
@@ -21,7 +22,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
@@ -30,7 +30,14 @@ from lab.ecr.manifests import DOCKER_MANIFEST_V2
 from lab.ecr.push import docker_manifest, push_layer
 from lab.server.config import LabConfig
 from lab.server.run import RunningLab
-from tests.server_support import AWS_CLI, ECR_TARGET_PREFIX, JSON_1_1, send, signed_headers
+from tests.server_support import (
+    AWS_CLI,
+    ECR_TARGET_PREFIX,
+    JSON_1_1,
+    boto_client,
+    send,
+    signed_headers,
+)
 from tests.test_cross_account import _registry_get
 from tests.tutorial import EC2_TRUST
 
@@ -46,18 +53,7 @@ BAD_POLICY = (
 )
 
 
-def _client(
-    running: RunningLab, service: str, key: str, secret: str = "test", token=None, **extra: Any
-):
-    return boto3.client(
-        service,
-        endpoint_url=running.url,
-        region_name=REGION,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        aws_session_token=token,
-        **extra,
-    )
+_client = functools.partial(boto_client, region=REGION)
 
 
 def _admin(running: RunningLab, account: str = A) -> Any:
