@@ -29,7 +29,7 @@ import orjson
 from lab.policy.context import derive
 from lab.policy.document import PolicyError, parse_policy
 from lab.policy.evaluate import evaluate
-from lab.policy.model import Decision, DocumentKind, Policy, PolicySet, Request, build
+from lab.policy.model import Decision, DocumentKind, Policy, PolicySet, Request, build_from
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -56,12 +56,14 @@ class CaseError(ValueError):
     """A case that cannot be evaluated: bad JSON, a missing field, an invalid policy."""
 
 
-def answer_line(line: str) -> str:
-    """The JSON answer (no newline) for one JSON case line; errors become error answers."""
+def answer_line(line: str | bytes) -> str:
+    """The JSON answer (no newline) for one JSON case line (text, or UTF-8 as read); errors
+    become error answers."""
     try:
         case, by_orjson = _read_line(line)
         request, policies = _read_case(case, _orjson_key if by_orjson else _encode)
-        decision = evaluate(request, policies, trace=False)  # an answer shows no trace
+        # An answer shows no trace; derive() lower-cased the context's keys.
+        decision = evaluate(request, policies, trace=False, lowered=True)
     except (CaseError, ValueError) as error:
         return _encode({"decision": "error", "error": str(error)})
     except Exception as error:  # fail closed: an unforeseen failure is an error, never an allow
@@ -122,18 +124,30 @@ def _read_case(case: Any, dump: _Dump) -> tuple[Request, PolicySet]:
     context = case.get("context") or {}
     if not isinstance(context, Mapping) or not all(map(_context_value, context.values())):
         raise CaseError("context must map keys to a string or a list of strings")
-    policies = build(
-        PolicySet,
-        identity=tuple([_policy(doc, "identity", i, dump) for i, doc in enumerate(identity)]),
-        resource=_optional(case, "resource_policy", resource_policy_kind(resource), dump),
-        boundary=_optional(case, "permissions_boundary", "boundary", dump),
-        session=_optional(case, "session_policy", "session", dump),
-        registry=_optional(case, "registry_policy", "registry", dump),
-        **_guardrails(case, dump),
+    fields = {
+        "identity": tuple([_policy(doc, "identity", i, dump) for i, doc in enumerate(identity)]),
+        "resource": _optional(case, "resource_policy", resource_policy_kind(resource), dump),
+        "boundary": _optional(case, "permissions_boundary", "boundary", dump),
+        "session": _optional(case, "session_policy", "session", dump),
+        "registry": _optional(case, "registry_policy", "registry", dump),
+    }
+    fields.update(_guardrails(case, dump) if _GUARDRAIL_KEYS & case.keys() else _UNGUARDED)
+    policies = build_from(PolicySet, fields)
+    request = build_from(
+        Request,
+        {
+            "principal": principal,
+            "action": action,
+            "resource": resource,
+            "context": derive(principal, context),
+        },
     )
-    context = derive(principal, context)
-    request = build(Request, principal=principal, action=action, resource=resource, context=context)
     return request, policies
+
+
+# The optional guardrail fields, and what a case without any of them has.
+_GUARDRAIL_KEYS = frozenset({"scps", "rcps", "endpoint_policy", "management_account"})
+_UNGUARDED = {"scps": (), "rcps": (), "endpoint": None, "management_account": False}
 
 
 def _guardrails(case: Mapping[str, Any], dump: _Dump) -> dict[str, Any]:
@@ -219,13 +233,16 @@ _WS_CHARS = frozenset(" \t\n\r")
 _scan = json.JSONDecoder().scan_once
 
 
-def _read_line(line: str) -> tuple[Any, bool]:
+def _read_line(line: str | bytes) -> tuple[Any, bool]:
     """The decoded case line, and whether orjson decoded it (its policies then key by orjson)."""
     try:
-        if _LONG_NUMBER not in line.encode().translate(_DIGITS):
-            return orjson.loads(line), True
+        raw = line if type(line) is bytes else line.encode()
+        if _LONG_NUMBER not in raw.translate(_DIGITS):
+            return orjson.loads(raw), True
     except ValueError:  # not UTF-8 (a lone surrogate), or not JSON to orjson
         pass
+    if isinstance(line, bytes):  # read as text, bytes that are not UTF-8 replaced
+        return _read_line(line.decode(errors="replace"))
     try:
         return _decode(line), False
     except ValueError:
@@ -320,7 +337,7 @@ def default_jobs() -> int:
     return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
-def answer_lines(lines: list[str]) -> bytes:
+def answer_lines(lines: list[str] | list[bytes]) -> bytes:
     """The answers, one line each, to case lines (blank lines are no case and get none)."""
     text = "".join([f"{answer_line(line)}\n" for line in lines if line.strip()])
     # A lone surrogate (from a \ud800 escape) sits in a JSON string: write it back as that escape.
@@ -343,9 +360,9 @@ def answer_block(data: bytes, last: bool = False) -> bytes:
     """answer_lines() for input as read: complete lines, or (`last`) one without its newline.
 
     Workers get input as bytes: the cheapest to hand over, and to split they take their share.
+    Lines end at a newline alone: JSON text may hold U+2028 or a form feed raw in a string.
     """
-    text = data.decode(errors="replace")
-    return answer_lines([text] if last else text.splitlines())
+    return answer_lines([data] if last else data.split(b"\n"))
 
 
 def _blocks(source: int) -> Iterator[tuple[bytes, bool]]:

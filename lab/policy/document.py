@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, NoReturn
@@ -17,7 +17,7 @@ from typing import Any, Literal, NoReturn
 from lab import json_input
 from lab.errors import AwsError
 from lab.policy import conditions
-from lab.policy.model import ConditionClause, DocumentKind, Policy, Statement, build
+from lab.policy.model import ConditionClause, DocumentKind, Policy, Statement, build_from
 
 VERSIONS = ("2012-10-17", "2008-10-17")
 # Absent Version means the old language: no policy variables (reference_policies_elements_version).
@@ -45,7 +45,6 @@ _ECR_KINDS = frozenset({"repository", "registry"})
 
 _ACCOUNT_ID = re.compile(r"\d{12}")
 _IAM_PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:(iam|sts)::\d{12}:[^*?]+")
-_SID = re.compile(r"[0-9A-Za-z]*")
 
 REPOSITORY_POLICY_MESSAGE = (
     "Invalid parameter at 'PolicyText' failed to satisfy constraint: "
@@ -178,7 +177,9 @@ def parse_policy(
     policy_id = doc.get("Id")
     if policy_id is not None and not isinstance(policy_id, str):
         raise PolicyError("Id must be a string", element="Id")
-    return build(Policy, version=version, statements=statements, id=policy_id, name=name)
+    return build_from(
+        Policy, {"version": version, "statements": statements, "id": policy_id, "name": name}
+    )
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,12 @@ def _statement(index: int, raw: Any, rules: _Rules) -> Statement:
     principal = not_principal = None
     if rules.one_principal or "Principal" in raw or "NotPrincipal" in raw:
         principal, not_principal = _principals(index, raw, rules)
-    action, not_action = _pair(index, get, "Action", "NotAction", _actions)
+    action = get("Action", _ABSENT)
+    if action is not _ABSENT:
+        action = _actions(index, "Action", action)
+    not_action = get("NotAction", _ABSENT)
+    if not_action is not _ABSENT:
+        not_action = _actions(index, "NotAction", not_action)
     if (action is _ABSENT) == (not_action is _ABSENT):
         missing = action is _ABSENT
         raise PolicyError(
@@ -282,23 +288,30 @@ def _statement(index: int, raw: Any, rules: _Rules) -> Statement:
             element="Action",
             iam_message="Policy statement must contain actions." if missing else SYNTAX_ERROR,
         )
-    resource, not_resource = _pair(index, get, "Resource", "NotResource", _resources)
+    resource = get("Resource", _ABSENT)
+    if resource is not _ABSENT:
+        resource = _resources(index, "Resource", resource)
+    not_resource = get("NotResource", _ABSENT)
+    if not_resource is not _ABSENT:
+        not_resource = _resources(index, "NotResource", not_resource)
     # One of the two, where the kind allows it, is what the rules ask (the common case).
     if (resource is _ABSENT) == (not_resource is _ABSENT) or rules.no_resource:
         _check_resource_rules(index, rules, resource, not_resource)
     condition = get("Condition")
-    return build(
+    return build_from(
         Statement,
-        index=index,
-        effect=effect,
-        sid=sid,
-        principal=principal,
-        not_principal=not_principal,
-        action=None if action is _ABSENT else action,
-        not_action=None if not_action is _ABSENT else not_action,
-        resource=None if resource is _ABSENT else resource,
-        not_resource=None if not_resource is _ABSENT else not_resource,
-        condition=() if condition is None else _conditions(index, condition),
+        {
+            "index": index,
+            "effect": effect,
+            "sid": sid,
+            "principal": principal,
+            "not_principal": not_principal,
+            "action": None if action is _ABSENT else action,
+            "not_action": None if not_action is _ABSENT else not_action,
+            "resource": None if resource is _ABSENT else resource,
+            "not_resource": None if not_resource is _ABSENT else not_resource,
+            "condition": () if condition is None else _conditions(index, condition),
+        },
     )
 
 
@@ -390,25 +403,13 @@ def _stored_principal(kind: str, value: str) -> str | None:
     return value
 
 
-def _pair(
-    index: int,
-    get: Callable[[str, Any], Any],
-    element: str,
-    negated: str,
-    check: Callable[[int, str, Any], tuple[str, ...]],
-) -> tuple[Any, Any]:
-    """An element and its Not form, each checked in that order; _ABSENT when not written."""
-    value = get(element, _ABSENT)
-    if value is not _ABSENT:
-        value = check(index, element, value)
-    other = get(negated, _ABSENT)
-    return value, other if other is _ABSENT else check(index, negated, other)
-
-
 def _actions(index: int, element: str, value: Any) -> tuple[str, ...]:
     """The element's actions, checked."""
     actions = (value,) if type(value) is str else _strings(index, element, value)
+    valid = _VALID_ACTIONS
     for action in actions:
+        if action in valid:
+            continue
         problem = _action_problem(action)
         if problem is not None:
             reason, iam_message = problem
@@ -418,7 +419,20 @@ def _actions(index: int, element: str, value: Any) -> tuple[str, ...]:
                 element=element,
                 iam_message=iam_message,
             )
+        _remember(valid, action)
     return actions
+
+
+# Action and resource entries found valid: the same few recur, and a set is the cheapest test.
+_VALID_ACTIONS: set[str] = set()
+_VALID_RESOURCES: set[str] = {"*"}
+
+
+def _remember(valid: set[str], entry: str) -> None:
+    if len(valid) >= _CHECK_CACHE:
+        valid.clear()  # bounded: entries a caller makes up cannot grow it
+        valid.add("*")
+    valid.add(entry)
 
 
 @lru_cache(maxsize=_CHECK_CACHE)
@@ -445,14 +459,18 @@ def _action_problem(action: str) -> tuple[str, str] | None:
 def _resources(index: int, element: str, value: Any) -> tuple[str, ...]:
     """The element's resources, checked."""
     resources = (value,) if type(value) is str else _strings(index, element, value)
+    valid = _VALID_RESOURCES
     for resource in resources:
-        if resource != "*" and not (resource.startswith("arn:") and resource.count(":") >= 5):
+        if resource in valid:
+            continue
+        if not (resource.startswith("arn:") and resource.count(":") >= 5):
             raise PolicyError(
                 f"resource {resource!r} is not an ARN",
                 statement=index,
                 element=element,
                 iam_message=f'Resource {resource} must be in ARN format or "*".',
             )
+        _remember(valid, resource)
     return resources
 
 
@@ -507,11 +525,9 @@ def _conditions(index: int, raw: Any) -> tuple[ConditionClause, ...]:
             if not key:
                 raise PolicyError("empty condition key", statement=index, element="Condition")
             clauses.append(
-                build(
+                build_from(
                     ConditionClause,
-                    operator=operator,
-                    key=key,
-                    values=_condition_values(index, values),
+                    {"operator": operator, "key": key, "values": _condition_values(index, values)},
                 )
             )
     return tuple(clauses)
@@ -563,7 +579,8 @@ def _check_sids(statements: tuple[Statement, ...]) -> None:
         sid = statement.sid
         if sid is None:
             continue
-        if not _SID.fullmatch(sid):
+        # [0-9A-Za-z]*, as a string test: an ASCII alphanumeric string, or empty.
+        if sid and not (sid.isascii() and sid.isalnum()):
             raise PolicyError(
                 f"Sid {sid!r} is not alphanumeric",
                 statement=statement.index,

@@ -20,6 +20,7 @@ The trace and the explanation come from this one pass; nothing evaluates twice.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
@@ -30,12 +31,14 @@ from lab.policy.context import lower_keys
 from lab.policy.model import (
     ContextValue,
     Decision,
+    Outcome,
     PolicyKind,
     PolicySet,
     Request,
     Statement,
     StatementRecord,
     StatementRef,
+    build_from,
 )
 from lab.policy.principals import (
     DIRECT,
@@ -70,25 +73,30 @@ _ACTION_HITS: dict[tuple[tuple[str, ...], str], bool] = {}
 _RESOURCE_HITS: dict[tuple[tuple[str, ...], str], bool] = {}
 
 
-def evaluate(request: Request, policies: PolicySet, *, trace: bool = True) -> Decision:
+def evaluate(
+    request: Request, policies: PolicySet, *, trace: bool = True, lowered: bool = False
+) -> Decision:
     """AWS's decision on `request` under `policies`, with the statements that decided it.
 
     `trace=False` leaves the Decision's records (its trace) empty, for callers that only want
-    the decision: a statement is then only checked as far as it can still apply.
+    the decision: a statement is then only checked as far as it can still apply. `lowered`
+    says the request's context keys are lower-cased already (context.derive() made it).
     """
-    context = lower_keys(request.context)
+    context = request.context if lowered else lower_keys(request.context)
     principal_arn = context.get("aws:principalarn")
     caller = caller_from(
-        request.principal, principal_arn if isinstance(principal_arn, str) else None
+        request.principal, principal_arn if type(principal_arn) is str else None
     )
     has_boundary = policies.boundary is not None
     action, resource = request.action, request.resource
     records: list[StatementRecord] = []
-    allows: dict[PolicyKind, list[StatementRef]] = {k: [] for k in POLICY_TYPE_NAMES}
-    denies: dict[PolicyKind, list[StatementRef]] = {k: [] for k in POLICY_TYPE_NAMES}
+    # Most kinds take no part in a given request: their lists appear when first used.
+    allows: defaultdict[PolicyKind, list[StatementRef]] = defaultdict(list)
+    denies: defaultdict[PolicyKind, list[StatementRef]] = defaultdict(list)
     resource_grant = NO_MATCH
-    tally = guardrails.tally(caller, action, resource, policies)
-    for kind, index, policy, level in _applicable(request, policies, tally):
+    guarded = bool(policies.scps or policies.rcps) or policies.endpoint is not None
+    tally = guardrails.tally(caller, action, resource, policies) if guarded else _UNGUARDED
+    for kind, index, policy, level in _applicable(request, policies, tally, guarded):
         substitute = policy.version == _VARIABLES_VERSION
         naming, resource_based = kind in _NAMING_KINDS, kind in _RESOURCE_KINDS
         for statement in policy.statements:
@@ -121,10 +129,10 @@ def evaluate(request: Request, policies: PolicySet, *, trace: bool = True) -> De
                     resource_grant = max(resource_grant, named)
                 elif level is not None:
                     tally.levels[kind].add(level)
-    layers = guardrails.layers(policies, tally, allows, denies)
     decision = _decide(request, policies, caller, allows, denies, resource_grant, tuple(records))
-    if not layers:
+    if not guarded:
         return decision
+    layers = guardrails.layers(policies, tally, allows, denies)
     closed = (
         None if decision.outcome == "explicit_deny" else guardrails.closed(policies, tally, allows)
     )
@@ -134,6 +142,11 @@ def evaluate(request: Request, policies: PolicySet, *, trace: bool = True) -> De
         message = _message(request, f"because no {name} allows the {request.action} action")
         decision = Decision("implicit_deny", message, (), rule, decision.records)
     return replace(decision, layers=layers)
+
+
+# No SCP, RCP or endpoint policy: a tally that no statement touches (levels only grow for
+# SCPs and RCPs), shared by every such evaluation.
+_UNGUARDED = guardrails.Tally(None, None)
 
 
 # The kinds whose statements name principals (Principal / NotPrincipal) to match the caller.
@@ -164,17 +177,18 @@ def _record(
 
 
 def _applicable(
-    request: Request, policies: PolicySet, tally: guardrails.Tally
+    request: Request, policies: PolicySet, tally: guardrails.Tally, guarded: bool
 ) -> list[guardrails.Applicable]:
     """The policies that take part, in AWS's order: RCPs, SCPs, the VPC endpoint policy, then
     the resource-based, identity-based, boundary and session policies."""
-    found = guardrails.applicable(policies, tally)
+    found = guardrails.applicable(policies, tally) if guarded else []
     # A resource policy is attached to one resource: an action on "*" never sees it.
-    if policies.resource is not None and request.resource != "*":
-        found.append(("resource", 0, policies.resource, None))
-    if policies.registry is not None and request.resource != "*":
-        found.append(("registry", 0, policies.registry, None))
-    found.extend(("identity", i, p, None) for i, p in enumerate(policies.identity))
+    if request.resource != "*":
+        if policies.resource is not None:
+            found.append(("resource", 0, policies.resource, None))
+        if policies.registry is not None:
+            found.append(("registry", 0, policies.registry, None))
+    found.extend([("identity", i, p, None) for i, p in enumerate(policies.identity)])
     if policies.boundary is not None:
         found.append(("boundary", 0, policies.boundary, None))
     if policies.session is not None:
@@ -273,10 +287,10 @@ def _decide(
     resource_grant: int,
     records: tuple[StatementRecord, ...],
 ) -> Decision:
-    denied_by = next((kind for kind in _DENY_ORDER if denies[kind]), None)
+    denied_by = next((kind for kind in _DENY_ORDER if denies.get(kind)), None) if denies else None
     if denied_by is not None:
         matched = tuple(ref for kind in _DENY_ORDER for ref in denies[kind])
-        return Decision(
+        return _decision(
             "explicit_deny",
             _message(request, f"with an explicit deny in {POLICY_TYPE_NAMES[denied_by]}"),
             matched,
@@ -293,7 +307,7 @@ def _decide(
 
     def allowed(kinds: tuple[PolicyKind, ...], rule: str) -> Decision:
         matched = tuple(ref for kind in kinds for ref in allows[kind])
-        return Decision("allowed", "", matched, rule, records)
+        return _decision("allowed", "", matched, rule, records)
 
     identity_kinds: tuple[PolicyKind, ...] = ("identity", "boundary", "session")
     if cross_account:
@@ -330,12 +344,33 @@ def _decide(
         lacking = "resource"
     lacking = lacking or "identity"
     name = POLICY_TYPE_NAMES[lacking].split(" ", 1)[1]
-    return Decision(
+    return _decision(
         "implicit_deny",
         _message(request, f"because no {name} allows the {request.action} action"),
         (),
         f"implicit deny: no {name} allows the request",
         records,
+    )
+
+
+def _decision(
+    outcome: Outcome,
+    message: str,
+    matched: tuple[StatementRef, ...],
+    rule: str,
+    records: tuple[StatementRecord, ...],
+) -> Decision:
+    """Decision(outcome, message, matched, rule, records), made at once: one per request."""
+    return build_from(
+        Decision,
+        {
+            "outcome": outcome,
+            "message": message,
+            "matched": matched,
+            "rule": rule,
+            "records": records,
+            "layers": (),
+        },
     )
 
 
