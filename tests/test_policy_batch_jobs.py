@@ -53,6 +53,27 @@ def test_answer_lines_skips_blank_lines_and_answers_the_rest_in_order() -> None:
     assert [json.loads(a)["decision"] for a in answers] == ["error", "error"]
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x0c", "\x1c", "\x85", "\r"])
+def test_a_line_separator_raw_inside_a_json_string_stays_in_its_case(separator: str) -> None:
+    # JSON allows these raw in a string; only a newline ends a case line.
+    case = {
+        "principal": f"arn:aws:iam::111122223333:user/a{separator}b",
+        "action": "ecr:ListImages",
+        "resource": "*",
+        "identity_policies": [],
+    }
+    line = json.dumps(case, ensure_ascii=False).encode()
+    answers = subprocess.run(
+        [ECR_LAB, "simulate", "--batch", "-"],
+        input=line + b"\n" + line + b"\n",
+        capture_output=True,
+        check=True,
+    ).stdout.splitlines()
+    assert len(answers) == 2
+    assert json.loads(answers[0])["decision"] == "implicit_deny"
+    assert f"user/a{separator}b is not authorized" in json.loads(answers[0])["message"]
+
+
 def test_default_jobs_is_the_cpus_this_process_may_use() -> None:
     assert batch.default_jobs() == len(os.sched_getaffinity(0))
 

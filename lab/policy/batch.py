@@ -113,16 +113,18 @@ def read_case(case: Any) -> tuple[Request, PolicySet]:
 
 def _read_case(case: Any, dump: _Dump) -> tuple[Request, PolicySet]:
     """read_case(), with `dump` writing a decoded policy document as its cache key."""
-    if not isinstance(case, Mapping):
+    if type(case) is not dict and not isinstance(case, Mapping):
         raise CaseError("a case is a JSON object")
     principal = _text(case, "principal")
     action = _text(case, "action")
     resource = _text(case, "resource")
     identity = case.get("identity_policies") or []
-    if not isinstance(identity, list):
+    if type(identity) is not list and not isinstance(identity, list):
         raise CaseError("identity_policies must be a list")
     context = case.get("context") or {}
-    if not isinstance(context, Mapping) or not all(map(_context_value, context.values())):
+    if (type(context) is not dict and not isinstance(context, Mapping)) or not all(
+        map(_context_value, context.values())
+    ):
         raise CaseError("context must map keys to a string or a list of strings")
     fields = {
         "identity": tuple([_policy(doc, "identity", i, dump) for i, doc in enumerate(identity)]),
@@ -178,6 +180,8 @@ def _guardrails(case: Mapping[str, Any], dump: _Dump) -> dict[str, Any]:
 def _context_value(value: Any) -> bool:
     if type(value) is str:
         return True
+    if type(value) is list:
+        return all([type(item) is str or isinstance(item, str) for item in value])
     return isinstance(value, str) or (
         isinstance(value, list) and all([isinstance(item, str) for item in value])
     )

@@ -8,43 +8,35 @@ repository policy with one `InvalidParameterException` (FACTS).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Literal, NoReturn
 
 from lab import json_input
 from lab.errors import AwsError
 from lab.policy import conditions
+from lab.policy.entries import PRINCIPAL_TYPES as _PRINCIPAL_TYPES
+from lab.policy.entries import STATEMENT_KEYS as _STATEMENT_KEYS
+from lab.policy.entries import VALID_ACTIONS as _VALID_ACTIONS
+from lab.policy.entries import VALID_RESOURCES as _VALID_RESOURCES
+from lab.policy.entries import action_problem as _action_problem
+from lab.policy.entries import is_arn_or_star
+from lab.policy.entries import remember as _remember
+from lab.policy.entries import stored_principal as _stored_principal
 from lab.policy.model import ConditionClause, DocumentKind, Policy, Statement, build_from
+from lab.policy.wellformed import read_statements
 
 VERSIONS = ("2012-10-17", "2008-10-17")
 # Absent Version means the old language: no policy variables (reference_policies_elements_version).
 DEFAULT_VERSION = "2008-10-17"
 
 _TOP_KEYS = frozenset({"Version", "Id", "Statement"})
-_STATEMENT_KEYS = frozenset(
-    {
-        "Sid",
-        "Effect",
-        "Principal",
-        "NotPrincipal",
-        "Action",
-        "NotAction",
-        "Resource",
-        "NotResource",
-        "Condition",
-    }
-)
-_PRINCIPAL_TYPES = frozenset({"AWS", "Service", "Federated", "CanonicalUser"})
 _IAM_KINDS = frozenset({"identity", "boundary", "session"})
 _PRINCIPAL_KINDS = frozenset({"repository", "trust", "resource", "registry"})
 # ECR's own policies: Version required, ECR's size limit and ECR's one error.
 _ECR_KINDS = frozenset({"repository", "registry"})
 
-_ACCOUNT_ID = re.compile(r"\d{12}")
-_IAM_PRINCIPAL_ARN = re.compile(r"arn:aws[a-z-]*:(iam|sts)::\d{12}:[^*?]+")
+
 
 REPOSITORY_POLICY_MESSAGE = (
     "Invalid parameter at 'PolicyText' failed to satisfy constraint: "
@@ -55,8 +47,7 @@ REGISTRY_POLICY_MESSAGE = (
     "'Invalid registry policy provided'"
 )
 SYNTAX_ERROR = "Syntax errors in policy."
-_NO_VENDOR = "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc."
-_CHECK_CACHE = 8192  # distinct action and principal strings remembered
+
 
 
 @dataclass(frozen=True)
@@ -151,7 +142,10 @@ def parse_policy(
     PolicyError.
     """
     quota = quota or _DEFAULT_QUOTA.get(kind)
-    if isinstance(doc, str):
+    if type(doc) is dict:  # decoded JSON, the common case: no text to measure or decode
+        if quota is not None and not _surely_within(source, QUOTAS[quota]):
+            _check_size(_compact(doc), QUOTAS[quota])
+    elif isinstance(doc, str):
         if quota is not None:
             _check_size(doc, QUOTAS[quota])
         try:
@@ -164,16 +158,20 @@ def parse_policy(
         raise PolicyError("a policy is a JSON object")
     if not doc.keys() <= _TOP_KEYS:
         raise PolicyError(f"unknown element {_first_unknown(doc, _TOP_KEYS)}")
-    version = _version(doc, kind)
+    version = doc.get("Version")
+    if version != "2012-10-17" or type(version) is not str:
+        version = _version(doc, kind)
     raw = doc.get("Statement")
-    if _is_mapping(raw):
+    if type(raw) is not list and _is_mapping(raw):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
         raise PolicyError("Statement must be an object or a non-empty list of objects")
     rules = _RULES[kind]
-    statements = tuple([_statement(i, s, rules) for i, s in enumerate(raw)])
-    if rules.check_sids:
-        _check_sids(statements)
+    statements = read_statements(raw, rules)
+    if statements is None:  # something unusual, maybe invalid: the full reading words it
+        statements = tuple([_statement(i, s, rules) for i, s in enumerate(raw)])
+        if rules.check_sids:
+            _check_sids(statements)
     policy_id = doc.get("Id")
     if policy_id is not None and not isinstance(policy_id, str):
         raise PolicyError("Id must be a string", element="Id")
@@ -183,7 +181,7 @@ def parse_policy(
 
 
 @dataclass(frozen=True)
-class _Rules:
+class Rules:
     """What a document kind demands of each statement, decided once per kind."""
 
     kind: DocumentKind
@@ -194,8 +192,8 @@ class _Rules:
     check_sids: bool  # IAM's Sid rules
 
 
-_RULES: dict[str, _Rules] = {
-    kind: _Rules(
+_RULES: dict[str, Rules] = {
+    kind: Rules(
         kind,
         no_principal=kind in _IAM_KINDS,
         one_principal=kind in _PRINCIPAL_KINDS,
@@ -256,7 +254,7 @@ def _version(doc: Mapping[str, Any], kind: DocumentKind) -> str:
     return version
 
 
-def _statement(index: int, raw: Any, rules: _Rules) -> Statement:
+def _statement(index: int, raw: Any, rules: Rules) -> Statement:
     if type(raw) is not dict and not isinstance(raw, Mapping):
         raise PolicyError("a statement is a JSON object", statement=index)
     if not raw.keys() <= _STATEMENT_KEYS:
@@ -329,7 +327,7 @@ def _bad_effect(index: int, effect: Any) -> NoReturn:
 
 
 def _principals(
-    index: int, raw: Mapping[str, Any], rules: _Rules
+    index: int, raw: Mapping[str, Any], rules: Rules
 ) -> tuple[dict[str, tuple[str, ...]] | None, dict[str, tuple[str, ...]] | None]:
     has_principal = "Principal" in raw
     has_not_principal = "NotPrincipal" in raw
@@ -387,22 +385,6 @@ def _principal_id(index: int, kind: str, value: str) -> str:
     return stored
 
 
-@lru_cache(maxsize=_CHECK_CACHE)
-def _stored_principal(kind: str, value: str) -> str | None:
-    """The principal as AWS stores it, or None if AWS rejects it; the same few ids recur."""
-    # Principal takes no wildcards but the lone "*" (reference_policies_elements_principal).
-    if value == "*" and kind == "AWS":
-        return value
-    if not value or "*" in value or "?" in value:
-        return None
-    if kind == "AWS":
-        if _ACCOUNT_ID.fullmatch(value):
-            return f"arn:aws:iam::{value}:root"
-        if not _IAM_PRINCIPAL_ARN.fullmatch(value):
-            return None
-    return value
-
-
 def _actions(index: int, element: str, value: Any) -> tuple[str, ...]:
     """The element's actions, checked."""
     actions = (value,) if type(value) is str else _strings(index, element, value)
@@ -423,39 +405,6 @@ def _actions(index: int, element: str, value: Any) -> tuple[str, ...]:
     return actions
 
 
-# Action and resource entries found valid: the same few recur, and a set is the cheapest test.
-_VALID_ACTIONS: set[str] = set()
-_VALID_RESOURCES: set[str] = {"*"}
-
-
-def _remember(valid: set[str], entry: str) -> None:
-    if len(valid) >= _CHECK_CACHE:
-        valid.clear()  # bounded: entries a caller makes up cannot grow it
-        valid.add("*")
-    valid.add(entry)
-
-
-@lru_cache(maxsize=_CHECK_CACHE)
-def _action_problem(action: str) -> tuple[str, str] | None:
-    """What IAM says is wrong with an action entry: (reason, IAM's message), or None."""
-    if action == "*":
-        return None
-    vendor, colon, name = action.partition(":")
-    if not colon or not vendor or not name:
-        return "action {action!r} has no service prefix", _NO_VENDOR
-    if ":" in name:
-        return (
-            "action {action!r} has more than one colon",
-            "Actions/Condition can contain only one colon.",
-        )
-    if "*" in vendor or "?" in vendor:
-        return (
-            "action {action!r} has a wildcard in its service prefix",
-            "Action vendors (e.g., aws, ec2, etc.) must not contain wildcards",
-        )
-    return None
-
-
 def _resources(index: int, element: str, value: Any) -> tuple[str, ...]:
     """The element's resources, checked."""
     resources = (value,) if type(value) is str else _strings(index, element, value)
@@ -463,7 +412,7 @@ def _resources(index: int, element: str, value: Any) -> tuple[str, ...]:
     for resource in resources:
         if resource in valid:
             continue
-        if not (resource.startswith("arn:") and resource.count(":") >= 5):
+        if not is_arn_or_star(resource):
             raise PolicyError(
                 f"resource {resource!r} is not an ARN",
                 statement=index,
@@ -474,7 +423,7 @@ def _resources(index: int, element: str, value: Any) -> tuple[str, ...]:
     return resources
 
 
-def _check_resource_rules(index: int, rules: _Rules, resource: Any, not_resource: Any) -> None:
+def _check_resource_rules(index: int, rules: Rules, resource: Any, not_resource: Any) -> None:
     """Resource and NotResource (each _ABSENT when not written) as the kind demands them."""
     present = (
         "Resource"

@@ -1,0 +1,204 @@
+"""The statements of a well-formed policy, read in one pass with no error wording.
+
+Nearly every document a batch or a server sees is valid, and the full parser's care for the
+first problem and its IAM message costs a function call per element. This reader takes the
+common, valid shapes inline and gives up (None) at anything else, unusual or invalid alike:
+the full parser then reads the document again, finds the problem and words it. Whatever it
+accepts, it makes the very Statement the full parser makes (tests/test_policy_wellformed.py).
+Hand-written because no validator library builds these objects in the same pass.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lab.policy.conditions import KNOWN_OPERATORS
+from lab.policy.entries import (
+    PRINCIPAL_TYPES,
+    STATEMENT_KEYS,
+    VALID_ACTIONS,
+    VALID_RESOURCES,
+    action_problem,
+    is_arn_or_star,
+    remember,
+    stored_principal,
+)
+from lab.policy.model import ConditionClause, Statement
+
+if TYPE_CHECKING:
+    from lab.policy.document import Rules
+
+_new = object.__new__
+_set = object.__setattr__
+_ABSENT: Any = object()
+
+
+def read_statements(raw: list[Any], rules: Rules) -> tuple[Statement, ...] | None:
+    """The statements of the list `raw`, or None if any is not plainly valid for `rules`."""
+    statements = []
+    sids: set[str] = set()
+    for index, item in enumerate(raw):
+        if type(item) is not dict or not item.keys() <= STATEMENT_KEYS:
+            return None
+        get = item.get
+        sid = get("Sid")
+        if sid is not None:
+            if type(sid) is not str:
+                return None
+            if rules.check_sids:  # IAM's: [0-9A-Za-z]*, unique in the policy
+                if (sid and not (sid.isascii() and sid.isalnum())) or sid in sids:
+                    return None
+                sids.add(sid)
+        effect = get("Effect")
+        if effect != "Allow" and effect != "Deny":
+            return None
+        principal = get("Principal", _ABSENT)
+        not_principal = get("NotPrincipal", _ABSENT)
+        if rules.no_principal:
+            if principal is not _ABSENT or not_principal is not _ABSENT:
+                return None
+            principal = not_principal = None
+        else:
+            if (principal is _ABSENT) == (not_principal is _ABSENT):
+                return None
+            if principal is _ABSENT:
+                principal, not_principal = None, _principal(not_principal)
+                if not_principal is None:
+                    return None
+            else:
+                principal, not_principal = _principal(principal), None
+                if principal is None:
+                    return None
+        action = get("Action", _ABSENT)
+        not_action = get("NotAction", _ABSENT)
+        if (action is _ABSENT) == (not_action is _ABSENT):
+            return None
+        if action is _ABSENT:
+            action, not_action = None, _entries(not_action, VALID_ACTIONS, _good_action)
+            if not_action is None:
+                return None
+        else:
+            action, not_action = _entries(action, VALID_ACTIONS, _good_action), None
+            if action is None:
+                return None
+        resource = get("Resource", _ABSENT)
+        not_resource = get("NotResource", _ABSENT)
+        if resource is _ABSENT and not_resource is _ABSENT:
+            if rules.needs_resource:
+                return None
+            resource = None
+        elif rules.no_resource or (resource is not _ABSENT and not_resource is not _ABSENT):
+            return None
+        elif resource is _ABSENT:
+            resource, not_resource = None, _entries(not_resource, VALID_RESOURCES, is_arn_or_star)
+            if not_resource is None:
+                return None
+        else:
+            resource = _entries(resource, VALID_RESOURCES, is_arn_or_star)
+            if resource is None:
+                return None
+        if not_resource is _ABSENT:
+            not_resource = None
+        condition = get("Condition")
+        if condition is not None:
+            condition = _conditions(condition)
+            if condition is None:
+                return None
+        statement = _new(Statement)
+        _set(
+            statement,
+            "__dict__",
+            {
+                "index": index,
+                "effect": effect,
+                "sid": sid,
+                "principal": principal,
+                "not_principal": not_principal,
+                "action": action,
+                "not_action": not_action,
+                "resource": resource,
+                "not_resource": not_resource,
+                "condition": () if condition is None else condition,
+            },
+        )
+        statements.append(statement)
+    return tuple(statements)
+
+
+def _good_action(action: str) -> bool:
+    return action_problem(action) is None
+
+
+def _entries(value: Any, valid: set[str], good: Any) -> tuple[str, ...] | None:
+    """An Action or Resource element's entries (a string or a non-empty list of strings),
+    each valid; None otherwise."""
+    if type(value) is str:
+        if value not in valid:
+            if not good(value):
+                return None
+            remember(valid, value)
+        return (value,)
+    if type(value) is not list or not value:
+        return None
+    entries = tuple(value)
+    for entry in entries:
+        if type(entry) is not str:
+            return None
+        if entry not in valid:
+            if not good(entry):
+                return None
+            remember(valid, entry)
+    return entries
+
+
+def _principal(value: Any) -> dict[str, tuple[str, ...]] | None:
+    """A Principal element as AWS stores it ("*" is every AWS principal); None if unusual."""
+    if value == "*":
+        return {"AWS": ("*",)}
+    if type(value) is not dict or not value:
+        return None
+    spec: dict[str, tuple[str, ...]] = {}
+    for kind, ids in value.items():
+        if kind not in PRINCIPAL_TYPES:
+            return None
+        if type(ids) is str:
+            ids = (ids,)
+        elif type(ids) is not list or not ids:
+            return None
+        stored = []
+        for id_ in ids:
+            if type(id_) is not str:
+                return None
+            kept = stored_principal(kind, id_)
+            if kept is None:
+                return None
+            stored.append(kept)
+        spec[kind] = tuple(stored)
+    return spec
+
+
+def _conditions(raw: Any) -> tuple[ConditionClause, ...] | None:
+    """A Condition element's clauses, each value a string or a list of strings; None if
+    anything else (numbers and booleans are the full parser's to spell)."""
+    if type(raw) is not dict:
+        return None
+    clauses = []
+    for operator, block in raw.items():
+        if operator not in KNOWN_OPERATORS or type(block) is not dict or not block:
+            return None
+        for key, values in block.items():
+            if not key:
+                return None
+            if type(values) is str:
+                values = (values,)
+            elif type(values) is list:
+                values = tuple(values)
+                for value in values:
+                    if type(value) is not str:
+                        return None
+            else:
+                return None
+            clause = _new(ConditionClause)
+            _set(clause, "__dict__", {"operator": operator, "key": key, "values": values})
+            clauses.append(clause)
+    return tuple(clauses)
