@@ -9,7 +9,8 @@ resident set, or the summed PSS of the engine and its worker processes). The eng
 `--jobs N` worker processes (default: one per CPU); the oracle is single-threaded, so the per
 CPU second ratio is the fair one. `--rss-lines N`
 then streams N lines (the generated cases over and over) through the engine alone and prints
-its peak memory as the lines go by: it stays flat.
+its peak memory as the lines go by: it stays flat. Last, the engine's CPU per case by stage, in
+this process: reading the line, reading and validating the policies (none cached), evaluating.
 Two workloads: generated cases, nearly every one with its own policies; then "repeated policies",
 as a CI batch checks a few policy sets against many requests, where the decisions of both must
 also agree (but for the oracle's recorded departures from AWS).
@@ -18,6 +19,8 @@ also agree (but for the oracle's recorded departures from AWS).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import itertools
 import json
 import os
@@ -26,13 +29,16 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the case generator and runners live with the tests
 
 from lab.policy.batch import default_jobs  # noqa: E402
+from lab.policy.cli import BATCH_GC_THRESHOLD  # noqa: E402
 from tests.oracle.cases import generate, generate_repeated  # noqa: E402
 from tests.oracle.known_bugs import explain  # noqa: E402
 from tests.oracle.processes import (  # noqa: E402
@@ -101,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     unexplained = report_agreement(repeated, engine.run, oracle.run)
     if args.rss_lines:
         report_memory(engine_name, engine_cmd, cases, args.rss_lines)
+    report_stages(cases)
     return 1 if unexplained else 0
 
 
@@ -181,6 +188,64 @@ def report_memory(name: str, command: list[str], cases: list[dict], total: int) 
         "peak memory (PSS of the engine and its workers) after "
         + ", ".join(f"{count:,}: {kib / 1024:.0f} MiB" for count, kib in marks)
     )
+
+
+def report_stages(cases: list[dict]) -> None:
+    """CPU microseconds per case of each stage of an answer, the best of 3 runs over the
+    cases in this process (cold policy cache for the validation stage)."""
+    from lab.policy import batch
+    from lab.policy.evaluate import evaluate
+
+    lines = [json.dumps(case, separators=(",", ":")).encode() for case in cases]
+    decoded = [batch._read_line(line)[0] for line in lines]
+    read = [batch._read_case(case, batch._orjson_key) for case in decoded if _readable(case)]
+
+    def decode() -> None:
+        for line in lines:
+            batch._read_line(line)
+
+    def validate() -> None:
+        batch._PARSED.clear()
+        for case in decoded:
+            with contextlib.suppress(batch.CaseError):
+                batch._read_case(case, batch._orjson_key)
+
+    def decide() -> None:
+        for request, policies in read:
+            evaluate(request, policies, trace=False, lowered=True)
+
+    def answer() -> None:
+        batch._PARSED.clear()
+        batch.answer_lines(lines)
+
+    stages = {"read line": decode, "read + validate": validate, "evaluate": decide}
+    stages["whole answer"] = answer
+    gc.freeze()  # as `simulate --batch` runs: what is loaded now is never scanned
+    gc.set_threshold(*BATCH_GC_THRESHOLD)
+    costs = {name: _best_cpu(stage) / len(lines) * 1e6 for name, stage in stages.items()}
+    print(
+        "\nengine CPU us per case, one process: "
+        + ", ".join(f"{name} {cost:.1f}" for name, cost in costs.items())
+    )
+
+
+def _readable(case: Any) -> bool:
+    from lab.policy import batch
+
+    try:
+        batch.read_case(case)
+    except batch.CaseError:
+        return False
+    return True
+
+
+def _best_cpu(stage: Callable[[], None], runs: int = 3) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        started = time.process_time()
+        stage()
+        best = min(best, time.process_time() - started)
+    return best
 
 
 def report_agreement(cases: list[dict], engine: BatchRun, oracle: BatchRun) -> int:

@@ -112,6 +112,10 @@ def _positive(text: str) -> int:
     return value
 
 
+# A case's objects die with it and hold no cycles but a cached error's: collect rarely.
+BATCH_GC_THRESHOLD = (100_000, 50, 1000)
+
+
 def _run_batch(source: str, jobs: int) -> int:
     try:
         fd = sys.stdin.fileno() if source == "-" else os.open(source, os.O_RDONLY)
@@ -119,8 +123,7 @@ def _run_batch(source: str, jobs: int) -> int:
         print(f"ecr-lab simulate: {error}", file=sys.stderr)
         return EXIT_ERROR
     gc.freeze()  # what is loaded now lives as long as the batch: no collection need scan it
-    # A case's objects die with it and hold no cycles but a cached error's: collect rarely.
-    gc.set_threshold(100_000, 50, 1000)
+    gc.set_threshold(*BATCH_GC_THRESHOLD)
     try:
         batch.run(fd, sys.stdout.buffer, jobs)
     finally:
