@@ -122,10 +122,11 @@ def _read_case(case: Any, dump: _Dump) -> tuple[Request, PolicySet]:
     if type(identity) is not list and not isinstance(identity, list):
         raise CaseError("identity_policies must be a list")
     context = case.get("context") or {}
-    if (type(context) is not dict and not isinstance(context, Mapping)) or not all(
-        map(_context_value, context.values())
-    ):
-        raise CaseError("context must map keys to a string or a list of strings")
+    if type(context) is not dict and not isinstance(context, Mapping):
+        raise CaseError(_CONTEXT_SHAPE)
+    for value in context.values():
+        if type(value) is not str and not _context_value(value):
+            raise CaseError(_CONTEXT_SHAPE)
     fields = {
         "identity": tuple([_policy(doc, "identity", i, dump) for i, doc in enumerate(identity)]),
         "resource": _optional(case, "resource_policy", resource_policy_kind(resource), dump),
@@ -133,7 +134,7 @@ def _read_case(case: Any, dump: _Dump) -> tuple[Request, PolicySet]:
         "session": _optional(case, "session_policy", "session", dump),
         "registry": _optional(case, "registry_policy", "registry", dump),
     }
-    fields.update(_guardrails(case, dump) if _GUARDRAIL_KEYS & case.keys() else _UNGUARDED)
+    fields.update(_UNGUARDED if _GUARDRAIL_KEYS.isdisjoint(case) else _guardrails(case, dump))
     policies = build_from(PolicySet, fields)
     request = build_from(
         Request,
@@ -147,6 +148,7 @@ def _read_case(case: Any, dump: _Dump) -> tuple[Request, PolicySet]:
     return request, policies
 
 
+_CONTEXT_SHAPE = "context must map keys to a string or a list of strings"
 # The optional guardrail fields, and what a case without any of them has.
 _GUARDRAIL_KEYS = frozenset({"scps", "rcps", "endpoint_policy", "management_account"})
 _UNGUARDED = {"scps": (), "rcps": (), "endpoint": None, "management_account": False}

@@ -20,7 +20,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Literal, TypeVar
 
-from lab.policy.context import lower_key
+from lab.policy.context import LOWER_KEYS, lower_key
 from lab.policy.matching import arn_matches, glob_matches
 from lab.policy.model import ConditionClause, ConditionTrace, ContextValue, condition_traces
 from lab.policy.variables import substitute, substitute_pattern
@@ -198,8 +198,13 @@ def _policy_values(
     """The clause's values with variables substituted. A value whose variable has no value is
     left out: it equals and is like nothing, so a negated operator holds against it (IAM User
     Guide, reference_policies_variables.html, "Policy variables with no value")."""
-    if not enabled or base.variables == "none" or not any("${" in value for value in values):
+    if not enabled or base.variables == "none":
         return values
+    for value in values:
+        if "${" in value:
+            break
+    else:
+        return values  # no variable: the common case
     render = substitute_pattern if base.variables == "pattern" else substitute
     return tuple(
         rendered for value in values if (rendered := render(value, context)) is not None
@@ -279,10 +284,13 @@ def conditions_hold(
     substitute_variables: bool = True,
 ) -> bool:
     """check_conditions()'s verdict alone: it stops at the first clause that fails."""
+    lowered = LOWER_KEYS  # lower_key() inlined: one lookup for a key seen before
     for clause in clauses:
         op = _operator(clause.operator)
+        key = clause.key
+        request = context.get(lowered.get(key) or lower_key(key))
         if op is None or not _clause_result(
-            op, clause.values, context.get(lower_key(clause.key)), context, substitute_variables
+            op, clause.values, request, context, substitute_variables
         ):
             return False
     return True

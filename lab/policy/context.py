@@ -28,24 +28,24 @@ _PRINCIPAL_TYPE = {
 
 # Condition keys as they are looked up: lower-cased, each remembered (a batch sees the same
 # few), so that a key costs one lookup, and its lower-cased string keeps its computed hash.
-_LOWER: dict[str, str] = {}
+LOWER_KEYS: dict[str, str] = {}
 _LOWER_CACHE = 4096
 
 
 def lower_key(key: str) -> str:
     """`key.lower()`, the same string object for the same key."""
-    low = _LOWER.get(key)
+    low = LOWER_KEYS.get(key)
     if low is None:
-        if len(_LOWER) >= _LOWER_CACHE:
-            _LOWER.clear()  # bounded: keys a caller makes up cannot grow it
-        low = _LOWER[key] = key.lower()
-        _LOWER.setdefault(low, low)
+        if len(LOWER_KEYS) >= _LOWER_CACHE:
+            LOWER_KEYS.clear()  # bounded: keys a caller makes up cannot grow it
+        low = LOWER_KEYS[key] = key.lower()
+        LOWER_KEYS.setdefault(low, low)
     return low
 
 
 def lower_keys(context: Mapping[str, ContextValue]) -> dict[str, ContextValue]:
     """The context with its keys lower-cased (a later key wins, as a dict's update does)."""
-    known = _LOWER
+    known = LOWER_KEYS
     return {known.get(key) or lower_key(key): value for key, value in context.items()}
 
 
@@ -63,7 +63,7 @@ def derive(
     (AIDA... for a user, AROA... or AROA...:session for a role session), `tags` the
     principal's tags. A supplied aws:PrincipalArn also gives the role's path.
     """
-    known = _LOWER
+    known = LOWER_KEYS
     given = {
         known.get(key) or lower_key(key): value if isinstance(value, str) else tuple(value)
         for key, value in (supplied or {}).items()
