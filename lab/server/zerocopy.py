@@ -17,6 +17,7 @@ import asyncio
 import os
 import select
 import threading
+from contextlib import suppress
 from typing import Any, BinaryIO
 
 from uvicorn.protocols.http.flow_control import FlowControl
@@ -48,18 +49,23 @@ class FileSender:
         await self._head_sent()
         if self._cycle.disconnected or self._transport.is_closing():
             raise ConnectionResetError("client disconnected")
-        socket_fd = self._transport.get_extra_info("socket").fileno()
         done = asyncio.get_running_loop().create_future()
         stop = threading.Event()  # this send's: set if the app stops waiting for it
         # Duplicated here, on the loop, while both descriptors are surely open.
-        fds = os.dup(socket_fd), os.dup(file.fileno())
-        threading.Thread(
-            target=_send_in_thread,
-            args=(done, *fds, offset, count, (self._gone, stop)),
-            daemon=True,
-        ).start()
+        fds = [os.dup(self._transport.get_extra_info("socket").fileno())]
         try:
-            sent = await asyncio.shield(done)
+            fds.append(os.dup(file.fileno()))
+            threading.Thread(
+                target=_send_in_thread,
+                args=(done, *fds, offset, count, (self._gone, stop)),
+                daemon=True,
+            ).start()
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+        try:
+            sent = await done
         except ConnectionResetError:
             self._lost()
             raise
@@ -97,15 +103,14 @@ def _send_in_thread(
 ) -> None:
     """Send `count` bytes of `file_fd` from `offset` to the non-blocking `socket_fd`, close both
     (they are this thread's), and settle `done` on its loop with the bytes sent."""
-    loop = done.get_loop()
     try:
         sent = _sendfile(socket_fd, file_fd, offset, count, stops)
     except _PEER_GONE as error:
-        loop.call_soon_threadsafe(_settle, done, None, ConnectionResetError(str(error)))
+        _report(done, None, ConnectionResetError(str(error)))
     except BaseException as error:  # e.g. EIO reading the file: the app's error to report
-        loop.call_soon_threadsafe(_settle, done, None, error)
+        _report(done, None, error)
     else:
-        loop.call_soon_threadsafe(_settle, done, sent, None)
+        _report(done, sent, None)
     finally:
         os.close(socket_fd)
         os.close(file_fd)
@@ -133,6 +138,12 @@ def _sendfile(
     return sent
 
 
+def _report(done: asyncio.Future[int], sent: int | None, error: BaseException | None) -> None:
+    """Settle `done` from the thread; a loop already closed (the server stopped) hears nothing."""
+    with suppress(RuntimeError):
+        done.get_loop().call_soon_threadsafe(_settle, done, sent, error)
+
+
 def _settle(done: asyncio.Future[int], sent: int | None, error: BaseException | None) -> None:
     if done.cancelled():
         return
@@ -151,8 +162,9 @@ class ZeroCopyHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
-        sender = FileSender(self.transport, self.flow, self.cycle, self._gone)
-        self.scope.setdefault("extensions", {})[SENDFILE_EXTENSION] = sender
+        if self.transport.get_extra_info("ssl_object") is None:  # TLS: the bytes need sealing
+            sender = FileSender(self.transport, self.flow, self.cycle, self._gone)
+            self.scope.setdefault("extensions", {})[SENDFILE_EXTENSION] = sender
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._gone.set()
