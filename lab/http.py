@@ -57,7 +57,7 @@ class HttpRequest:
 @dataclass
 class HttpResponse:
     """An outgoing response; `body` is bytes or an async stream of chunks (a FileSpan: a span
-    of a file, which the server may send without copying it)."""
+    of a file, which the server may send past its per-piece path)."""
 
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
@@ -67,9 +67,9 @@ class HttpResponse:
 class FileSpan(AsyncIterator[bytes]):
     """A response body that is `count` bytes of an open file from `offset`, and owns the file.
 
-    A server that can sends it with sendfile (no copy through Python); any other reader gets
-    it in pieces of at most `piece` bytes. The file is closed once read to the end, or by
-    `aclose`, which whoever holds the body must call when done with it.
+    A server that can writes it to the socket itself (lab.server.file_bodies); any other
+    reader gets it in pieces of at most `piece` bytes. The file is closed once read to the
+    end, or by `aclose`, which whoever holds the body must call when done with it.
     """
 
     def __init__(self, file: BinaryIO, offset: int, count: int, piece: int) -> None:

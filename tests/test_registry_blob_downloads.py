@@ -1,6 +1,6 @@
-"""Blob downloads over raw HTTP/1.1, sent by the kernel (lab.server.zerocopy): whole and ranged
-GETs, HEAD, keep-alive and pipelining after a sent file, clients that stall or go away mid-body
-(the lab keeps serving, every descriptor is closed), and authorization before any byte."""
+"""Blob downloads over raw HTTP/1.1, written from a thread (lab.server.file_bodies): whole and
+ranged GETs, HEAD, keep-alive and pipelining after a file body, clients that stall or go away
+mid-body (the lab keeps serving, every descriptor is closed), and authorization before any byte."""
 
 from __future__ import annotations
 

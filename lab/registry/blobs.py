@@ -1,7 +1,7 @@
 """Blobs: HEAD (ecr:BatchCheckLayerAvailability) and GET with ranges (ecr:GetDownloadUrlForLayer).
 
-A GET answers with a span of the blob's file (a FileSpan), which the server sends with
-sendfile: a layer of any size never passes through memory.
+A GET answers with a span of the blob's file (a FileSpan), which the server writes to the
+socket in small pieces: a layer of any size never sits in memory.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from lab.registry.numbers import saturating
 from lab.registry.routes import Route
 from lab.registry.wire import reply
 
-READ_CHUNK = 1 << 20  # bytes per read, should a blob be read rather than sent by the kernel
+READ_CHUNK = 1 << 20  # bytes per read, should the server read a blob piece by piece
 _RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
 
 

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from lab.http import FileSpan, HttpRequest, HttpResponse
+from lab.server.file_bodies import FILE_BODY_EXTENSION, FileSender
 from lab.server.streaming import BODY_EXTENSION
-from lab.server.zerocopy import SENDFILE_EXTENSION, FileSender
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -40,7 +40,7 @@ def asgi_app(handler: Handler) -> Callable[[Scope, Receive, Send], Awaitable[Non
                 response,
                 send,
                 head=scope["method"] == "HEAD",
-                sendfile=extensions.get(SENDFILE_EXTENSION),
+                file_sender=extensions.get(FILE_BODY_EXTENSION),
             )
         except ConnectionResetError:  # the client went away mid-request: nobody to answer
             return
@@ -61,7 +61,7 @@ async def _body(receive: Receive) -> AsyncIterator[bytes]:
 
 
 async def _send(
-    response: HttpResponse, send: Send, *, head: bool, sendfile: FileSender | None
+    response: HttpResponse, send: Send, *, head: bool, file_sender: FileSender | None
 ) -> None:
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
     body = response.body
@@ -70,8 +70,8 @@ async def _send(
         if isinstance(body, bytes) or head:
             await send({"type": "http.response.body", "body": b"" if head else body})
             return
-        if isinstance(body, FileSpan) and sendfile is not None:
-            await sendfile(body.file, body.offset, body.count)
+        if isinstance(body, FileSpan) and file_sender is not None:
+            await file_sender(body.file, body.offset, body.count)
         else:
             async for chunk in body:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})

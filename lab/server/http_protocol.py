@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 
+from lab.server.file_bodies import FileBodyHttpToolsProtocol
 from lab.server.head_limits import LimitedHttpToolsProtocol
 from lab.server.streaming import StreamingHttpToolsProtocol
-from lab.server.zerocopy import ZeroCopyHttpToolsProtocol
 
 log = logging.getLogger(__name__)
 
@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 TLS_HANDSHAKE = b"\x16\x03"
 
 
-class HttpProtocol(LimitedHttpToolsProtocol, StreamingHttpToolsProtocol, ZeroCopyHttpToolsProtocol):
+class HttpProtocol(LimitedHttpToolsProtocol, StreamingHttpToolsProtocol, FileBodyHttpToolsProtocol):
     """The lab's HTTP protocol: httptools with head limits (counted first, in the MRO), bodies
-    streamed to the app, file bodies sent by the kernel, and a TLS handshake on a connection's
+    streamed to the app, file bodies written from a thread, and a TLS handshake on a connection's
     first bytes logged at debug."""
 
     _first = True  # no bytes received yet on this connection

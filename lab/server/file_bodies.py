@@ -1,10 +1,18 @@
-"""Response bodies sent from a file by the kernel (sendfile), past uvicorn's write path.
+"""Response bodies read from a file and written to the socket on a thread, past uvicorn's
+write path.
 
-uvicorn writes a body through the transport, which copies every piece once more; and uvloop,
-the loop the lab runs on, has no `loop.sendfile`. This subclass hands the app (through the ASGI
-scope's extensions, the shape of ASGI's `http.response.zerocopysend`) a FileSender: once the
-response's head has left, one thread per response sends the file's span with `os.sendfile`
-straight to the socket, waiting for room with poll, while the event loop keeps serving.
+uvicorn writes a body through the transport from the event loop, one awaited send per piece.
+This subclass hands the app (through the ASGI scope's extensions, in the spirit of ASGI's
+`http.response.zerocopysend`) a FileSender: once the response's head has left, one thread per
+response copies the file's span to the socket itself, in SEND_PIECE pieces through one reused
+buffer, waiting for room with poll, while the event loop keeps serving.
+
+Why copies of 32 KiB, not `os.sendfile`: the client is on the same host, and what limits a
+pull is its CPU. sendfile costs the lab least (0.2 s of CPU per GiB) but hands the client cold
+pages to copy: skopeo pulled 14% slower than from distribution, with 37% more system time.
+Pieces small enough to stay in the CPU cache, written just before the client reads them (as
+Go's io.Copy writes them), cost the lab a copy (about 0.5 s/GiB) and pulled as fast as
+distribution (measured side by side, 512 MiB, six pulls each).
 
 The thread works on its own duplicates of the socket and the file descriptors, which it closes
 itself: whatever the loop or the app do meanwhile (a client gone, the app cancelled, the file
@@ -23,7 +31,8 @@ from typing import Any, BinaryIO
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-SENDFILE_EXTENSION = "lab.response_file"  # the scope["extensions"] key holding the FileSender
+FILE_BODY_EXTENSION = "lab.response_file"  # the scope["extensions"] key holding the FileSender
+SEND_PIECE = 32 << 10  # bytes per read and write: what stays hot in cache for the client
 _POLL_MS = 1000  # how often a thread waiting for room checks whether the client is gone
 _PEER_GONE = (BrokenPipeError, ConnectionResetError)
 
@@ -104,7 +113,7 @@ def _send_in_thread(
     """Send `count` bytes of `file_fd` from `offset` to the non-blocking `socket_fd`, close both
     (they are this thread's), and settle `done` on its loop with the bytes sent."""
     try:
-        sent = _sendfile(socket_fd, file_fd, offset, count, stops)
+        sent = _copy(socket_fd, file_fd, offset, count, stops)
     except _PEER_GONE as error:
         _report(done, None, ConnectionResetError(str(error)))
     except BaseException as error:  # e.g. EIO reading the file: the app's error to report
@@ -116,25 +125,28 @@ def _send_in_thread(
         os.close(file_fd)
 
 
-def _sendfile(
+def _copy(
     socket_fd: int, file_fd: int, offset: int, count: int, stops: tuple[threading.Event, ...]
 ) -> int:
     """The bytes sent: `count`, or fewer if the file ends first; raises ConnectionResetError
     if the client leaves (or a stop is set)."""
     poller = select.poll()
     poller.register(socket_fd, select.POLLOUT)
+    buffer = memoryview(bytearray(SEND_PIECE))
     sent = 0
     while sent < count:
-        if any(stop.is_set() for stop in stops):
-            raise ConnectionResetError("client disconnected")
-        try:
-            written = os.sendfile(socket_fd, file_fd, offset + sent, count - sent)
-        except BlockingIOError:  # the socket's buffer is full: wait for room
-            poller.poll(_POLL_MS)
-            continue
-        if written == 0:
+        size = os.preadv(file_fd, [buffer[: min(SEND_PIECE, count - sent)]], offset + sent)
+        if size == 0:
             break
-        sent += written
+        written = 0
+        while written < size:
+            if any(stop.is_set() for stop in stops):
+                raise ConnectionResetError("client disconnected")
+            try:
+                written += os.write(socket_fd, buffer[written:size])
+            except BlockingIOError:  # the socket's buffer is full: wait for room
+                poller.poll(_POLL_MS)
+        sent += size
     return sent
 
 
@@ -153,7 +165,7 @@ def _settle(done: asyncio.Future[int], sent: int | None, error: BaseException | 
         done.set_result(sent)
 
 
-class ZeroCopyHttpToolsProtocol(HttpToolsProtocol):
+class FileBodyHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, offering each request a FileSender for its response."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -162,9 +174,9 @@ class ZeroCopyHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
-        if self.transport.get_extra_info("ssl_object") is None:  # TLS: the bytes need sealing
+        if self.transport.get_extra_info("ssl_object") is None:  # TLS: the transport must seal
             sender = FileSender(self.transport, self.flow, self.cycle, self._gone)
-            self.scope.setdefault("extensions", {})[SENDFILE_EXTENSION] = sender
+            self.scope.setdefault("extensions", {})[FILE_BODY_EXTENSION] = sender
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._gone.set()
