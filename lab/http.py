@@ -5,8 +5,11 @@ Bodies stream in both directions, so a 1 GiB layer never sits in memory.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 Headers = Sequence[tuple[str, str]]
 
@@ -53,8 +56,36 @@ class HttpRequest:
 
 @dataclass
 class HttpResponse:
-    """An outgoing response; `body` is bytes or an async stream of chunks."""
+    """An outgoing response; `body` is bytes or an async stream of chunks (a FileSpan: a span
+    of a file, which the server may send past its per-piece path)."""
 
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes | AsyncIterator[bytes] = b""
+
+
+class FileSpan(AsyncIterator[bytes]):
+    """A response body that is `count` bytes of an open file from `offset`, and owns the file.
+
+    A server that can writes it to the socket itself (lab.server.file_bodies); any other
+    reader gets it in pieces of at most `piece` bytes. The file is closed once read to the
+    end, or by `aclose`, which whoever holds the body must call when done with it.
+    """
+
+    def __init__(self, file: BinaryIO, offset: int, count: int, piece: int) -> None:
+        self.file, self.offset, self.count = file, offset, count
+        self._position, self._end, self._piece = offset, offset + count, piece
+
+    async def __anext__(self) -> bytes:
+        size = min(self._piece, self._end - self._position)
+        piece = b""
+        if size > 0 and not self.file.closed:
+            piece = await asyncio.to_thread(os.pread, self.file.fileno(), size, self._position)
+        if not piece:  # the end (or a file shorter than announced: the framing tells that)
+            self.file.close()
+            raise StopAsyncIteration
+        self._position += len(piece)
+        return piece
+
+    async def aclose(self) -> None:
+        self.file.close()

@@ -1,25 +1,24 @@
 """Blobs: HEAD (ecr:BatchCheckLayerAvailability) and GET with ranges (ecr:GetDownloadUrlForLayer).
 
-A GET streams the file in 1 MiB reads, so a layer of any size never sits in memory.
+A GET answers with a span of the blob's file (a FileSpan), which the server writes to the
+socket in small pieces: a layer of any size never sits in memory.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-from collections.abc import AsyncIterator
 from typing import BinaryIO
 
 from lab.errors import AwsError
-from lab.http import HttpRequest, HttpResponse
+from lab.http import FileSpan, HttpRequest, HttpResponse
 from lab.registry.context import RegistryContext
 from lab.registry.errors import RegistryError
 from lab.registry.numbers import saturating
 from lab.registry.routes import Route
 from lab.registry.wire import reply
 
-READ_CHUNK = 1 << 20
+READ_CHUNK = 1 << 20  # bytes per read, should the server read a blob piece by piece
 _RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
 
 
@@ -48,17 +47,9 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-async def stream(file: BinaryIO, length: int) -> AsyncIterator[bytes]:
-    """`length` bytes of an open file, from its current position, in READ_CHUNK pieces."""
-    try:
-        while length > 0:
-            piece = await asyncio.to_thread(file.read, min(READ_CHUNK, length))
-            if not piece:
-                return
-            length -= len(piece)
-            yield piece
-    finally:
-        file.close()
+def stream(file: BinaryIO, length: int) -> FileSpan:
+    """`length` bytes of an open file from its current position, as a body that owns it."""
+    return FileSpan(file, file.tell(), length, READ_CHUNK)
 
 
 async def handle(route: Route, request: HttpRequest, ctx: RegistryContext) -> HttpResponse:

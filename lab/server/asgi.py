@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from lab.http import HttpRequest, HttpResponse
+from lab.http import FileSpan, HttpRequest, HttpResponse
+from lab.server.file_bodies import FILE_BODY_EXTENSION, FileSender
 from lab.server.streaming import BODY_EXTENSION
 
 Scope = dict[str, Any]
@@ -21,6 +22,7 @@ def asgi_app(handler: Handler) -> Callable[[Scope, Receive, Send], Awaitable[Non
         if scope["type"] != "http":
             return
         client = scope.get("client") or ("127.0.0.1", 0)
+        extensions = scope.get("extensions", {})
         request = HttpRequest(
             method=scope["method"],
             path=scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0],
@@ -29,12 +31,17 @@ def asgi_app(handler: Handler) -> Callable[[Scope, Receive, Send], Awaitable[Non
                 (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]
             ],
             client_ip=client[0],
-            body=scope.get("extensions", {}).get(BODY_EXTENSION) or _body(receive),
+            body=extensions.get(BODY_EXTENSION) or _body(receive),
             secure=scope.get("scheme") == "https",
         )
         try:
             response = await handler(request)
-            await _send(response, send, head=scope["method"] == "HEAD")
+            await _send(
+                response,
+                send,
+                head=scope["method"] == "HEAD",
+                file_sender=extensions.get(FILE_BODY_EXTENSION),
+            )
         except ConnectionResetError:  # the client went away mid-request: nobody to answer
             return
 
@@ -53,20 +60,25 @@ async def _body(receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
-async def _send(response: HttpResponse, send: Send, *, head: bool) -> None:
+async def _send(
+    response: HttpResponse, send: Send, *, head: bool, file_sender: FileSender | None
+) -> None:
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
     body = response.body
-    if head:
+    try:
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if isinstance(body, bytes) or head:
+            await send({"type": "http.response.body", "body": b"" if head else body})
+            return
+        if isinstance(body, FileSpan) and file_sender is not None:
+            await file_sender(body.file, body.offset, body.count)
+        else:
+            async for chunk in body:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
         if not isinstance(body, bytes):
             await _close(body)
-        await send({"type": "http.response.body", "body": b""})
-    elif isinstance(body, bytes):
-        await send({"type": "http.response.body", "body": body})
-    else:
-        async for chunk in body:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
 
 
 async def _close(stream: AsyncIterator[bytes]) -> None:

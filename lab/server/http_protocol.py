@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from lab.server.file_bodies import FileBodyHttpToolsProtocol
 from lab.server.head_limits import LimitedHttpToolsProtocol
 from lab.server.streaming import StreamingHttpToolsProtocol
 
@@ -18,9 +19,10 @@ log = logging.getLogger(__name__)
 TLS_HANDSHAKE = b"\x16\x03"
 
 
-class HttpProtocol(LimitedHttpToolsProtocol, StreamingHttpToolsProtocol):
+class HttpProtocol(LimitedHttpToolsProtocol, StreamingHttpToolsProtocol, FileBodyHttpToolsProtocol):
     """The lab's HTTP protocol: httptools with head limits (counted first, in the MRO), bodies
-    streamed to the app, and a TLS handshake on a connection's first bytes logged at debug."""
+    streamed to the app, file bodies written from a thread, and a TLS handshake on a connection's
+    first bytes logged at debug."""
 
     _first = True  # no bytes received yet on this connection
 
