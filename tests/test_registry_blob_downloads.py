@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable
 from typing import BinaryIO
@@ -262,3 +263,29 @@ def test_a_client_that_stops_reading_holds_up_no_one_else(running_lab, pushed):
         _abort(stalled, reset=False)
     hex_digest = digest.split(":")[1]
     eventually(lambda: open_descriptors(hex_digest) == [], "the stalled GET's file stayed open")
+
+
+def test_stalled_clients_past_the_thread_limit_are_served_through_the_loop(
+    running_lab, pushed, monkeypatch
+):
+    # A client that stops reading holds a sending thread; past the limit, GETs still answer
+    # in full (through the event loop), and every thread is given back once clients leave.
+    from lab.server import file_bodies
+
+    monkeypatch.setattr(file_bodies, "_SENDERS", threading.BoundedSemaphore(2))
+    auth, layer, digest = pushed
+    path = f"/v2/{REPOSITORY}/blobs/{digest}"
+    stalled = [connect(running_lab) for _ in range(4)]
+    try:
+        for sock in stalled:
+            sock.sendall(get(path, auth))
+            assert sock.recv(12) == b"HTTP/1.1 200"  # then reads no more
+        eventually(lambda: file_bodies._SENDERS._value == 0, "the stalled GETs took no thread")
+        with connect(running_lab) as sock:
+            sock.sendall(get(path, auth))
+            assert read_response(sock.makefile("rb"))[::2] == (200, layer)
+    finally:
+        for sock in stalled:
+            _abort(sock, reset=False)
+    eventually(lambda: file_bodies._SENDERS._value == 2, "a thread was never given back")
+    eventually(lambda: open_descriptors(digest.split(":")[1]) == [], "a blob's file stayed open")

@@ -70,7 +70,7 @@ async def _send(
         if isinstance(body, bytes) or head:
             await send({"type": "http.response.body", "body": b"" if head else body})
             return
-        if isinstance(body, FileSpan) and file_sender is not None:
+        if isinstance(body, FileSpan) and file_sender is not None and file_sender.claim():
             await file_sender(body.file, body.offset, body.count)
         else:
             async for chunk in body:

@@ -34,6 +34,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 FILE_BODY_EXTENSION = "lab.response_file"  # the scope["extensions"] key holding the FileSender
 SEND_PIECE = 32 << 10  # bytes per read and write: what stays hot in cache for the client
 _POLL_MS = 1000  # how often a thread waiting for room checks whether the client is gone
+# Threads writing file bodies at once. A client that stops reading holds its thread: past this
+# many, further bodies go through the event loop as before, so stalled clients cost no more.
+MAX_SENDERS = 32
+_SENDERS = threading.BoundedSemaphore(MAX_SENDERS)
 _PEER_GONE = (BrokenPipeError, ConnectionResetError)
 
 
@@ -54,24 +58,34 @@ class FileSender:
         self._transport, self._flow, self._cycle = transport, flow, cycle
         self._gone = gone  # the connection's: set once it is lost
 
+    def claim(self) -> bool:
+        """Whether a sending thread is free for this response; if so, call this sender
+        (which gives the thread back when it ends), else the body goes through the loop."""
+        return _SENDERS.acquire(blocking=False)
+
     async def __call__(self, file: BinaryIO, offset: int, count: int) -> None:
-        await self._head_sent()
-        if self._cycle.disconnected or self._transport.is_closing():
-            raise ConnectionResetError("client disconnected")
-        done = asyncio.get_running_loop().create_future()
-        stop = threading.Event()  # this send's: set if the app stops waiting for it
-        # Duplicated here, on the loop, while both descriptors are surely open.
-        fds = [os.dup(self._transport.get_extra_info("socket").fileno())]
+        """Send the span on the thread claim() reserved; the thread gives it back as it ends."""
         try:
-            fds.append(os.dup(file.fileno()))
-            threading.Thread(
-                target=_send_in_thread,
-                args=(done, *fds, offset, count, (self._gone, stop)),
-                daemon=True,
-            ).start()
+            await self._head_sent()
+            if self._cycle.disconnected or self._transport.is_closing():
+                raise ConnectionResetError("client disconnected")
+            done = asyncio.get_running_loop().create_future()
+            stop = threading.Event()  # this send's: set if the app stops waiting for it
+            # Duplicated here, on the loop, while both descriptors are surely open.
+            fds = [os.dup(self._transport.get_extra_info("socket").fileno())]
+            try:
+                fds.append(os.dup(file.fileno()))
+                threading.Thread(
+                    target=_send_in_thread,
+                    args=(done, *fds, offset, count, (self._gone, stop)),
+                    daemon=True,
+                ).start()
+            except BaseException:
+                for fd in fds:
+                    os.close(fd)
+                raise
         except BaseException:
-            for fd in fds:
-                os.close(fd)
+            _SENDERS.release()  # no thread started: its place is free again
             raise
         try:
             sent = await done
@@ -121,8 +135,11 @@ def _send_in_thread(
     else:
         _report(done, sent, None)
     finally:
-        os.close(socket_fd)
-        os.close(file_fd)
+        try:
+            os.close(socket_fd)
+            os.close(file_fd)
+        finally:
+            _SENDERS.release()
 
 
 def _copy(
