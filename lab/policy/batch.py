@@ -14,6 +14,7 @@ can spread blocks of lines over worker processes (`simulate --jobs`) with answer
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -328,13 +329,44 @@ def run(source: int, sink: BinaryIO, jobs: int = 1) -> int:
     count = 0
     pending: deque[Future[bytes]] = deque()
     fork = multiprocessing.get_context("fork")  # workers start with everything imported
-    with ProcessPoolExecutor(jobs, mp_context=fork) as pool:
-        for block in _blocks(source):
-            pending.append(pool.submit(answer_block, *block))
-            in_flight = 2 * jobs if _ready(source) else 0
-            while pending and (len(pending) > in_flight or pending[0].done()):
-                count += _write(sink, pending.popleft().result())
-    return count + sum(_write(sink, done.result()) for done in pending)
+    wake, poke = os.pipe()  # a block's answers ready: a byte here wakes the writing loop
+    os.set_blocking(poke, False)
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=fork) as pool:
+            for block in _blocks(source):
+                future = pool.submit(answer_block, *block)
+                future.add_done_callback(lambda _: _poke(poke))
+                pending.append(future)
+                count += _write_ready(sink, pending, source, wake, 2 * jobs)
+        return count + sum(_write(sink, done.result()) for done in pending)
+    finally:
+        os.close(wake)
+        os.close(poke)
+
+
+def _write_ready(
+    sink: BinaryIO, pending: deque[Future[bytes]], source: int, wake: int, in_flight: int
+) -> int:
+    """Write the answers that are done, in order, until more input can be read with at most
+    `in_flight` blocks pending; while the input pauses, wait for it or for answers, so that
+    the workers stay busy and a waiting writer gets its answers. Returns the lines written."""
+    count = 0
+    while pending:
+        if pending[0].done() or len(pending) > in_flight:
+            count += _write(sink, pending.popleft().result())
+            continue
+        ready = select.select([source, wake], [], [])[0]
+        if wake in ready:
+            os.read(wake, 4096)
+        if source in ready:
+            break
+    return count
+
+
+def _poke(poke: int) -> None:
+    # A full pipe already holds a wake-up; a closed one has nobody left to wake.
+    with contextlib.suppress(OSError):
+        os.write(poke, b"\0")
 
 
 def default_jobs() -> int:
