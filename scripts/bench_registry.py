@@ -6,7 +6,8 @@ goes to a freshly started server: a client that knows the blob from an earlier p
 blob-info cache, docker's push metadata) would otherwise mount it across repositories, which
 distribution does without receiving a byte while ECR, and the lab, always take the upload.
 Printed per cell: medians of MiB/s, the ratio, each server's CPU seconds per GiB (robust on a
-shared machine, unlike MiB/s; load printed before and after) and each server's peak RSS.
+shared machine, unlike MiB/s; load printed before and after) and each server's peak RSS. Each
+timed step starts after a sync, so no earlier step's writes are flushed during it.
 
     .venv/bin/python scripts/bench_registry.py [--sizes-mib 64 1024] [--runs 3]
         [--clients skopeo docker chunked monolithic]
@@ -363,6 +364,8 @@ def measure(
         target = Target(port, pid, login(port))
         samples = []
         for one in (step, then) if then else (step,):
+            # Earlier steps' dirty pages would otherwise be written back during this one.
+            os.sync()
             before = cpu_seconds(pid)
             seconds = one(target)
             samples.append(Sample(seconds, cpu_seconds(pid) - before, peak_rss_mib(pid)))
