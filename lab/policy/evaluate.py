@@ -100,16 +100,19 @@ def evaluate(
         substitute = policy.version == _VARIABLES_VERSION
         naming, resource_based = kind in _NAMING_KINDS, kind in _RESOURCE_KINDS
         for statement in policy.statements:
-            named = _named(statement, caller, has_boundary) if naming else DIRECT
             if trace:
+                named = _named(statement, caller, has_boundary) if naming else DIRECT
                 ref = _ref(kind, index, statement.index, statement.sid, policy.name, level)
                 record = _record(ref, statement, named, action, resource, context, substitute)
                 records.append(record)
                 applies = record.applies
             else:
+                # The cheapest test first: most statements name other actions.
+                if not _action_matches(statement, action):
+                    continue
+                named = _named(statement, caller, has_boundary) if naming else DIRECT
                 applies = (
                     named != NO_MATCH
-                    and _action_matches(statement, action)
                     and _resource_matches(statement, resource, context, substitute)
                     and (
                         not statement.condition
