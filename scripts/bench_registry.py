@@ -7,7 +7,8 @@ blob-info cache, docker's push metadata) would otherwise mount it across reposit
 distribution does without receiving a byte while ECR, and the lab, always take the upload.
 Printed per cell: medians of MiB/s, the ratio, each server's CPU seconds per GiB (robust on a
 shared machine, unlike MiB/s; load printed before and after) and each server's peak RSS. Each
-timed step starts after a sync, so no earlier step's writes are flushed during it.
+timed step starts after a sync, so no earlier step's writes are flushed during it; pulls write
+to RAM (/dev/shm) where there is one, so the client's disk does not decide their speed.
 
     .venv/bin/python scripts/bench_registry.py [--sizes-mib 64 1024] [--runs 3]
         [--clients skopeo docker chunked monolithic]
@@ -372,6 +373,13 @@ def measure(
         return samples
 
 
+def memory_dir(fallback: Path) -> Path:
+    """Where pulls write: RAM (/dev/shm) when it is there, so that the client's disk writes,
+    which swing by half from run to run here, do not decide the pull's speed."""
+    shm = Path("/dev/shm")
+    return Path(tempfile.mkdtemp(prefix="bench-pull-", dir=shm)) if shm.is_dir() else fallback
+
+
 def pull(target: Target, out: Path) -> float:
     seconds = skopeo_copy(f"docker://{target.reference}", f"dir:{out}", target.password)
     shutil.rmtree(out)
@@ -397,11 +405,12 @@ def bench_size(
     }
     steps, size = pushes(image, work), layer.stat().st_size
     samples: dict[tuple[str, str], list[Sample]] = {}
+    pull_dir = memory_dir(work)
     try:
         for run in range(runs):
             for name, (server, login) in servers.items():
                 for client in clients:
-                    then = partial(pull, out=work / "pulled") if client == "skopeo" else None
+                    then = partial(pull, out=pull_dir / "pulled") if client == "skopeo" else None
                     got = measure(
                         server,
                         work / f"{name}-{size_mib}-{client}-{run}",
@@ -416,6 +425,8 @@ def bench_size(
         if tag is not None:
             subprocess.run(["docker", "rmi", tag], check=False, capture_output=True)
         shutil.rmtree(layout)
+        if pull_dir != work:
+            shutil.rmtree(pull_dir)
     return size, samples
 
 
