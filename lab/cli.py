@@ -13,7 +13,7 @@ from lab import __version__
 from lab.errors import CommandError
 
 # Modules that expose `register(subparsers)`, with the subcommands each adds (parsers that
-# carry `func(args) -> int` as their default); tests/test_cli_failures.py checks the names.
+# carry `func(args) -> int` as their default); tests/test_cli_commands.py checks the names.
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "lab.policy.cli": ("simulate",),
     "lab.scenario.serve": ("serve",),  # serve first: the command a newcomer runs first

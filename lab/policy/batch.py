@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import orjson
 
 from lab.policy.context import derive
-from lab.policy.document import PolicyError, parse_policy
+from lab.policy.document import PolicyError, is_mapping, parse_policy
 from lab.policy.evaluate import evaluate
 from lab.policy.model import Decision, DocumentKind, Policy, PolicySet, Request, build_from
 
@@ -114,16 +114,16 @@ def read_case(case: Any) -> tuple[Request, PolicySet]:
 
 def _read_case(case: Any, dump: _Dump) -> tuple[Request, PolicySet]:
     """read_case(), with `dump` writing a decoded policy document as its cache key."""
-    if type(case) is not dict and not isinstance(case, Mapping):
+    if not is_mapping(case):
         raise CaseError("a case is a JSON object")
     principal = _text(case, "principal")
     action = _text(case, "action")
     resource = _text(case, "resource")
     identity = case.get("identity_policies") or []
-    if type(identity) is not list and not isinstance(identity, list):
+    if not isinstance(identity, list):
         raise CaseError("identity_policies must be a list")
     context = case.get("context") or {}
-    if type(context) is not dict and not isinstance(context, Mapping):
+    if not is_mapping(context):
         raise CaseError(_CONTEXT_SHAPE)
     for value in context.values():
         if type(value) is not str and not _context_value(value):
@@ -135,7 +135,7 @@ def _read_case(case: Any, dump: _Dump) -> tuple[Request, PolicySet]:
         "session": _optional(case, "session_policy", "session", dump),
         "registry": _optional(case, "registry_policy", "registry", dump),
     }
-    fields.update(_UNGUARDED if _GUARDRAIL_KEYS.isdisjoint(case) else _guardrails(case, dump))
+    fields.update(_guardrails(case, dump))
     policies = build_from(PolicySet, fields)
     request = build_from(
         Request,
@@ -150,9 +150,9 @@ def _read_case(case: Any, dump: _Dump) -> tuple[Request, PolicySet]:
 
 
 _CONTEXT_SHAPE = "context must map keys to a string or a list of strings"
-# The optional guardrail fields, and what a case without any of them has.
+# The optional guardrail fields, and the PolicySet fields of a case without any of them.
 _GUARDRAIL_KEYS = frozenset({"scps", "rcps", "endpoint_policy", "management_account"})
-_UNGUARDED = {"scps": (), "rcps": (), "endpoint": None, "management_account": False}
+_UNGUARDED: dict[str, Any] = {"scps": (), "rcps": (), "endpoint": None, "management_account": False}
 
 
 def _guardrails(case: Mapping[str, Any], dump: _Dump) -> dict[str, Any]:
@@ -161,7 +161,9 @@ def _guardrails(case: Mapping[str, Any], dump: _Dump) -> dict[str, Any]:
 
     SCPs have no Principal (parsed as identity policies); RCPs and endpoint policies name one
     (parsed as resource-based policies)."""
-    found: dict[str, Any] = {"scps": (), "rcps": (), "management_account": False}
+    if _GUARDRAIL_KEYS.isdisjoint(case):
+        return _UNGUARDED  # the common case: the caller copies it into its own fields
+    found = dict(_UNGUARDED)
     for key, kind in (("scps", "identity"), ("rcps", "resource")):
         levels = case.get(key)
         if levels is None:
@@ -181,10 +183,6 @@ def _guardrails(case: Mapping[str, Any], dump: _Dump) -> dict[str, Any]:
 
 
 def _context_value(value: Any) -> bool:
-    if type(value) is str:
-        return True
-    if type(value) is list:
-        return all([type(item) is str or isinstance(item, str) for item in value])
     return isinstance(value, str) or (
         isinstance(value, list) and all([isinstance(item, str) for item in value])
     )

@@ -8,7 +8,7 @@ repository policy with one `InvalidParameterException` (FACTS).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
 
@@ -17,11 +17,8 @@ from lab.errors import AwsError
 from lab.policy import conditions
 from lab.policy.entries import PRINCIPAL_TYPES as _PRINCIPAL_TYPES
 from lab.policy.entries import STATEMENT_KEYS as _STATEMENT_KEYS
-from lab.policy.entries import VALID_ACTIONS as _VALID_ACTIONS
-from lab.policy.entries import VALID_RESOURCES as _VALID_RESOURCES
 from lab.policy.entries import action_problem as _action_problem
-from lab.policy.entries import is_arn_or_star
-from lab.policy.entries import remember as _remember
+from lab.policy.entries import is_arn_or_star, is_iam_sid
 from lab.policy.entries import stored_principal as _stored_principal
 from lab.policy.model import ConditionClause, DocumentKind, Policy, Statement, build_from
 from lab.policy.wellformed import read_statements
@@ -35,8 +32,6 @@ _IAM_KINDS = frozenset({"identity", "boundary", "session"})
 _PRINCIPAL_KINDS = frozenset({"repository", "trust", "resource", "registry"})
 # ECR's own policies: Version required, ECR's size limit and ECR's one error.
 _ECR_KINDS = frozenset({"repository", "registry"})
-
-
 
 REPOSITORY_POLICY_MESSAGE = (
     "Invalid parameter at 'PolicyText' failed to satisfy constraint: "
@@ -142,10 +137,7 @@ def parse_policy(
     PolicyError.
     """
     quota = quota or _DEFAULT_QUOTA.get(kind)
-    if type(doc) is dict:  # decoded JSON, the common case: no text to measure or decode
-        if quota is not None and not _surely_within(source, QUOTAS[quota]):
-            _check_size(_compact(doc), QUOTAS[quota])
-    elif isinstance(doc, str):
+    if isinstance(doc, str):
         if quota is not None:
             _check_size(doc, QUOTAS[quota])
         try:
@@ -154,15 +146,13 @@ def parse_policy(
             raise PolicyError("not valid JSON") from None
     elif quota is not None and not _surely_within(source, QUOTAS[quota]):
         _check_size(_compact(doc), QUOTAS[quota])
-    if not _is_mapping(doc):
+    if not is_mapping(doc):
         raise PolicyError("a policy is a JSON object")
     if not doc.keys() <= _TOP_KEYS:
         raise PolicyError(f"unknown element {_first_unknown(doc, _TOP_KEYS)}")
-    version = doc.get("Version")
-    if version != "2012-10-17" or type(version) is not str:
-        version = _version(doc, kind)
+    version = _version(doc, kind)
     raw = doc.get("Statement")
-    if type(raw) is not list and _is_mapping(raw):
+    if type(raw) is not list and is_mapping(raw):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
         raise PolicyError("Statement must be an object or a non-empty list of objects")
@@ -208,7 +198,7 @@ _decode = json_input.loads
 _compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def _is_mapping(value: Any) -> bool:
+def is_mapping(value: Any) -> bool:
     # Decoded JSON is a dict: skip the ABC check, which costs a microsecond each time.
     return type(value) is dict or isinstance(value, Mapping)
 
@@ -255,7 +245,7 @@ def _version(doc: Mapping[str, Any], kind: DocumentKind) -> str:
 
 
 def _statement(index: int, raw: Any, rules: Rules) -> Statement:
-    if type(raw) is not dict and not isinstance(raw, Mapping):
+    if not is_mapping(raw):
         raise PolicyError("a statement is a JSON object", statement=index)
     if not raw.keys() <= _STATEMENT_KEYS:
         raise PolicyError(
@@ -272,12 +262,7 @@ def _statement(index: int, raw: Any, rules: Rules) -> Statement:
     principal = not_principal = None
     if rules.one_principal or "Principal" in raw or "NotPrincipal" in raw:
         principal, not_principal = _principals(index, raw, rules)
-    action = get("Action", _ABSENT)
-    if action is not _ABSENT:
-        action = _actions(index, "Action", action)
-    not_action = get("NotAction", _ABSENT)
-    if not_action is not _ABSENT:
-        not_action = _actions(index, "NotAction", not_action)
+    action, not_action = _pair(index, get, "Action", "NotAction", _actions)
     if (action is _ABSENT) == (not_action is _ABSENT):
         missing = action is _ABSENT
         raise PolicyError(
@@ -286,12 +271,7 @@ def _statement(index: int, raw: Any, rules: Rules) -> Statement:
             element="Action",
             iam_message="Policy statement must contain actions." if missing else SYNTAX_ERROR,
         )
-    resource = get("Resource", _ABSENT)
-    if resource is not _ABSENT:
-        resource = _resources(index, "Resource", resource)
-    not_resource = get("NotResource", _ABSENT)
-    if not_resource is not _ABSENT:
-        not_resource = _resources(index, "NotResource", not_resource)
+    resource, not_resource = _pair(index, get, "Resource", "NotResource", _resources)
     # One of the two, where the kind allows it, is what the rules ask (the common case).
     if (resource is _ABSENT) == (not_resource is _ABSENT) or rules.no_resource:
         _check_resource_rules(index, rules, resource, not_resource)
@@ -358,7 +338,7 @@ def _principal_spec(index: int, value: Any) -> dict[str, tuple[str, ...]]:
     """`"*"` or {type: id or [ids]}; account ids become root ARNs as AWS stores them."""
     if value == "*":
         return dict(_ANYONE)
-    if not _is_mapping(value) or not value:
+    if not is_mapping(value) or not value:
         raise PolicyError(
             'Principal must be "*" or an object', statement=index, element="Principal"
         )
@@ -385,13 +365,25 @@ def _principal_id(index: int, kind: str, value: str) -> str:
     return stored
 
 
+def _pair(
+    index: int,
+    get: Callable[[str, Any], Any],
+    element: str,
+    negated: str,
+    check: Callable[[int, str, Any], tuple[str, ...]],
+) -> tuple[Any, Any]:
+    """An element and its Not form, each checked in that order; _ABSENT when not written."""
+    value = get(element, _ABSENT)
+    if value is not _ABSENT:
+        value = check(index, element, value)
+    other = get(negated, _ABSENT)
+    return value, other if other is _ABSENT else check(index, negated, other)
+
+
 def _actions(index: int, element: str, value: Any) -> tuple[str, ...]:
     """The element's actions, checked."""
     actions = (value,) if type(value) is str else _strings(index, element, value)
-    valid = _VALID_ACTIONS
     for action in actions:
-        if action in valid:
-            continue
         problem = _action_problem(action)
         if problem is not None:
             reason, iam_message = problem
@@ -401,17 +393,13 @@ def _actions(index: int, element: str, value: Any) -> tuple[str, ...]:
                 element=element,
                 iam_message=iam_message,
             )
-        _remember(valid, action)
     return actions
 
 
 def _resources(index: int, element: str, value: Any) -> tuple[str, ...]:
     """The element's resources, checked."""
     resources = (value,) if type(value) is str else _strings(index, element, value)
-    valid = _VALID_RESOURCES
     for resource in resources:
-        if resource in valid:
-            continue
         if not is_arn_or_star(resource):
             raise PolicyError(
                 f"resource {resource!r} is not an ARN",
@@ -419,7 +407,6 @@ def _resources(index: int, element: str, value: Any) -> tuple[str, ...]:
                 element=element,
                 iam_message=f'Resource {resource} must be in ARN format or "*".',
             )
-        _remember(valid, resource)
     return resources
 
 
@@ -452,7 +439,7 @@ def _check_resource_rules(index: int, rules: Rules, resource: Any, not_resource:
 
 
 def _conditions(index: int, raw: Any) -> tuple[ConditionClause, ...]:
-    if not _is_mapping(raw):
+    if not is_mapping(raw):
         raise PolicyError("Condition must be an object", statement=index, element="Condition")
     clauses = []
     known = conditions.KNOWN_OPERATORS
@@ -464,7 +451,7 @@ def _conditions(index: int, raw: Any) -> tuple[ConditionClause, ...]:
                 element="Condition",
                 iam_message=f"Invalid Condition type : {operator}",
             )
-        if not block or (type(block) is not dict and not isinstance(block, Mapping)):
+        if not block or not is_mapping(block):
             raise PolicyError(
                 f"{operator} must map condition keys to values",
                 statement=index,
@@ -528,8 +515,7 @@ def _check_sids(statements: tuple[Statement, ...]) -> None:
         sid = statement.sid
         if sid is None:
             continue
-        # [0-9A-Za-z]*, as a string test: an ASCII alphanumeric string, or empty.
-        if sid and not (sid.isascii() and sid.isalnum()):
+        if not is_iam_sid(sid):
             raise PolicyError(
                 f"Sid {sid!r} is not alphanumeric",
                 statement=statement.index,

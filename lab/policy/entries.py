@@ -43,6 +43,11 @@ def remember(valid: set[str], entry: str) -> None:
     valid.add(entry)
 
 
+def is_iam_sid(sid: str) -> bool:
+    """IAM's Sid pattern, [0-9A-Za-z]*: empty, or ASCII letters and digits."""
+    return not sid or (sid.isascii() and sid.isalnum())
+
+
 def is_arn_or_star(resource: str) -> bool:
     """Whether IAM takes a Resource entry: "*" or an ARN of six parts."""
     return resource == "*" or (resource.startswith("arn:") and resource.count(":") >= 5)

@@ -20,6 +20,7 @@ from lab.policy.entries import (
     VALID_RESOURCES,
     action_problem,
     is_arn_or_star,
+    is_iam_sid,
     remember,
     stored_principal,
 )
@@ -46,7 +47,7 @@ def read_statements(raw: list[Any], rules: Rules) -> tuple[Statement, ...] | Non
             if type(sid) is not str:
                 return None
             if rules.check_sids:  # IAM's: [0-9A-Za-z]*, unique in the policy
-                if (sid and not (sid.isascii() and sid.isalnum())) or sid in sids:
+                if not is_iam_sid(sid) or sid in sids:
                     return None
                 sids.add(sid)
         effect = get("Effect")

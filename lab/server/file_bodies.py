@@ -3,9 +3,10 @@ write path.
 
 uvicorn writes a body through the transport from the event loop, one awaited send per piece.
 This subclass hands the app (through the ASGI scope's extensions, in the spirit of ASGI's
-`http.response.zerocopysend`) a FileSender: once the response's head has left, one thread per
-response copies the file's span to the socket itself, in SEND_PIECE pieces through one reused
-buffer, waiting for room with poll, while the event loop keeps serving.
+`http.response.zerocopysend`) a FileSender: once the response's head has left, a thread of
+its own (at most MAX_SENDERS at once) copies the file's span to the socket, in SEND_PIECE
+pieces through one reused buffer, waiting for room with poll, while the event loop keeps
+serving.
 
 Why copies of 32 KiB, not `os.sendfile`: the client is on the same host, and what limits a
 pull is its CPU. sendfile costs the lab least (0.2 s of CPU per GiB) but hands the client cold
