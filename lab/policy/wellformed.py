@@ -10,6 +10,7 @@ Hand-written because no validator library builds these objects in the same pass.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lab.policy.conditions import KNOWN_OPERATORS
@@ -24,13 +25,11 @@ from lab.policy.entries import (
     remember,
     stored_principal,
 )
-from lab.policy.model import ConditionClause, Statement
+from lab.policy.model import ConditionClause, Statement, build_from
 
 if TYPE_CHECKING:
     from lab.policy.document import Rules
 
-_new = object.__new__
-_set = object.__setattr__
 _ABSENT: Any = object()
 
 
@@ -105,10 +104,8 @@ def read_statements(raw: list[Any], rules: Rules) -> tuple[Statement, ...] | Non
             condition = _conditions(condition)
             if condition is None:
                 return None
-        statement = _new(Statement)
-        _set(
-            statement,
-            "__dict__",
+        statement = build_from(
+            Statement,
             {
                 "index": index,
                 "effect": effect,
@@ -130,7 +127,9 @@ def _good_action(action: str) -> bool:
     return action_problem(action) is None
 
 
-def _entries(value: Any, valid: set[str], good: Any) -> tuple[str, ...] | None:
+def _entries(
+    value: Any, valid: set[str], good: Callable[[str], bool]
+) -> tuple[str, ...] | None:
     """An Action or Resource element's entries (a string or a non-empty list of strings),
     each valid; None otherwise."""
     if type(value) is str:
@@ -199,7 +198,6 @@ def _conditions(raw: Any) -> tuple[ConditionClause, ...] | None:
                         return None
             else:
                 return None
-            clause = _new(ConditionClause)
-            _set(clause, "__dict__", {"operator": operator, "key": key, "values": values})
-            clauses.append(clause)
+            clause = {"operator": operator, "key": key, "values": values}
+            clauses.append(build_from(ConditionClause, clause))
     return tuple(clauses)
