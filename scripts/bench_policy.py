@@ -198,17 +198,20 @@ def report_stages(cases: list[dict]) -> None:
 
     lines = [json.dumps(case, separators=(",", ":")).encode() for case in cases]
     decoded = [batch._read_line(line)[0] for line in lines]
-    read = [batch._read_case(case, batch._orjson_key) for case in decoded if _readable(case)]
+
+    def validate() -> list[tuple[Any, Any]]:
+        batch._PARSED.clear()
+        read = []
+        for case in decoded:
+            with contextlib.suppress(batch.CaseError):
+                read.append(batch._read_case(case, batch._orjson_key))
+        return read
+
+    read = validate()
 
     def decode() -> None:
         for line in lines:
             batch._read_line(line)
-
-    def validate() -> None:
-        batch._PARSED.clear()
-        for case in decoded:
-            with contextlib.suppress(batch.CaseError):
-                batch._read_case(case, batch._orjson_key)
 
     def decide() -> None:
         for request, policies in read:
@@ -229,17 +232,7 @@ def report_stages(cases: list[dict]) -> None:
     )
 
 
-def _readable(case: Any) -> bool:
-    from lab.policy import batch
-
-    try:
-        batch.read_case(case)
-    except batch.CaseError:
-        return False
-    return True
-
-
-def _best_cpu(stage: Callable[[], None], runs: int = 3) -> float:
+def _best_cpu(stage: Callable[[], object], runs: int = 3) -> float:
     best = float("inf")
     for _ in range(runs):
         started = time.process_time()
