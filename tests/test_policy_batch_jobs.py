@@ -55,7 +55,8 @@ def test_answer_lines_skips_blank_lines_and_answers_the_rest_in_order() -> None:
 
 @pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x0c", "\x1c", "\x85", "\r"])
 def test_a_line_separator_raw_inside_a_json_string_stays_in_its_case(separator: str) -> None:
-    # JSON allows these raw in a string; only a newline ends a case line.
+    # str.splitlines() ends a line at each: U+0085, U+2028 and U+2029 stay raw in the JSON
+    # text, the control characters are escaped. Only a newline ends a case line.
     case = {
         "principal": f"arn:aws:iam::111122223333:user/a{separator}b",
         "action": "ecr:ListImages",
