@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -118,3 +119,15 @@ def test_any_statement_list_reads_the_same_or_goes_to_the_full_parser(
     raw: list[Any], kind: str
 ) -> None:
     _agree(raw, kind)
+
+
+@pytest.mark.parametrize("element", ["Action", "NotAction", "Resource", "Principal", "Condition"])
+@pytest.mark.parametrize("value", [[{"a": 1}], [["ecr:*"]], {"AWS": [{"a": 1}]}, [None], [True]])
+def test_unhashable_or_odd_entries_go_to_the_full_parser(element: str, value: Any) -> None:
+    # An entry that is not a string must never reach a set lookup (a TypeError there would
+    # end the whole batch's case with an unforeseen error, not IAM's).
+    statement = {"Effect": "Allow", "Action": "ecr:*", "Resource": "*", element: value}
+    for kind in KINDS:
+        _agree([statement], kind)
+        with pytest.raises(PolicyError):
+            document.parse_policy({"Version": "2012-10-17", "Statement": [statement]}, kind)
