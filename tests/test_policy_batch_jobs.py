@@ -19,6 +19,11 @@ from lab.policy import batch
 from tests.oracle.cases import generate
 
 ECR_LAB = str(Path(sys.executable).parent / "ecr-lab")
+# Other tests leave threads in this process, and Python 3.12+ warns at any fork then;
+# `simulate` forks before any thread (test_simulate_jobs_runs_clean_with_warnings_as_errors).
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:This process .* is multi-threaded:DeprecationWarning"
+)
 
 
 def _answers(payload: bytes, jobs: int, tmp_path: Path) -> bytes:

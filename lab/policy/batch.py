@@ -14,16 +14,14 @@ can spread blocks of lines over worker processes (`simulate --jobs`) with answer
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import select
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from json.encoder import encode_basestring
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -31,9 +29,7 @@ from lab.policy.context import derive
 from lab.policy.document import PolicyError, is_mapping, parse_policy
 from lab.policy.evaluate import evaluate
 from lab.policy.model import Decision, DocumentKind, Policy, PolicySet, Request, build_from
-
-if TYPE_CHECKING:
-    from concurrent.futures import Future
+from lab.policy.workers import ordered
 
 _CHUNK = 1 << 16
 _BLOCK_READS = 4  # a worker's task: at most 256 KiB of lines
@@ -321,50 +317,8 @@ def run(source: int, sink: BinaryIO, jobs: int = 1) -> int:
     """
     if jobs <= 1:
         return sum(_write(sink, answer_block(*read)) for read in _reads(source))
-    import multiprocessing  # only a parallel run pays for these imports
-    from concurrent.futures import ProcessPoolExecutor
-
-    count = 0
-    pending: deque[Future[bytes]] = deque()
-    fork = multiprocessing.get_context("fork")  # workers start with everything imported
-    wake, poke = os.pipe()  # a block's answers ready: a byte here wakes the writing loop
-    os.set_blocking(poke, False)
-    try:
-        with ProcessPoolExecutor(jobs, mp_context=fork) as pool:
-            for block in _blocks(source):
-                future = pool.submit(answer_block, *block)
-                future.add_done_callback(lambda _: _poke(poke))
-                pending.append(future)
-                count += _write_ready(sink, pending, source, wake, 2 * jobs)
-        return count + sum(_write(sink, done.result()) for done in pending)
-    finally:
-        os.close(wake)
-        os.close(poke)
-
-
-def _write_ready(
-    sink: BinaryIO, pending: deque[Future[bytes]], source: int, wake: int, in_flight: int
-) -> int:
-    """Write the answers that are done, in order, until more input can be read with at most
-    `in_flight` blocks pending; while the input pauses, wait for it or for answers, so that
-    the workers stay busy and a waiting writer gets its answers. Returns the lines written."""
-    count = 0
-    while pending:
-        if pending[0].done() or len(pending) > in_flight:
-            count += _write(sink, pending.popleft().result())
-            continue
-        ready = select.select([source, wake], [], [])[0]
-        if wake in ready:
-            os.read(wake, 4096)
-        if source in ready:
-            break
-    return count
-
-
-def _poke(poke: int) -> None:
-    # A full pipe already holds a wake-up; a closed one has nobody left to wake.
-    with contextlib.suppress(OSError):
-        os.write(poke, b"\0")
+    tasks = ordered(_blocks(source), source, answer_block, jobs)
+    return sum(_write(sink, answers) for answers in tasks)
 
 
 def default_jobs() -> int:

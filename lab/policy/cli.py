@@ -14,6 +14,7 @@ from typing import Any
 from lab.policy import batch
 from lab.policy.evaluate import evaluate
 from lab.policy.explain import render_text
+from lab.policy.workers import WorkerError
 
 EXIT_ALLOWED = 0
 EXIT_DENIED = 1
@@ -126,6 +127,9 @@ def _run_batch(source: str, jobs: int) -> int:
     gc.set_threshold(*BATCH_GC_THRESHOLD)
     try:
         batch.run(fd, sys.stdout.buffer, jobs)
+    except WorkerError as error:  # answers stop there: the batch is not complete
+        print(f"ecr-lab simulate: {error}", file=sys.stderr)
+        return EXIT_ERROR
     finally:
         if source != "-":
             os.close(fd)
