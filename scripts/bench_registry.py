@@ -1,8 +1,10 @@
 """Registry throughput: the lab against Debian's distribution registry, in the same run.
 
 Pushes through skopeo, the docker CLI (when an engine answers), and a raw client uploading the
-layer blob in chunks (PATCHes) or monolithically (one PUT); pulls through skopeo. Each push
-goes to a freshly started server: a client that knows the blob from an earlier push (skopeo's
+layer blob in chunks (PATCHes) or monolithically (one PUT); pulls through skopeo, from both
+servers up at once and holding the image, one after the other (which goes first alternates
+from run to run), so that both pull in the same state of the machine. Each push goes to a
+freshly started server: a client that knows the blob from an earlier push (skopeo's
 blob-info cache, docker's push metadata) would otherwise mount it across repositories, which
 distribution does without receiving a byte while ECR, and the lab, always take the upload.
 Printed per cell: medians of MiB/s, the ratio, each server's CPU seconds per GiB (robust on a
@@ -358,19 +360,18 @@ def measure(
     workdir: Path,
     login: Callable[[int], str | None],
     step: Callable[[Target], float],
-    then: Callable[[Target], float] | None = None,
-) -> list[Sample]:
-    """Start a fresh server, time `step` against it, then (if given) `then`."""
+) -> Sample:
+    """Start a fresh server and time `step` against it."""
     with server(workdir) as (port, pid):
-        target = Target(port, pid, login(port))
-        samples = []
-        for one in (step, then) if then else (step,):
-            # Earlier steps' dirty pages would otherwise be written back during this one.
-            os.sync()
-            before = cpu_seconds(pid)
-            seconds = one(target)
-            samples.append(Sample(seconds, cpu_seconds(pid) - before, peak_rss_mib(pid)))
-        return samples
+        return timed(Target(port, pid, login(port)), step)
+
+
+def timed(target: Target, step: Callable[[Target], float]) -> Sample:
+    """One step's seconds, the server's CPU seconds during it and its peak RSS after it."""
+    os.sync()  # earlier steps' dirty pages would otherwise be written back during this one
+    before = cpu_seconds(target.pid)
+    seconds = step(target)
+    return Sample(seconds, cpu_seconds(target.pid) - before, peak_rss_mib(target.pid))
 
 
 def memory_dir(fallback: Path) -> Path:
@@ -386,6 +387,29 @@ def pull(target: Target, out: Path) -> float:
     return seconds
 
 
+Servers = dict[
+    str,
+    tuple[
+        Callable[[Path], contextlib.AbstractContextManager[tuple[int, int]]],
+        Callable[[int], str | None],
+    ],
+]
+
+
+@contextlib.contextmanager
+def holding_image(
+    servers: Servers, push: Callable[[Target], float], work: Path
+) -> Iterator[dict[str, Target]]:
+    """Every server started fresh, at once, each holding the image (pushed, untimed)."""
+    with contextlib.ExitStack() as stack:
+        targets = {}
+        for name, (server, login) in servers.items():
+            port, pid = stack.enter_context(server(work / name))
+            targets[name] = Target(port, pid, login(port))
+            push(targets[name])
+        yield targets
+
+
 def bench_size(
     size_mib: int, clients: list[str], runs: int, work: Path, docker_ok: bool
 ) -> tuple[int, dict[tuple[str, str], list[Sample]]]:
@@ -399,7 +423,7 @@ def bench_size(
     layer = layout / "blobs" / "sha256" / manifest["layers"][0]["digest"].split(":")[1]
     tag = load_into_docker(layout, f"ecr-lab-bench:{size_mib}") if docker_ok else None
     image = Image(layout, layer, tag)
-    servers = {
+    servers: Servers = {
         "distribution": (distribution_registry, lambda port: None),
         "ecr-lab": (lab_server, lambda port: lab_password(port, REPOSITORY)),
     }
@@ -410,17 +434,19 @@ def bench_size(
         for run in range(runs):
             for name, (server, login) in servers.items():
                 for client in clients:
-                    then = partial(pull, out=pull_dir / "pulled") if client == "skopeo" else None
-                    got = measure(
-                        server,
-                        work / f"{name}-{size_mib}-{client}-{run}",
-                        login,
-                        steps[client],
-                        then,
-                    )
-                    samples.setdefault((f"push {client}", name), []).append(got[0])
-                    if then:
-                        samples.setdefault(("pull skopeo", name), []).append(got[1])
+                    workdir = work / f"{name}-{size_mib}-{client}-{run}"
+                    got = measure(server, workdir, login, steps[client])
+                    samples.setdefault((f"push {client}", name), []).append(got)
+                    shutil.rmtree(workdir)
+            # Pulls alternate between servers up at the same time, in the same state of the
+            # machine; which one goes first alternates too.
+            workdir = work / f"pulls-{size_mib}-{run}"
+            with holding_image(servers, steps["skopeo"], workdir) as targets:
+                names = list(targets) if run % 2 == 0 else list(reversed(targets))
+                for name in names:
+                    got = timed(targets[name], partial(pull, out=pull_dir / "pulled"))
+                    samples.setdefault(("pull skopeo", name), []).append(got)
+            shutil.rmtree(workdir)
     finally:
         if tag is not None:
             subprocess.run(["docker", "rmi", tag], check=False, capture_output=True)
