@@ -149,6 +149,8 @@ _CONTEXT_SHAPE = "context must map keys to a string or a list of strings"
 # The optional guardrail fields, and the PolicySet fields of a case without any of them.
 _GUARDRAIL_KEYS = frozenset({"scps", "rcps", "endpoint_policy", "management_account"})
 _UNGUARDED: dict[str, Any] = {"scps": (), "rcps": (), "endpoint": None, "management_account": False}
+# The fields of policies by level, and how each reads its documents.
+_LEVELED: tuple[tuple[str, DocumentKind], ...] = (("scps", "identity"), ("rcps", "resource"))
 
 
 def _guardrails(case: Mapping[str, Any], dump: _Dump) -> dict[str, Any]:
@@ -160,7 +162,7 @@ def _guardrails(case: Mapping[str, Any], dump: _Dump) -> dict[str, Any]:
     if _GUARDRAIL_KEYS.isdisjoint(case):
         return _UNGUARDED  # the common case: the caller copies it into its own fields
     found = dict(_UNGUARDED)
-    for key, kind in (("scps", "identity"), ("rcps", "resource")):
+    for key, kind in _LEVELED:
         levels = case.get(key)
         if levels is None:
             continue
@@ -231,13 +233,13 @@ _DIGITS = bytes.maketrans(b"0123456789", b"9" * 10)
 _LONG_NUMBER = b"9" * 19
 _WS = re.compile(r"[ \t\n\r]*")
 _WS_CHARS = frozenset(" \t\n\r")
-_scan = json.JSONDecoder().scan_once
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__
 
 
 def _read_line(line: str | bytes) -> tuple[Any, bool]:
     """The decoded case line, and whether orjson decoded it (its policies then key by orjson)."""
     try:
-        raw = line if type(line) is bytes else line.encode()
+        raw = line if isinstance(line, bytes) else line.encode()
         if _LONG_NUMBER not in raw.translate(_DIGITS):
             return orjson.loads(raw), True
     except ValueError:  # not UTF-8 (a lone surrogate), or not JSON to orjson
@@ -287,7 +289,7 @@ def _skip(line: str, pos: int) -> int:
     """The position after any JSON whitespace at `pos` (mostly none, or one space)."""
     if line[pos : pos + 1] not in _WS_CHARS:
         return pos
-    return _WS.match(line, pos).end()
+    return _WS.match(line, pos).end()  # type: ignore[union-attr]  # [ ...]* always matches
 
 
 def _fail(pos: int) -> Any:

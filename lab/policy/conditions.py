@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from lab.policy.context import LOWER_KEYS, lower_key
 from lab.policy.matching import arn_matches, glob_matches
@@ -86,7 +86,7 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def _parsed(parse: Callable[[str], T | None], relation: Callable[[T, T], bool]) -> Compare:
+def _parsed(parse: Callable[[str], T | None], relation: Callable[[Any, Any], bool]) -> Compare:
     """A comparison of parsed values: `relation(request, policy)`; unparseable -> no match."""
 
     def compare(policy: str, request: str) -> bool:
@@ -240,7 +240,7 @@ def _clause_result(
         # Null: `true` asks for the key to be absent, `false` for it to be present.
         wanted = "true" if absent else "false"
         return any(value.lower() == wanted for value in values)
-    if absent:
+    if absent or request is None:  # (None is absent: said again for the type checker)
         return _when_absent(op, base)
     policy = _policy_values(base, values, context, variables)
     if op.set_operator is None:

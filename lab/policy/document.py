@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn, TypeGuard
 
 from lab import json_input
 from lab.errors import AwsError
@@ -198,7 +198,7 @@ _decode = json_input.loads
 _compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def is_mapping(value: Any) -> bool:
+def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
     # Decoded JSON is a dict: skip the ABC check, which costs a microsecond each time.
     return type(value) is dict or isinstance(value, Mapping)
 
