@@ -33,7 +33,9 @@ from lab.policy.workers import ordered
 
 _CHUNK = 1 << 16
 _BLOCK_READS = 4  # a worker's task: at most 256 KiB of lines
-_POLICY_CACHE = 4096
+# Parsed documents kept: a batch that repeats policies repeats a few (a CI batch checks a
+# handful of policy sets); more would mostly hold one-off documents, and cost more than they save.
+_POLICY_CACHE = 256
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _quote = encode_basestring  # how _encode writes a string
 _decode = json.JSONDecoder().decode
