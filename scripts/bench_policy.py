@@ -1,17 +1,20 @@
 """Benchmark `ecr-lab simulate --batch` against the iam-simulate oracle on the same cases.
 
 Usage: .venv/bin/python scripts/bench_policy.py [--cases 20000] [--seed 20261128] [--jobs N]
-[--policy-sets 20] [--rss-lines 1000000]
+[--policy-sets 20] [--rss-lines 1000000] [--runs 3]
 Needs node and `npm ci --prefix tests/oracle`. Prints evaluations/s end to end, without process
 start-up (measured as a run on no cases) and per CPU second (steady on a busy machine), CPU
 microseconds per case, the engine/oracle ratios, and each evaluator's peak memory (its
 resident set, or the summed PSS of the engine and its worker processes). The engine runs
 `--jobs N` worker processes (default: one per CPU); the oracle is single-threaded, so the per
-CPU second ratio is the fair one. `--rss-lines N`
+CPU second ratio is the fair one. Each runs `--runs` times in turn with the other, and the
+run of median wall time is reported: a shared machine's speed drifts by a quarter from run to
+run. `--rss-lines N`
 then streams N lines (the generated cases over and over) through the engine alone and prints
 its peak memory as the lines go by: it stays flat. Last, the engine's CPU per case by stage, in
 this process: reading the line, reading and validating the policies (none cached), evaluating.
-The engine's modules are compiled to bytecode first, as pip leaves an installed package.
+The engine's modules are compiled to bytecode first, as pip leaves an installed package; the
+first line says whether its hot modules run compiled by mypyc (scripts/setup.sh builds them).
 Two workloads: generated cases, nearly every one with its own policies; then "repeated policies",
 as a CI batch checks a few policy sets against many requests, where the decisions of both must
 also agree (but for the oracle's recorded departures from AWS).
@@ -26,6 +29,7 @@ import gc
 import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -39,6 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the case generator and runners live with the tests
 
+from lab.policy import native  # noqa: E402
 from lab.policy.batch import default_jobs  # noqa: E402
 from lab.policy.cli import BATCH_GC_THRESHOLD  # noqa: E402
 from tests.oracle.cases import generate, generate_repeated  # noqa: E402
@@ -79,12 +84,6 @@ class Measure:
         return self.run.cpu_seconds / max(len(self.run.answers), 1) * 1e6
 
 
-def measure(name: str, command: list[str], cases: list[dict]) -> Measure:
-    """Run the evaluator on no cases (start-up alone), then on all of them."""
-    startup = run_batch(command, []).seconds
-    return Measure(name, run_batch(command, cases), startup)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=20_000)
@@ -92,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=default_jobs())
     parser.add_argument("--policy-sets", type=int, default=20)
     parser.add_argument("--rss-lines", type=int, default=0, help="lines for the memory run")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each, medians reported")
     args = parser.parse_args(argv)
     # As pip leaves an installed package: where PYTHONDONTWRITEBYTECODE is set, an editable
     # install would otherwise compile every module from source at each start.
@@ -99,14 +99,19 @@ def main(argv: list[str] | None = None) -> int:
     engine_name = f"ecr-lab simulate -j{args.jobs}"
     engine_cmd = [*engine_command(), "--jobs", str(args.jobs)]
     cases = generate(args.cases, args.seed)
-    engine, oracle = compare(engine_name, engine_cmd, cases)
-    print(f"{len(cases):,} cases, seed {args.seed}, load average {os.getloadavg()[0]:.1f}\n")
+    engine, oracle = compare(engine_name, engine_cmd, cases, args.runs)
+    print(f"engine modules: {_engine_build()}")
+    print(
+        f"{len(cases):,} cases, seed {args.seed}, medians of {args.runs} runs, "
+        f"load average {os.getloadavg()[0]:.1f}\n"
+    )
     report(engine, oracle)
     repeated = generate_repeated(args.cases, args.seed, args.policy_sets)
-    engine, oracle = compare(engine_name, engine_cmd, repeated)
+    engine, oracle = compare(engine_name, engine_cmd, repeated, args.runs)
     print(
         f"\nrepeated policies: {len(repeated):,} cases over {args.policy_sets} distinct policy "
-        f"sets, seed {args.seed}, load average {os.getloadavg()[0]:.1f}\n"
+        f"sets, seed {args.seed}, medians of {args.runs} runs, "
+        f"load average {os.getloadavg()[0]:.1f}\n"
     )
     report(engine, oracle)
     unexplained = report_agreement(repeated, engine.run, oracle.run)
@@ -116,11 +121,34 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if unexplained else 0
 
 
-def compare(engine_name: str, engine_cmd: list[str], cases: list[dict]) -> tuple[Measure, Measure]:
-    """The engine's and the oracle's measures on the same cases."""
-    return measure(engine_name, engine_cmd, cases), measure(
-        "iam-simulate (node)", oracle_command(), cases
+def _engine_build() -> str:
+    """Whether the engine runs compiled (python -m lab.policy.build_native) or as Python."""
+    now = native.state()
+    return "compiled by mypyc" if now == "ready" else f"Python (compiled build {now})"
+
+
+def compare(
+    engine_name: str, engine_cmd: list[str], cases: list[dict], runs: int
+) -> tuple[Measure, Measure]:
+    """The engine's and the oracle's measures on the same cases: each runs `runs` times, in
+    turn with the other (the machine's speed drifts from run to run), and its measure is the
+    run of median wall time, with the median start-up (a run on no cases)."""
+    commands = {engine_name: engine_cmd, "iam-simulate (node)": oracle_command()}
+    starts: dict[str, list[float]] = {name: [] for name in commands}
+    full: dict[str, list[BatchRun]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            starts[name].append(run_batch(command, []).seconds)
+            full[name].append(run_batch(command, cases))
+    engine, oracle = (
+        Measure(
+            name,
+            sorted(full[name], key=lambda run: run.seconds)[runs // 2],
+            statistics.median(starts[name]),
+        )
+        for name in commands
     )
+    return engine, oracle
 
 
 def report(engine: Measure, oracle: Measure) -> None:

@@ -1,13 +1,18 @@
 """AWS's policy evaluation logic as pure functions over plain data.
 
 document (parse, validate) -> context (derive keys) -> evaluate (Decision) -> explain (text).
-Names load on first use, so importing `lab.policy.model` stays light.
+Names load on first use, so importing `lab.policy.model` stays light. The hot modules load
+compiled when a build of these very sources is ready (lab/policy/native.py).
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
+
+from lab.policy import native
+
+native.enable(__path__)
 
 _EXPORTS = {
     "parse_policy": "lab.policy.document",
