@@ -39,7 +39,7 @@ def test_a_build_of_these_sources_by_this_python_is_ready(tmp_path: Path) -> Non
     path: list[str] = ["/src/lab/policy"]
     assert native.enable(path, where)
     assert path == [str(where / "lab" / "policy"), "/src/lab/policy"]
-    sys.path.remove(str(where))
+    sys.path.remove(str(where / "runtime"))
 
 
 def test_no_build_is_missing_and_changes_no_path(tmp_path: Path) -> None:
@@ -60,6 +60,12 @@ def test_a_build_from_other_sources_is_stale_and_never_runs(tmp_path: Path, path
     path = ["/src/lab/policy"]
     assert not native.enable(path, where)
     assert path == ["/src/lab/policy"]
+
+
+def test_a_damaged_build_is_stale_not_an_import_error(tmp_path: Path) -> None:
+    where = _fake_build(tmp_path / "build")
+    (where / "python").write_bytes(b"\xff\xfe not text")
+    assert native.state(where) == "stale"
 
 
 def test_a_build_by_another_python_is_stale(tmp_path: Path) -> None:

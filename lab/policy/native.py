@@ -29,9 +29,11 @@ MODULES = (
     "variables",
     "wellformed",
 )
-# What the compiled code was checked against, by path under lab/: MODULES and every lab module
-# they import. A build is stale once any of these differs from its copy in the build.
+# What the compiled code was checked against, by path under lab/: MODULES, every lab module
+# they import, and this module (it lays builds out). A build is stale once any of these
+# differs from its copy in the build.
 CHECKED = (
+    "policy/native.py",
     *(f"policy/{name}.py" for name in MODULES),
     *(f"policy/{name}.py" for name in ("guardrails", "model", "organizations", "workers")),
     "errors.py",
@@ -60,6 +62,8 @@ def state(where: Path | None = None) -> str:
         )
     except OSError:
         return "missing"
+    except ValueError:  # a damaged build: not these sources either
+        return "stale"
     return "stale" if stale else "ready"
 
 
@@ -68,7 +72,7 @@ def enable(package_path: list[str], where: Path | None = None) -> bool:
     where = home() if where is None else where
     if state(where) != "ready":
         return False
-    sys.path.append(str(where))  # mypyc's shared runtime library is a top-level module
+    sys.path.append(str(where / "runtime"))  # mypyc's shared library is a top-level module
     package_path.insert(0, str(where / "lab" / "policy"))
     return True
 
@@ -93,8 +97,9 @@ def build(where: Path | None = None) -> None:
         try:
             staging.chmod(0o755)
             (staging / "lab" / "policy").mkdir(parents=True)
-            for library in tree.glob("*.so"):  # the shared runtime
-                shutil.copy2(library, staging)
+            (staging / "runtime").mkdir()
+            for library in tree.glob("*.so"):  # the modules' shared library
+                shutil.copy2(library, staging / "runtime")
             for name in MODULES:
                 compiled = next((tree / "lab" / "policy").glob(f"{name}.*.so"))
                 shutil.copy2(compiled, staging / "lab" / "policy")
