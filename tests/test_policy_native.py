@@ -138,3 +138,23 @@ def test_the_test_process_runs_the_engine_it_reports(monkeypatch: pytest.MonkeyP
         monkeypatch.setenv(native.SWITCH, SWITCH_AT_START)
     compiled = not evaluate.__file__.endswith(".py")
     assert compiled == (native.state() == "ready")
+
+
+@pytest.mark.slow
+def test_a_failed_build_is_not_tried_again_on_the_same_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No working C compiler: setup.sh goes on with the Python engine, and does not pay for a
+    # doomed build at every run.
+    from lab.policy import build_native
+
+    monkeypatch.setenv("CC", "false")
+    where = tmp_path / "cpython"
+    assert build_native.run(where, if_stale=True) == 1
+    assert "compiling failed" in capsys.readouterr().err
+    assert native.state(where) == "missing"
+    assert build_native.run(where, if_stale=True) == 0
+    said = capsys.readouterr().out
+    assert "failed before" in said
+    assert "compiling the policy engine" not in said
+    assert native.state(where) == "missing"
