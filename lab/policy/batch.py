@@ -361,7 +361,7 @@ def answer_block(data: bytes, last: bool = False) -> bytes:
 
 def _blocks(source: int) -> Iterator[tuple[bytes, bool]]:
     """A worker's tasks: the lines of consecutive reads while more input is ready at once, up
-    to _BLOCK_READS of them (each task costs its pickling and a round trip, whatever its size)."""
+    to _BLOCK_READS of them (each task costs a round trip through a pipe, whatever its size)."""
     block: list[bytes] = []
     for data, last in _reads(source):
         if last:
