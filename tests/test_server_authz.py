@@ -189,13 +189,14 @@ def test_resource_tags_count_once_tagged(lab: RunningLab) -> None:
 
 
 def test_request_tags_on_create_repository(lab: RunningLab) -> None:
+    # The ECR User Guide's tag-on-create policy: both actions, each on the request's tags.
     arn = new_role(lab, "Creator")
     only_blue = {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Effect": "Allow",
-                "Action": "ecr:CreateRepository",
+                "Action": ["ecr:CreateRepository", "ecr:TagResource"],
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:RequestTag/team": "blue"}},
             }
@@ -213,3 +214,44 @@ def test_request_tags_on_create_repository(lab: RunningLab) -> None:
         with pytest.raises(ClientError) as excinfo:
             ecr.create_repository(repositoryName="other-app", tags=tags)
         assert error_of(excinfo)[0] == "AccessDeniedException"
+
+
+def test_tags_on_create_repository_also_ask_for_tag_resource(lab: RunningLab) -> None:
+    """Tagging on creation is tagging: CreateRepository alone cannot tag a new repository
+    (ECR User Guide, ecr-supported-iam-actions-tagging.html; AWS's December 2022 notice that
+    ecr:TagResource is needed to create a tagged repository)."""
+    arn = new_role(lab, "CreatorNoTags")
+    create_only = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "ecr:CreateRepository", "Resource": "*"}],
+    }
+    client(lab, "iam").put_role_policy(
+        RoleName="CreatorNoTags", PolicyName="create", PolicyDocument=json.dumps(create_only)
+    )
+    ecr = as_role(lab, "ecr", arn)
+    with pytest.raises(ClientError) as excinfo:
+        ecr.create_repository(repositoryName="tagged-app", tags=[{"Key": "team", "Value": "red"}])
+    code, message, status = error_of(excinfo)
+    assert (code, status) == ("AccessDeniedException", 400)
+    assert message == (
+        f"User: {ecr_session_arn(arn)} is not authorized to perform: ecr:TagResource on "
+        f"resource: arn:aws:ecr:us-east-1:{ACCOUNT}:repository/tagged-app because no "
+        "identity-based policy allows the ecr:TagResource action"
+    )
+    admin = client(lab, "ecr")
+    names = {r["repositoryName"] for r in admin.describe_repositories()["repositories"]}
+    assert "tagged-app" not in names  # refused before anything was created
+    # Without tags there is nothing to tag: CreateRepository alone is enough.
+    assert ecr.create_repository(repositoryName="untagged-app")["repository"]["repositoryName"]
+    assert (
+        admin.list_tags_for_resource(
+            resourceArn=f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/untagged-app"
+        )["tags"]
+        == []
+    )
+
+
+def ecr_session_arn(role_arn: str, instance_id: str = "i-0a1b2c3d4e5f60718") -> str:
+    """The assumed-role ARN as_role's session signs as."""
+    name = role_arn.rsplit("/", 1)[1]
+    return f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/{instance_id}"

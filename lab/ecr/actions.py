@@ -18,6 +18,22 @@ from lab.ecr.validation import operation_model, validate_input
 # Operations IAM authorizes as another action. ListImageReferrers: "The IAM principal invoking
 # this operation must have the ecr:BatchGetImage permission" (API reference, ListImageReferrers).
 IAM_ACTION_OF = {"ListImageReferrers": "ecr:BatchGetImage"}
+# Parameters that make an operation do another's work too, and the action each also asks for,
+# on the same resource and with the same request context. CreateRepository with tags tags the
+# repository: AWS asks for ecr:TagResource as well (ECR User Guide,
+# ecr-supported-iam-actions-tagging.html: "additional authorization ... to verify if users have
+# permissions to create tags"; AWS's notice of December 2022 that "Allow access will be needed
+# for the ecr:TagResource and ecr:CreateRepository actions" to create a tagged repository).
+ALSO_ASKS: dict[str, tuple[tuple[str, str], ...]] = {
+    "CreateRepository": (("tags", "ecr:TagResource"),),
+}
+
+
+def also_asks(operation: str, params: dict[str, Any]) -> tuple[str, ...]:
+    """The further actions a request asks for, beyond its own (see ALSO_ASKS)."""
+    return tuple(action for name, action in ALSO_ASKS.get(operation, ()) if params.get(name))
+
+
 @dataclass(frozen=True)
 class Target:
     """The IAM action, the resource it applies to, and the repository if there is one."""

@@ -15,7 +15,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from lab.ecr.actions import action_target
+from lab.ecr.actions import action_target, also_asks
 from lab.ecr.actions import target as ecr_target
 from lab.ecr.regions import is_ecr_region
 from lab.errors import AwsError
@@ -119,6 +119,10 @@ class Lab(LabState):
         caller = credential.identity
         goal = ecr_target(where.operation, params, account=caller.account, region=region)
         self.require(self.ecr_call(request, caller, goal, region, params), "AccessDeniedException")
+        for action in also_asks(where.operation, params):  # e.g. tags given on creation
+            also = replace(goal, action=action)  # the registry policy's scope is the action's
+            call = self.ecr_call(request, caller, also, region, params)
+            self.require(call, "AccessDeniedException")
         account = goal.repository[0] if goal.repository else caller.account
         for name in goal.named[1:]:  # the first is ecr_call's; every named one must pass
             call = self.repository_call(
