@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from lab.policy.document import Rules
 
 _ABSENT: Any = object()
+# An element and its Not form, as a Statement holds them: at most one is not None.
+_Pair = tuple[tuple[str, ...] | None, tuple[str, ...] | None]
+_NEITHER: _Pair = (None, None)
 
 
 def read_statements(raw: list[Any], rules: Rules) -> tuple[Statement, ...] | None:
@@ -69,36 +72,22 @@ def read_statements(raw: list[Any], rules: Rules) -> tuple[Statement, ...] | Non
                 principal, not_principal = _principal(principal), None
                 if principal is None:
                     return None
-        action = get("Action", _ABSENT)
-        not_action = get("NotAction", _ABSENT)
-        if (action is _ABSENT) == (not_action is _ABSENT):
+        actions = _one_of(
+            get("Action", _ABSENT), get("NotAction", _ABSENT), VALID_ACTIONS, _good_action
+        )
+        if actions is None:
             return None
-        if action is _ABSENT:
-            action, not_action = None, _entries(not_action, VALID_ACTIONS, _good_action)
-            if not_action is None:
+        resource, not_resource = get("Resource", _ABSENT), get("NotResource", _ABSENT)
+        resources = _NEITHER
+        if resource is not _ABSENT or not_resource is not _ABSENT:
+            if rules.no_resource:
                 return None
-        else:
-            action, not_action = _entries(action, VALID_ACTIONS, _good_action), None
-            if action is None:
+            found = _one_of(resource, not_resource, VALID_RESOURCES, is_arn_or_star)
+            if found is None:
                 return None
-        resource = get("Resource", _ABSENT)
-        not_resource = get("NotResource", _ABSENT)
-        if resource is _ABSENT and not_resource is _ABSENT:
-            if rules.needs_resource:
-                return None
-            resource = None
-        elif rules.no_resource or (resource is not _ABSENT and not_resource is not _ABSENT):
+            resources = found
+        elif rules.needs_resource:
             return None
-        elif resource is _ABSENT:
-            resource, not_resource = None, _entries(not_resource, VALID_RESOURCES, is_arn_or_star)
-            if not_resource is None:
-                return None
-        else:
-            resource = _entries(resource, VALID_RESOURCES, is_arn_or_star)
-            if resource is None:
-                return None
-        if not_resource is _ABSENT:
-            not_resource = None
         condition = get("Condition")
         if condition is not None:
             condition = _conditions(condition)
@@ -112,10 +101,10 @@ def read_statements(raw: list[Any], rules: Rules) -> tuple[Statement, ...] | Non
                 "sid": sid,
                 "principal": principal,
                 "not_principal": not_principal,
-                "action": action,
-                "not_action": not_action,
-                "resource": resource,
-                "not_resource": not_resource,
+                "action": actions[0],
+                "not_action": actions[1],
+                "resource": resources[0],
+                "not_resource": resources[1],
                 "condition": () if condition is None else condition,
             },
         )
@@ -127,9 +116,19 @@ def _good_action(action: str) -> bool:
     return action_problem(action) is None
 
 
-def _entries(
-    value: Any, valid: set[str], good: Callable[[str], bool]
-) -> tuple[str, ...] | None:
+def _one_of(value: Any, negated: Any, valid: set[str], good: Callable[[str], bool]) -> _Pair | None:
+    """(entries, None) or (None, entries): an element (`value`) or its Not form (`negated`),
+    exactly one written (the other _ABSENT), its entries each valid; None otherwise."""
+    if (value is _ABSENT) == (negated is _ABSENT):
+        return None
+    if value is _ABSENT:
+        entries = _entries(negated, valid, good)
+        return None if entries is None else (None, entries)
+    entries = _entries(value, valid, good)
+    return None if entries is None else (entries, None)
+
+
+def _entries(value: Any, valid: set[str], good: Callable[[str], bool]) -> tuple[str, ...] | None:
     """An Action or Resource element's entries (a string or a non-empty list of strings),
     each valid; None otherwise."""
     if type(value) is str:
