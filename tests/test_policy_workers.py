@@ -71,9 +71,26 @@ def _dies_on_7(data: bytes, last: bool) -> bytes:
 
 def test_a_worker_that_dies_is_an_error_not_a_missing_answer(source: int) -> None:
     got = []
-    with pytest.raises(WorkerError, match="ended"):
+    with pytest.raises(WorkerError, match="ended with"):
         got.extend(ordered(_tasks(20), source, _dies_on_7, 2))
     assert got == [f"{n}\n".encode() for n in range(7)]  # every answer before it, in order
+    assert not _children()
+
+
+def _dies_on_3(data: bytes, last: bool) -> bytes:
+    if data[0] == 3:
+        os._exit(3)
+    return data[:1]
+
+
+def test_a_worker_that_dies_mid_send_still_lets_every_earlier_answer_out(source: int) -> None:
+    # Tasks larger than a pipe: the parent is still writing to the worker when it dies, and
+    # the other worker's answers before its task must come out all the same, in order.
+    blocks = [(bytes([n]) * (1 << 20), False) for n in range(12)]
+    got = []
+    with pytest.raises(WorkerError, match="ended with"):
+        got.extend(ordered(iter(blocks), source, _dies_on_3, 2))
+    assert got == [b"\x00", b"\x01", b"\x02"]
     assert not _children()
 
 

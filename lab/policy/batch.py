@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from json.encoder import encode_basestring
@@ -29,7 +28,7 @@ from lab.policy.context import derive
 from lab.policy.document import PolicyError, is_mapping, parse_policy
 from lab.policy.evaluate import evaluate
 from lab.policy.model import Decision, DocumentKind, Policy, PolicySet, Request, build_from
-from lab.policy.workers import ordered
+from lab.policy.workers import ordered, readable
 
 _CHUNK = 1 << 16
 _BLOCK_READS = 4  # a worker's task: at most 256 KiB of lines
@@ -345,11 +344,6 @@ def _write(sink: BinaryIO, answers: bytes) -> int:
     return answers.count(b"\n")
 
 
-def _ready(source: int) -> bool:
-    """Whether more input can be read at once (a file always can; a pipe may have to wait)."""
-    return bool(select.select([source], [], [], 0)[0])
-
-
 def answer_block(data: bytes, last: bool = False) -> bytes:
     """answer_lines() for input as read: complete lines, or (`last`) one without its newline.
 
@@ -370,7 +364,7 @@ def _blocks(source: int) -> Iterator[tuple[bytes, bool]]:
             yield data, True
             return
         block.append(data)
-        if len(block) == _BLOCK_READS or not _ready(source):
+        if len(block) == _BLOCK_READS or not readable(source):
             yield b"".join(block), False
             block = []
     if block:

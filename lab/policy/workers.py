@@ -39,6 +39,7 @@ class _Worker:
     done: deque[bytes] = field(default_factory=deque)
     pending: int = 0  # tasks given whose answer has not come back
     closing: bool = False  # no more tasks: close the pipe once the outbox is sent
+    ended: bool = False  # its answers reached their end: no more will come
 
     def send(self) -> None:
         """Write what the pipe takes now; at the end, close it (the worker then ends)."""
@@ -47,8 +48,10 @@ class _Worker:
                 written = os.write(self.tasks, self.outbox[0])
             except BlockingIOError:
                 return
-            except BrokenPipeError:
-                raise WorkerError(f"batch worker {self.pid} ended before its tasks") from None
+            except BrokenPipeError:  # it ended: what it answered is still read, then its end
+                self.outbox.clear()
+                self.closing = True
+                break
             if written == len(self.outbox[0]):
                 self.outbox.popleft()
             else:
@@ -61,7 +64,8 @@ class _Worker:
         """Read what the pipe holds; complete answers go to `done`."""
         data = os.read(self.answers, _READ)
         if not data:
-            raise WorkerError(f"batch worker {self.pid} ended with {self.pending} tasks unanswered")
+            self.ended = True  # the batch fails once its first unanswered task is next
+            return
         self.inbox += data
         while len(self.inbox) >= _ANSWER.size:
             (length,) = _ANSWER.unpack_from(self.inbox)
@@ -89,13 +93,18 @@ def ordered(
         while more or order:
             if order and order[0].done:
                 yield order.popleft().done.popleft()
-            elif more and len(order) < 2 * jobs and (not order or _readable(source)):
+            elif order and order[0].ended:  # every answer before its task is out: fail here
+                worker = order[0]
+                raise WorkerError(
+                    f"batch worker {worker.pid} ended with {worker.pending} tasks unanswered"
+                )
+            elif more and len(order) < 2 * jobs and (not order or readable(source)):
                 task = next(tasks, None)
                 if task is None:
                     more = False
                     _close_tasks(workers)
                 else:
-                    _give(min(workers, key=lambda w: w.pending), task, order)
+                    _give(_least_busy(workers), task, order)
             else:
                 _wait(workers, source if more and len(order) < 2 * jobs else None)
     except BaseException:
@@ -105,8 +114,17 @@ def ordered(
         raise WorkerError(f"batch workers {failed} failed")
 
 
-def _readable(fd: int) -> bool:
+def readable(fd: int) -> bool:
+    """Whether `fd` can be read at once (a file always can; a pipe may have to wait)."""
     return bool(select.select([fd], [], [], 0)[0])
+
+
+def _least_busy(workers: list[_Worker]) -> _Worker:
+    """The worker to give the next task: of those still taking tasks, the one with fewest."""
+    taking = [w for w in workers if w.tasks >= 0]
+    if not taking:
+        raise WorkerError("every batch worker ended")
+    return min(taking, key=lambda w: w.pending)
 
 
 def _give(worker: _Worker, task: tuple[bytes, bool], order: deque[_Worker]) -> None:
@@ -119,7 +137,7 @@ def _give(worker: _Worker, task: tuple[bytes, bool], order: deque[_Worker]) -> N
 
 def _wait(workers: list[_Worker], source: int | None) -> None:
     """Block until input, an answer or room for a task; then read and send what can be."""
-    reading = [w.answers for w in workers if w.pending]
+    reading = [w.answers for w in workers if w.pending and not w.ended]
     writing = [w.tasks for w in workers if w.outbox]
     readable, writable, _ = select.select(
         reading + ([] if source is None else [source]), writing, []
