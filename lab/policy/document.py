@@ -44,7 +44,6 @@ REGISTRY_POLICY_MESSAGE = (
 SYNTAX_ERROR = "Syntax errors in policy."
 
 
-
 @dataclass(frozen=True)
 class SizeQuota:
     """A size limit AWS puts on a stored document, and how AWS counts and words it."""

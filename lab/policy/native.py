@@ -93,7 +93,8 @@ def build(where: Path | None = None) -> None:
         subprocess.run(
             [sys.executable, "-m", "mypyc", *targets], cwd=tree, check=True, capture_output=True
         )
-        staging = Path(tempfile.mkdtemp(prefix=".building-", dir=_parent(where)))
+        where.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".building-", dir=where.parent))
         try:
             staging.chmod(0o755)
             (staging / "lab" / "policy").mkdir(parents=True)
@@ -111,8 +112,3 @@ def build(where: Path | None = None) -> None:
             staging.rename(where)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _parent(where: Path) -> Path:
-    where.parent.mkdir(parents=True, exist_ok=True)
-    return where.parent
